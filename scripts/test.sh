@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Usage: scripts/test.sh [pytest args...]   e.g. scripts/test.sh --run-slow
+# Creates .venv (if missing) with Python 3, installs slimcls with its dev extras, runs pytest.
+# Expected run time: ~3 min install on a fresh machine, then the default suite (a few minutes).
+set -euo pipefail
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${SLIMCLS_VENV:-$REPO_DIR/.venv}"
+PYTHON="${PYTHON:-python3}"
+
+cd "$REPO_DIR"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[dev,demo]"
+
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
+set +e
+"$VENV/bin/python" -m pytest "$@"
+status=$?
+set -e
+if [[ $status -eq 5 ]]; then
+  echo "scripts/test.sh: pytest collected no tests; treating as failure" >&2
+  exit 1
+fi
+exit $status

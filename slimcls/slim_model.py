@@ -1,0 +1,83 @@
+"""Runs TF-Slim-style net functions as TF2 trackable models with TF-Slim variable names.
+
+A TF-Slim net is a function ``net(images, num_classes, is_training, ...) -> (logits,
+end_points)`` that creates its variables with ``tf.compat.v1.get_variable`` under
+``variable_scope``. :class:`SlimModel` calls it inside
+``tf.compat.v1.keras.utils.track_tf1_style_variables``, which captures those variables
+once (keeping their exact names, e.g. ``CifarNet/conv1/weights``) and reuses them on
+every later call, eagerly, inside ``tf.function`` (with or without XLA) and under
+``tf.distribute`` strategies. Regularizers added by ``weights_regularizer`` appear in
+:attr:`SlimModel.losses`; BatchNorm moving statistics update when ``training=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slimcls.compat import tf
+
+NetFn = Callable[..., tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
+
+
+def variable_name(variable: tf.Variable) -> str:
+    """The TF-Slim / checkpoint name of a variable: its graph name without ``:0``."""
+    name = variable.name
+    return name[:-2] if name.endswith(":0") else name
+
+
+class SlimModel(tf.keras.layers.Layer):
+    """A trackable model around a TF-Slim net function.
+
+    Args:
+      net_fn: ``net_fn(images, num_classes=..., is_training=..., **net_kwargs)``
+        returning ``(logits, end_points)``.
+      num_classes: passed to ``net_fn``; 0 asks TF-Slim nets for pre-logits features.
+      arg_scope: optional zero-argument callable returning a ``tf_slim.arg_scope``
+        context (for example ``lambda: cifarnet_arg_scope(weight_decay=4e-3)``).
+      net_kwargs: extra keyword arguments for ``net_fn``.
+      name: Keras layer name (does not appear in variable names).
+    """
+
+    def __init__(
+        self,
+        net_fn: NetFn,
+        num_classes: int,
+        arg_scope: Callable[[], Any] | None = None,
+        net_kwargs: Mapping[str, Any] | None = None,
+        name: str = "slim_model",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, **kwargs)
+        self._net_fn = net_fn
+        self.num_classes = num_classes
+        self._arg_scope = arg_scope
+        self._net_kwargs = dict(net_kwargs or {})
+
+    @tf.compat.v1.keras.utils.track_tf1_style_variables
+    def call(self, images: tf.Tensor, training: bool = False):
+        """Returns ``(logits, end_points)`` for a batch of preprocessed images."""
+        scope = self._arg_scope() if self._arg_scope else contextlib.nullcontext()
+        with scope:
+            logits, end_points = self._net_fn(
+                images, num_classes=self.num_classes, is_training=training, **self._net_kwargs
+            )
+        return logits, dict(end_points)
+
+    def build_variables(self, image_shape: tuple[int, int, int]) -> None:
+        """Creates all variables with one eval-mode call on a zero batch.
+
+        Call this eagerly (under ``strategy.scope()`` when distributing) before the
+        first ``tf.function`` step, so variables are created once, outside replicas.
+        """
+        self(tf.zeros((1, *image_shape), tf.float32), training=False)
+
+    def variables_by_name(self) -> dict[str, tf.Variable]:
+        """All variables (trainable and not) keyed by their TF-Slim names."""
+        return {variable_name(v): v for v in self.variables}
+
+    def regularization_loss(self) -> tf.Tensor:
+        """Sum of the net's weight-decay terms (0.0 when it has none)."""
+        losses = self.losses
+        return tf.add_n(losses) if losses else tf.constant(0.0)
