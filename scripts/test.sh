@@ -12,8 +12,13 @@ cd "$REPO_DIR"
 if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[dev,demo]"
+PIP_LOG="$VENV/pip-install.log"
+if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+       "$VENV/bin/python" -m pip install -e ".[dev,demo]"; } >"$PIP_LOG" 2>&1; then
+  tail -n 40 "$PIP_LOG" >&2
+  echo "scripts/test.sh: installing slimcls failed (full log: $PIP_LOG)" >&2
+  exit 1
+fi
 
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
 set +e
