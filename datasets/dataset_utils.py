@@ -20,12 +20,15 @@ from __future__ import annotations
 import io
 import json
 import math
+import multiprocessing
 import os
 import posixpath
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
 import numpy as np
@@ -469,6 +472,95 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def format_summary(
+    name: str,
+    dataset_dir: str,
+    class_names: Sequence[str],
+    per_class: Mapping[str, Sequence[int]],
+    notes: Sequence[str] = (),
+    max_classes: int = 50,
+) -> str:
+    """The closing summary: images per split and class (min/median/max for many classes)."""
+    splits = list(per_class)
+    lines = [f"converted dataset {name!r} into {dataset_dir}"]
+    total = {s: int(sum(per_class[s])) for s in splits}
+    lines.append("  " + ", ".join(f"{s}: {total[s]} images" for s in splits))
+    if len(class_names) <= max_classes:
+        width = max([len("class")] + [len(str(c)) for c in class_names])
+        lines.append("  " + "class".ljust(width) + "".join(f" {s:>10}" for s in splits))
+        for i, cname in enumerate(class_names):
+            counts = "".join(f" {per_class[s][i]:>10d}" for s in splits)
+            lines.append("  " + str(cname).ljust(width) + counts)
+    else:
+        for s in splits:
+            c = np.asarray(per_class[s])
+            lines.append(
+                f"  {s}: {len(class_names)} classes, images per class min {c.min()}, "
+                f"median {int(np.median(c))}, max {c.max()}"
+            )
+    lines += [f"  {n}" for n in notes]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- parallelism
+
+
+def resolve_num_workers(num_workers: int | None) -> int:
+    """None = one worker process per usable core; 0 or 1 = work in this process."""
+    if num_workers is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            return os.cpu_count() or 1
+    return max(0, int(num_workers))
+
+
+def parallel_map(
+    fn: Callable[[Any], Any], chunks: Iterable[Any], num_workers: int | None = None
+) -> Iterator[Any]:
+    """Yields ``fn(chunk)`` for every chunk, in input order, computed in worker processes.
+
+    Unlike ``multiprocessing.Pool.imap`` (whose feeder thread consumes the whole input at
+    once), at most ``2 * num_workers`` chunks are in flight, so memory stays flat however
+    long the input stream is. Workers are forked where possible: they inherit the imported
+    modules (TensorFlow included) instead of importing them again, and only run PIL/numpy
+    code, never TensorFlow ops. ``fn`` must be a module-level function.
+    """
+    workers = resolve_num_workers(num_workers)
+    if workers <= 1:
+        for chunk in chunks:
+            yield fn(chunk)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        pending: deque = deque()
+        try:
+            for chunk in chunks:
+                pending.append(pool.submit(fn, chunk))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # --------------------------------------------------------------------------- convenience
