@@ -432,10 +432,10 @@ class Progress:
             eta = (self.total - self.n) / rate if rate > 0 else float("inf")
             pct = 100.0 * self.n / self.total
             return (
-                f"{self.desc}: {self.n}/{self.total} {self.unit} ({pct:.0f}%), "
+                f"{self.desc}: {self.n:.0f}/{self.total} {self.unit} ({pct:.0f}%), "
                 f"{rate:.0f} {self.unit}/s, ETA {_fmt_seconds(eta)}"
             )
-        return f"{self.desc}: {self.n} {self.unit}, {rate:.0f} {self.unit}/s"
+        return f"{self.desc}: {self.n:.0f} {self.unit}, {rate:.0f} {self.unit}/s"
 
     def _bar(self) -> str:
         width = 30

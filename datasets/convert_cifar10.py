@@ -1,0 +1,318 @@
+"""Converts CIFAR-10 (binary or Python version, folder or ``.tar.gz``) to TFRecords.
+
+Splits ``train`` (``data_batch_*``) and ``test`` (``test_batch``), images PNG 32x32x3; the
+counts come from the files. The Python version's pickles are untrusted input, loaded with an
+unpickler that only admits what the real files contain (numpy arrays, lists, strings).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from datasets import dataset_utils as du
+from datasets import download
+from slimcls.compat import tf
+from slimcls.errors import SlimclsError
+
+RECORD_BYTES = 1 + 32 * 32 * 3
+_CHUNK = 500
+BIN_DIR, PY_DIR = "cifar-10-batches-bin", "cifar-10-batches-py"
+
+# What the official pickles need (numpy's array reconstruction; ``_codecs.encode`` for
+# protocol-2 bytes written by Python 3). Calling any of them cannot run other code.
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
+)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file, path: str):
+        super().__init__(file, encoding="latin1")
+        self._path = path
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise SlimclsError(
+            f"{self._path} refers to {module}.{name}; CIFAR-10 pickles hold only numpy "
+            "arrays, lists and strings, so it was refused and nothing of it ran"
+        )
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise SlimclsError(f"{self._path} uses persistent ids; not a CIFAR-10 pickle")
+
+
+def load_pickle(path: str) -> dict[str, Any]:
+    """Loads a CIFAR-10 Python-version batch with the restricted unpickler; str keys."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        try:
+            obj = _RestrictedUnpickler(f, path).load()
+        except SlimclsError:
+            raise
+        except Exception as e:  # any malformed pickle: one line, no traceback
+            raise SlimclsError(f"{path} is not a valid CIFAR-10 pickle: {e}") from None
+    if not isinstance(obj, dict):
+        raise SlimclsError(f"{path} holds a {type(obj).__name__}; expected a dict")
+    return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in obj.items()}
+
+
+def _to_str(x: Any) -> str:
+    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class _Batch:
+    """One batch file: its record count (cheap) and a loader of (images NHWC, labels)."""
+
+    def __init__(self, path: str, count: int, load: Callable[[], tuple[np.ndarray, np.ndarray]]):
+        self.path, self.count, self.load = path, count, load
+
+
+def _bin_batch(path: str) -> _Batch:
+    size = tf.io.gfile.stat(path).length
+    if size % RECORD_BYTES:
+        raise SlimclsError(
+            f"{path} has {size} bytes, not a multiple of {RECORD_BYTES} (1 label byte + "
+            "3072 image bytes per record); expected an unmodified CIFAR-10 .bin file"
+        )
+
+    def load():
+        with tf.io.gfile.GFile(path, "rb") as f:
+            raw = np.frombuffer(f.read(), np.uint8).reshape(-1, RECORD_BYTES)
+        images = raw[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return images, raw[:, 0].astype(np.int64)
+
+    return _Batch(path, size // RECORD_BYTES, load)
+
+
+def _py_arrays(path: str) -> tuple[np.ndarray, np.ndarray]:
+    d = load_pickle(path)
+    data, labels = d.get("data"), d.get("labels")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
+        raise SlimclsError(f"{path} 'data' is not a uint8 [N, 3072] array")
+    if data.shape[1] != 3072 or labels is None or len(labels) != len(data):
+        raise SlimclsError(
+            f"{path} has data of shape {data.shape} and {len(labels or [])} labels; expected "
+            "[N, 3072] and N labels"
+        )
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, np.asarray(labels, dtype=np.int64)
+
+
+def _py_batch(path: str) -> _Batch:
+    images, _ = _py_arrays(path)  # counts come from the files; loaded again when converting
+    return _Batch(path, len(images), lambda: _py_arrays(path))
+
+
+def _batch_key(name: str) -> tuple[int, str]:
+    m = re.search(r"(\d+)", name)
+    return (int(m.group(1)) if m else 0, name)
+
+
+def read_batches_dir(batches_dir: str) -> tuple[list[str], dict[str, list[_Batch]], str]:
+    """Finds class names and the train/test batches of a ``cifar-10-batches-{bin,py}``."""
+    names = tf.io.gfile.listdir(batches_dir)
+    if "data_batch_1.bin" in names or "test_batch.bin" in names:
+        kind = "binary"
+        meta = du.join(batches_dir, "batches.meta.txt")
+        if not tf.io.gfile.exists(meta):
+            raise SlimclsError(f"{meta} is missing; expected the class names, one per line")
+        with tf.io.gfile.GFile(meta, "rb") as f:
+            class_names = [s.strip() for s in f.read().decode("utf-8").splitlines() if s.strip()]
+        make, suffix = _bin_batch, ".bin"
+    elif "data_batch_1" in names or "test_batch" in names:
+        kind = "python"
+        meta = du.join(batches_dir, "batches.meta")
+        if not tf.io.gfile.exists(meta):
+            raise SlimclsError(f"{meta} is missing; expected a pickle with 'label_names'")
+        class_names = [_to_str(n) for n in load_pickle(meta).get("label_names", [])]
+        make, suffix = _py_batch, ""
+    else:
+        raise SlimclsError(
+            f"{batches_dir} holds no CIFAR-10 batches; expected data_batch_1..5 and test_batch "
+            f"(.bin in {BIN_DIR}, pickles in {PY_DIR})"
+        )
+    if not class_names:
+        raise SlimclsError(f"{meta} lists no class names")
+    train = sorted(
+        (n for n in names if re.fullmatch(rf"data_batch_\d+{re.escape(suffix)}", n)),
+        key=_batch_key,
+    )
+    test = [n for n in names if n == f"test_batch{suffix}"]
+    if not train or not test:
+        raise SlimclsError(
+            f"{batches_dir} lacks {'data_batch_N' if not train else 'test_batch'}{suffix}; "
+            "expected data_batch_1..5 and test_batch"
+        )
+    batches = {
+        "train": [make(du.join(batches_dir, n)) for n in train],
+        "test": [make(du.join(batches_dir, n)) for n in test],
+    }
+    return class_names, batches, kind
+
+
+def _is_archive(path: str) -> bool:
+    return path.endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def locate_source(source_dir: str, workdir: str) -> str:
+    """Returns the batches folder for ``source_dir`` (extracting an archive into workdir)."""
+    if not tf.io.gfile.exists(source_dir):
+        raise SlimclsError(
+            f"source_dir {source_dir} does not exist; expected {BIN_DIR}, {PY_DIR} or a "
+            "cifar-10-*.tar.gz archive"
+        )
+    if not tf.io.gfile.isdir(source_dir):
+        if not _is_archive(source_dir):
+            raise SlimclsError(
+                f"source_dir {source_dir} is a file but not a .tar.gz archive; expected "
+                f"{BIN_DIR}, {PY_DIR} or a cifar-10-*.tar.gz archive"
+            )
+        local = source_dir
+        if "://" in source_dir:  # tarfile needs a local file
+            local = os.path.join(workdir, os.path.basename(source_dir))
+            tf.io.gfile.copy(source_dir, local, overwrite=True)
+        extracted = download.safe_extract(local, os.path.join(workdir, "extracted"))
+        return locate_source(extracted, workdir)
+    names = {n.rstrip("/") for n in tf.io.gfile.listdir(source_dir)}
+    if names & {"data_batch_1.bin", "test_batch.bin", "data_batch_1", "test_batch"}:
+        return source_dir
+    for sub in (BIN_DIR, PY_DIR):
+        if sub in names:
+            return du.join(source_dir, sub)
+    archives = sorted(n for n in names if n.startswith("cifar-10") and _is_archive(n))
+    if archives:
+        return locate_source(du.join(source_dir, archives[0]), workdir)
+    raise SlimclsError(
+        f"source_dir {source_dir} holds no CIFAR-10 data; expected {BIN_DIR}, {PY_DIR} or a "
+        "cifar-10-*.tar.gz archive"
+    )
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _encode_chunk(args: tuple[np.ndarray, np.ndarray]) -> list[bytes]:
+    """Worker: PNG-encodes images and serializes their Examples."""
+    images, labels = args
+    return [
+        du.serialize_example(du.encode_png(img), "png", 32, 32, int(label))
+        for img, label in zip(images, labels)
+    ]
+
+
+def _chunks(batches: list[_Batch], num_classes: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for batch in batches:
+        images, labels = batch.load()
+        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+            bad = int(labels[(labels < 0) | (labels >= num_classes)][0])
+            raise SlimclsError(
+                f"{batch.path} has label {bad}; expected 0..{num_classes - 1} (from batches.meta)"
+            )
+        for start in range(0, len(labels), _CHUNK):
+            yield images[start : start + _CHUNK], labels[start : start + _CHUNK]
+
+
+def convert_cifar10(
+    source_dir: str | None,
+    dataset_dir: str,
+    *,
+    name: str = "cifar10",
+    num_shards: int | None = None,
+    overwrite: bool = False,
+    num_workers: int | None = None,
+    download_url: str | None = None,
+    log: Callable[[str], None] | None = None,
+    progress_stream=None,
+) -> dict[str, Any]:
+    """Converts CIFAR-10 into ``dataset_dir``; returns the ``dataset.json`` contents.
+
+    Args:
+      source_dir: ``cifar-10-batches-bin``, ``cifar-10-batches-py``, a ``.tar.gz`` of either,
+        or a folder holding one of those. None = download the official binary archive into
+        ``dataset_dir`` (checksum verified; not again when present).
+      dataset_dir: output directory.
+      name: dataset name.
+      num_shards: shards per split; None = one per 5,000 images.
+      overwrite: convert even when ``dataset_dir`` holds a complete dataset.
+      num_workers: encoding processes; None = one per core, 0 = in this process.
+      download_url: overrides the download URL (mirrors, tests).
+
+    Raises:
+      SlimclsError: missing or malformed input, refused pickles, unsafe archives.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    plan = du.OutputPlan(dataset_dir, name, overwrite=overwrite, log=log)
+    if plan.is_complete() and not overwrite:
+        plan.prepare()  # says so
+        return du.read_dataset_json(dataset_dir)
+    workdir = tempfile.mkdtemp(prefix="slimcls-cifar10-")
+    try:
+        if source_dir is None:
+            source_dir = download.download(
+                download.CIFAR10_BINARY,
+                dataset_dir,
+                url=download_url,
+                log=log,
+                progress_stream=progress_stream,
+            )
+        batches_dir = locate_source(source_dir, workdir)
+        class_names, batches, kind = read_batches_dir(batches_dir)
+        plan.prepare()
+        counts, shards, per_class = {}, {}, {}
+        for split, split_batches in batches.items():
+            total = sum(b.count for b in split_batches)
+            n_shards = du.default_num_shards(total, num_shards)
+            class_counts = np.zeros(len(class_names), np.int64)
+            progress = du.Progress(total, f"{name} {split}", stream=progress_stream)
+            with du.ShardedWriter(dataset_dir, name, split, n_shards, total) as writer:
+                chunks = _count_labels(_chunks(split_batches, len(class_names)), class_counts)
+                for serialized in du.parallel_map(_encode_chunk, chunks, num_workers):
+                    for record in serialized:
+                        writer.write(record)
+                    progress.update(len(serialized))
+            progress.close()
+            counts[split], shards[split] = writer.count, n_shards
+            per_class[split] = class_counts.tolist()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    du.write_label_file(dict(enumerate(class_names)), dataset_dir)
+    info = du.make_dataset_info(
+        name,
+        len(class_names),
+        counts,
+        shards,
+        3,
+        {"converter": "cifar10", "source_dir": str(source_dir), "format": kind},
+    )
+    du.write_dataset_json(dataset_dir, info)
+    log(du.format_summary(name, dataset_dir, class_names, per_class))
+    return info
+
+
+def _count_labels(chunks, counts: np.ndarray) -> Iterator:
+    for images, labels in chunks:
+        counts += np.bincount(labels, minlength=len(counts))
+        yield images, labels
