@@ -1,0 +1,308 @@
+"""The training loop: checkpoints TF-Slim reads, resume, EMA, losses, NaN stop, errors."""
+
+import dataclasses
+import logging
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+import tf_slim as slim
+
+from datasets import dataset_utils
+from nets import nets_factory
+from slimcls import checkpoints, optim, train
+from slimcls.compat import tf
+from slimcls.errors import SlimclsError
+
+NUM_CLASSES = 4
+SIZE = 12
+
+
+def tiny_aux_net(images, num_classes, is_training=False, scope="Tiny"):
+    """A BatchNorm net with AuxLogits, registered as 'tiny_aux' by the fixture below."""
+    with tf.compat.v1.variable_scope(scope, "Tiny", [images]):
+        with slim.arg_scope(
+            [slim.conv2d],
+            normalizer_fn=slim.batch_norm,
+            normalizer_params={"is_training": is_training, "decay": 0.9},
+        ):
+            net = slim.conv2d(images, 4, [3, 3], stride=2, scope="conv1")
+            flat = slim.flatten(net)
+            aux = slim.fully_connected(flat, num_classes, activation_fn=None, scope="AuxLogits")
+            net = slim.fully_connected(flat, 8, scope="fc2")
+            logits = slim.fully_connected(net, num_classes, activation_fn=None, scope="Logits")
+    return logits, {"AuxLogits": aux, "Logits": logits}
+
+
+def _tiny_arg_scope(weight_decay=0.0):
+    with slim.arg_scope(
+        [slim.conv2d, slim.fully_connected],
+        weights_regularizer=slim.l2_regularizer(weight_decay) if weight_decay else None,
+    ) as sc:
+        return sc
+
+
+TINY_SPEC = nets_factory.NetSpec(
+    fn=tiny_aux_net,
+    arg_scope=_tiny_arg_scope,
+    default_image_size=SIZE,
+    preprocessing="cifarnet",
+    background_class=False,
+    min_image_size=4,
+    has_aux_logits=True,
+    logits_scopes=("Tiny/Logits", "Tiny/AuxLogits"),
+)
+
+
+@pytest.fixture
+def tiny_net(monkeypatch):
+    monkeypatch.setitem(nets_factory.NETWORKS, "tiny_aux", TINY_SPEC)
+    return "tiny_aux"
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    """48 train / 16 validation 12x12 RGB images whose class is set by the mean colour."""
+    rng = np.random.RandomState(0)
+    labels = np.arange(64) % NUM_CLASSES
+    images = rng.randint(0, 60, (64, SIZE, SIZE, 3)) + (labels * 60)[:, None, None, None]
+    images = images.astype(np.uint8)
+    path = str(tmp_path_factory.mktemp("toy"))
+    dataset_utils.write_dataset_from_arrays(
+        path,
+        "toy",
+        {"train": (images[:48], labels[:48]), "validation": (images[48:], labels[48:])},
+        ["a", "b", "c", "d"],
+        num_shards=2,
+    )
+    return path
+
+
+def _config(dataset_dir, train_dir, **kw):
+    defaults = dict(
+        train_dir=str(train_dir),
+        dataset_dir=dataset_dir,
+        dataset_name="toy",
+        model_name="small_cnn",
+        train_image_size=SIZE,
+        batch_size=8,
+        max_number_of_steps=20,
+        log_every_n_steps=10,
+        weight_decay=0.0,
+        optimizer=optim.OptimizerConfig(optimizer="momentum"),
+        learning_rate=optim.LearningRateConfig(learning_rate=0.01),
+        random_seed=1,
+        shuffle_buffer_size=64,
+    )
+    return train.TrainConfig(**{**defaults, **kw})
+
+
+def test_end_to_end_tf_slim_names_tf1_saver_and_resume(dataset_dir, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="slimcls")
+    cfg = _config(
+        dataset_dir,
+        tmp_path / "run",
+        moving_average_decay=0.9,
+        validation_split_name="validation",
+        eval_every_n_steps=10,
+    )
+    result = train.train(cfg)
+    assert result.global_step == 20
+    assert os.path.basename(result.checkpoint) == "model.ckpt-20"
+    assert 0.0 <= result.validation_accuracy <= 1.0
+    assert "validation accuracy on validation" in caplog.text
+    assert "examples/sec" in caplog.text and "sec/step" in caplog.text
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "run"))
+
+    keys = set(checkpoints.read_shapes(result.checkpoint))
+    weights = {"SmallCNN/conv1/weights", "SmallCNN/logits/biases"}
+    assert weights <= keys
+    assert {f"{w}/Momentum" for w in weights} <= keys
+    assert {f"{w}/ExponentialMovingAverage" for w in weights} <= keys
+    assert "global_step" in keys
+    reader = tf.train.load_checkpoint(result.checkpoint)
+    assert reader.get_variable_to_dtype_map()["global_step"] == tf.int64
+    assert int(reader.get_tensor("global_step")) == 20
+
+    # TF-Slim's eval restores with a TF1 Saver in graph mode, EMA shadows included.
+    net_fn = nets_factory.get_network_fn("small_cnn", NUM_CLASSES)
+    with tf.Graph().as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, SIZE, SIZE, 3])
+        net_fn(images)
+        global_step = tf.compat.v1.train.get_or_create_global_step()
+        ema = tf.compat.v1.train.ExponentialMovingAverage(0.9, global_step)
+        saver = tf.compat.v1.train.Saver(ema.variables_to_restore())
+        plain = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as sess:
+            plain.restore(sess, result.checkpoint)
+            var = tf.compat.v1.global_variables()[0]
+            np.testing.assert_array_equal(sess.run(var), reader.get_tensor(var.op.name))
+            saver.restore(sess, result.checkpoint)
+            np.testing.assert_array_equal(
+                sess.run(var), reader.get_tensor(f"{var.op.name}/ExponentialMovingAverage")
+            )
+            assert sess.run(global_step) == 20
+
+    # A second run resumes with the full state and continues the step count.
+    caplog.clear()
+    resumed = train.train(
+        dataclasses.replace(cfg, max_number_of_steps=25, checkpoint_path=result.checkpoint)
+    )
+    assert resumed.global_step == 25
+    assert "--checkpoint_path=" in caplog.text and "is not used" in caplog.text
+    assert "Resumed from" in caplog.text
+    assert checkpoints.step_of(checkpoints.latest_checkpoint(cfg.train_dir)) == 25
+
+
+def test_loss_terms_label_smoothing_and_aux_logits():
+    logits = tf.constant([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    aux = tf.constant([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    labels = tf.constant([0, 2])
+    s = 0.1
+    terms = train.compute_losses(
+        logits, {"AuxLogits": aux}, labels, 3, s, regularization=tf.constant(0.25)
+    )
+
+    def xent(x):
+        x = np.asarray(x, np.float64)
+        onehot = np.eye(3)[[0, 2]] * (1 - s) + s / 3
+        logp = x - np.log(np.exp(x).sum(1, keepdims=True))
+        return float(-(onehot * logp).sum(1).mean())
+
+    assert float(terms["cross_entropy"]) == pytest.approx(xent(logits), rel=1e-5)
+    assert float(terms["aux_loss"]) == pytest.approx(0.4 * xent(aux), rel=1e-5)
+    assert float(terms["total_loss"]) == pytest.approx(
+        xent(logits) + 0.4 * xent(aux) + 0.25, rel=1e-5
+    )
+    no_aux = train.compute_losses(logits, {}, labels, 3)
+    assert "aux_loss" not in no_aux and float(no_aux["regularization"]) == 0.0
+
+
+def test_ema_shadows_cover_bn_statistics_and_aux_loss_is_logged(
+    dataset_dir, tmp_path, tiny_net, caplog
+):
+    caplog.set_level(logging.INFO, logger="slimcls")
+    cfg = _config(
+        dataset_dir,
+        tmp_path,
+        model_name=tiny_net,
+        max_number_of_steps=6,
+        log_every_n_steps=3,
+        moving_average_decay=0.5,
+        weight_decay=1e-3,
+    )
+    result = train.train(cfg)
+    assert "aux_loss" in result.losses and result.losses["regularization"] > 0
+    assert "aux_loss" in caplog.text
+    reader = tf.train.load_checkpoint(result.checkpoint)
+    keys = set(reader.get_variable_to_shape_map())
+    for name in ("Tiny/conv1/BatchNorm/moving_mean", "Tiny/conv1/BatchNorm/moving_variance"):
+        assert f"{name}/ExponentialMovingAverage" in keys
+        assert f"{name}/Momentum" not in keys  # not trainable: no slot
+    # decay = min(0.5, (1 + step) / (10 + step)): the shadow trails the variable.
+    w = reader.get_tensor("Tiny/Logits/weights")
+    shadow = reader.get_tensor("Tiny/Logits/weights/ExponentialMovingAverage")
+    assert not np.array_equal(w, shadow)
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(dataset_dir, tmp_path):
+    cfg = _config(dataset_dir, tmp_path, max_number_of_steps=3)
+    good = train.train(cfg).checkpoint
+    bad = dataclasses.replace(
+        cfg,
+        max_number_of_steps=50,
+        optimizer=optim.OptimizerConfig(optimizer="sgd"),
+        learning_rate=optim.LearningRateConfig(learning_rate=1e38),
+    )
+    with pytest.raises(SlimclsError, match=r"loss is (nan|inf) at step \d+") as err:
+        train.train(bad)
+    assert "model.ckpt-3" in str(err.value)
+    assert checkpoints.latest_checkpoint(cfg.train_dir) == good
+    assert checkpoints.all_checkpoints(cfg.train_dir) == [good]
+
+
+def test_sigterm_saves_a_checkpoint_and_stops(dataset_dir, tmp_path):
+    cfg = _config(dataset_dir, tmp_path, max_number_of_steps=None, log_every_n_steps=0)
+    timer = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        result = train.train(cfg)
+    finally:
+        timer.cancel()
+    assert result.interrupted_by == "SIGTERM"
+    assert result.global_step > 0
+    assert checkpoints.latest_checkpoint(cfg.train_dir) == result.checkpoint
+    assert checkpoints.step_of(result.checkpoint) == result.global_step
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_optimizer_slots_saved_under_tf1_names_and_restored_on_resume(
+    dataset_dir, tmp_path, optimizer
+):
+    cfg = _config(
+        dataset_dir, tmp_path, max_number_of_steps=2, optimizer=optim.OptimizerConfig(optimizer)
+    )
+    first = train.train(cfg).checkpoint
+    keys = set(checkpoints.read_shapes(first))
+    suffix = {"adam": "Adam", "rmsprop": "RMSProp"}[optimizer]
+    assert {f"SmallCNN/conv1/weights/{suffix}", f"SmallCNN/conv1/weights/{suffix}_1"} <= keys
+    if optimizer == "adam":
+        assert {"beta1_power", "beta2_power"} <= keys
+    second = train.train(dataclasses.replace(cfg, max_number_of_steps=3)).checkpoint
+    slot = f"SmallCNN/logits/weights/{suffix}"
+    before, after = (tf.train.load_checkpoint(p).get_tensor(slot) for p in (first, second))
+    # one more step from the restored slot, not from a fresh one
+    assert not np.array_equal(before, after)
+    if optimizer == "adam":
+        b1 = tf.train.load_checkpoint(second).get_tensor("beta1_power")
+        assert b1 == pytest.approx(0.9**4, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [dict(mixed_precision="bfloat16"), dict(jit_compile=True)],
+    ids=["bfloat16", "xla"],
+)
+def test_mixed_precision_and_xla_keep_float32_variables(dataset_dir, tmp_path, kw):
+    cfg = _config(dataset_dir, tmp_path, max_number_of_steps=3, **kw)
+    result = train.train(cfg)
+    assert np.isfinite(result.losses["total_loss"])
+    dtypes = tf.train.load_checkpoint(result.checkpoint).get_variable_to_dtype_map()
+    assert dtypes["SmallCNN/conv1/weights"] == tf.float32
+
+
+def test_cosine_with_warmup_runs_in_the_loop(dataset_dir, tmp_path):
+    lr = optim.LearningRateConfig(
+        learning_rate=0.02,
+        learning_rate_decay_type="cosine",
+        warmup_epochs=0.5,
+        end_learning_rate=0,
+    )
+    result = train.train(_config(dataset_dir, tmp_path, max_number_of_steps=4, learning_rate=lr))
+    # 48 examples / batch 8 * 0.5 = 3 warmup steps; the 4th step runs at the peak.
+    assert result.losses["learning_rate"] == pytest.approx(0.02, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(model_name="inception_v3", train_image_size=64), "at least 75"),
+        (dict(batch_size=49), "larger than split 'train'"),
+        (dict(dataset_name="cifar10"), "which holds dataset 'toy'"),
+        (dict(dataset_split_name="nope"), "expected one of"),
+        (dict(num_clones=2), "not supported yet"),
+        (dict(checkpoint_path="/nonexistent/model.ckpt-1"), "does not exist"),
+        (dict(trainable_scopes=("SmallCNN/Logits",)), "matches no variable"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(dataset_dir, tmp_path, kw, message):
+    with pytest.raises(SlimclsError, match=message) as err:
+        train.train(_config(dataset_dir, tmp_path, **kw))
+    assert "\n" not in str(err.value)
+
+
+def test_missing_dataset_json_is_an_error(tmp_path):
+    with pytest.raises(SlimclsError, match="dataset.json"):
+        train.train(_config(str(tmp_path), tmp_path / "run"))
