@@ -1,0 +1,100 @@
+"""Shared helpers for the eval, classify and export tests (no tests of its own).
+
+Builds tiny converted datasets and name-based checkpoints of ``small_cnn`` directly with
+``write_dataset_from_arrays`` and ``save_checkpoint``, so these tests do not depend on
+the training loop.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from slimcls import checkpoints
+from slimcls.compat import tf
+
+MODEL = "small_cnn"
+SIZE = 8
+CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six"]
+NUM_CLASSES = len(CLASS_NAMES)
+
+
+def images_and_labels(n, seed=0, size=SIZE, channels=3, num_classes=NUM_CLASSES):
+    """Random uint8 images whose mean brightness depends a little on the label."""
+    rng = np.random.RandomState(seed)
+    labels = rng.randint(0, num_classes, size=n)
+    noise = rng.randint(0, 120, size=(n, size, size, channels))
+    images = (noise + labels[:, None, None, None] * (130 // num_classes)).astype(np.uint8)
+    return images, labels
+
+
+def make_dataset(directory, splits=None, channels=3, name="tiny", seed=0):
+    """Writes a converted dataset; ``splits`` maps split name -> number of examples."""
+    from datasets import dataset_utils
+
+    splits = splits or {"test": 23}
+    arrays = {
+        split: images_and_labels(n, seed=seed + i, channels=channels)
+        for i, (split, n) in enumerate(splits.items())
+    }
+    dataset_utils.write_dataset_from_arrays(str(directory), name, arrays, CLASS_NAMES)
+    return str(directory), arrays
+
+
+def build_model(num_classes=NUM_CLASSES, channels=3, seed=0):
+    from slimcls.models import create_model
+
+    tf.random.set_seed(seed)
+    model = create_model(MODEL, num_classes)
+    model.build_variables((SIZE, SIZE, channels))
+    return model
+
+
+def save_model_checkpoint(model, train_dir, step, ema=None, max_to_keep=5):
+    """Saves the model's variables (+ ``global_step``) and optional EMA shadows.
+
+    ``ema`` is a function ``np.ndarray -> np.ndarray`` giving each shadow's value.
+    """
+    tensors = {name: v.numpy() for name, v in model.variables_by_name().items()}
+    if ema is not None:
+        for name, value in list(tensors.items()):
+            tensors[checkpoints.ema_name(name)] = ema(value)
+    tensors["global_step"] = np.int64(step)
+    return checkpoints.save_checkpoint(tensors, str(train_dir), step, max_to_keep=max_to_keep)
+
+
+def preprocess_numpy(images, size=SIZE):
+    """Eval preprocessing of uint8 images, applied one by one (the reference path)."""
+    from preprocessing import preprocessing_factory
+
+    fn = preprocessing_factory.get_preprocessing("cifarnet", is_training=False)
+    return np.stack([fn(tf.constant(im), size, size).numpy() for im in images])
+
+
+def logits_of(model, images):
+    return model(tf.constant(preprocess_numpy(images)), training=False)[0].numpy()
+
+
+def run_cli(module, *args, timeout=180):
+    """Runs ``python -m <module> args`` and returns the CompletedProcess (text)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+
+
+def stderr_lines(proc):
+    """Non-empty stderr lines, without absl's pre-init C++ log noise."""
+    return [
+        ln
+        for ln in proc.stderr.splitlines()
+        if ln.strip() and not ln.startswith(("WARNING: All log messages", "I0000", "W0000"))
+    ]
