@@ -1,0 +1,286 @@
+"""Classifies image files with a trained checkpoint: top-k class names and probabilities.
+
+Images are decoded and preprocessed exactly as eval sees them (``tf.io.decode_image`` to
+the dataset's channel count, then the net's eval preprocessing), and the same decode +
+preprocess functions run inside the exported SavedModel (``slimcls.export``), so the
+two give the same predictions. A file that cannot be read or decoded becomes an error
+entry in the results; the other files are still classified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from slimcls import checkpoints
+from slimcls import evaluate as ev
+from slimcls.compat import tf
+from slimcls.errors import SlimclsError
+from slimcls.slim_model import SlimModel
+
+#: Extensions picked up when a directory is given (files named explicitly are always tried).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+_PNG_MAGIC = b"\x89PNG"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def decode_image(data: tf.Tensor, channels: int) -> tf.Tensor:
+    """Decodes JPEG/PNG/GIF/BMP/WebP bytes to uint8 ``[H, W, channels]`` (first GIF frame).
+
+    JPEG and PNG are decoded as the input pipeline decodes them; ``tf.io.decode_image``
+    refuses one channel for the other formats, so those are decoded as RGB and converted.
+    Works eagerly and in graphs (the SavedModel).
+    """
+    if channels == 3:
+        image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+    else:
+        head = tf.strings.substr(data, 0, 4)
+        direct = tf.logical_or(
+            tf.equal(head, _PNG_MAGIC), tf.equal(tf.strings.substr(data, 0, 3), _JPEG_MAGIC)
+        )
+        image = tf.cond(
+            direct,
+            lambda: tf.io.decode_image(
+                data, channels=channels, dtype=tf.uint8, expand_animations=False
+            ),
+            lambda: tf.image.rgb_to_grayscale(
+                tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+            ),
+        )
+    image.set_shape([None, None, channels])
+    return image
+
+
+@dataclasses.dataclass
+class ClassifierConfig:
+    """What to load for classification or export.
+
+    Attributes:
+      checkpoint_path: a checkpoint prefix or a directory (its latest).
+      model_name: a key of ``nets.nets_factory.NETWORKS``.
+      dataset_dir: a converted dataset: its ``dataset.json`` gives the number of
+        classes and channels, its ``labels.txt`` the names. Optional.
+      labels_file: a ``labels.txt`` that overrides the dataset's.
+      labels_offset: as in training: class i of the net is dataset label i + offset.
+      preprocessing_name: None: the net's own.
+      image_size: None: the net's default size.
+      use_grayscale: as in training.
+      moving_average_decay: when set (> 0), load the EMA shadows.
+      channels: channels images are decoded to; None: the dataset's, else 3.
+      num_classes: None: from the dataset, else from the checkpoint's logits layer.
+    """
+
+    checkpoint_path: str
+    model_name: str
+    dataset_dir: str | None = None
+    labels_file: str | None = None
+    labels_offset: int = 0
+    preprocessing_name: str | None = None
+    image_size: int | None = None
+    use_grayscale: bool = False
+    moving_average_decay: float | None = None
+    channels: int | None = None
+    num_classes: int | None = None
+
+
+def _num_classes_from_checkpoint(model_name: str, prefix: str) -> int:
+    from nets import nets_factory
+
+    shapes = checkpoints.read_shapes(prefix)
+    for scope in nets_factory.get_spec(model_name).logits_scopes:
+        for key in (f"{scope}/biases", f"{scope}/weights"):
+            if key in shapes:
+                return int(shapes[key][-1])
+    raise SlimclsError(
+        f"cannot tell the number of classes of {model_name} from checkpoint {prefix!r}; "
+        "pass --dataset_dir (a converted dataset) or --labels_file"
+    )
+
+
+class Classifier:
+    """A restored net with its preprocessing and class names.
+
+    Attributes:
+      model: the restored :class:`SlimModel`.
+      names: class names, index = the net's class id.
+      checkpoint: the resolved checkpoint prefix.
+      labels_file: the labels file the names came from (None: ids only).
+      channels, image_shape, net: decoding channels, preprocessed shape, resolved net.
+    """
+
+    def __init__(self, config: ClassifierConfig) -> None:
+        self.config = config
+        if config.labels_offset < 0:
+            raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
+        self.checkpoint = checkpoints.resolve_checkpoint(config.checkpoint_path)
+        self.net = ev.resolve_net(config.model_name, config.preprocessing_name, config.image_size)
+        info: dict[str, Any] = {}
+        if config.dataset_dir:
+            from datasets import dataset_utils
+
+            info = dataset_utils.read_dataset_json(config.dataset_dir)
+        self.labels_file = config.labels_file
+        if not self.labels_file and info:
+            self.labels_file = os.path.join(config.dataset_dir, str(info["labels_file"]))
+        labels = ev.read_labels_file(self.labels_file) if self.labels_file else {}
+        num_classes = config.num_classes
+        if num_classes is None and info:
+            num_classes = int(info["num_classes"]) - config.labels_offset
+        if num_classes is None:
+            num_classes = _num_classes_from_checkpoint(config.model_name, self.checkpoint)
+        if num_classes < 1:
+            raise SlimclsError(f"the net would have {num_classes} classes; check --labels_offset")
+        self.num_classes = num_classes
+        self.names = ev.class_names(labels, num_classes, config.labels_offset)
+        self.channels = int(config.channels or info.get("channels") or 3)
+        if self.channels not in (1, 3):
+            raise SlimclsError(f"channels={self.channels}; expected 1 or 3")
+        self.preprocess = ev.eval_preprocess_fn(self.net, config.use_grayscale)
+        self.image_shape = ev.preprocessed_shape(
+            self.preprocess, self.channels, self.net.image_size
+        )
+        self.model: SlimModel = ev.load_model(
+            config.model_name,
+            num_classes,
+            self.image_shape,
+            self.checkpoint,
+            bool(config.moving_average_decay),
+        )
+        self._probabilities = tf.function(
+            lambda images: tf.nn.softmax(
+                tf.cast(self.model(images, training=False)[0], tf.float32), axis=-1
+            ),
+            input_signature=[tf.TensorSpec((None, *self.image_shape), tf.float32)],
+        )
+
+    def decode_and_preprocess(self, data: tf.Tensor) -> tf.Tensor:
+        """Encoded image bytes -> the float32 image the net sees."""
+        image = self.preprocess(decode_image(data, self.channels))
+        return tf.ensure_shape(tf.cast(image, tf.float32), self.image_shape)
+
+    def probabilities(self, images: np.ndarray | tf.Tensor) -> np.ndarray:
+        """Softmax probabilities ``[N, num_classes]`` of preprocessed images."""
+        return self._probabilities(tf.convert_to_tensor(images, tf.float32)).numpy()
+
+    def top_k(self, probabilities: np.ndarray, k: int) -> list[dict[str, Any]]:
+        """The ``k`` most probable classes of one probability vector, best first."""
+        order = np.argsort(-probabilities, kind="stable")[: max(1, k)]
+        return [
+            {
+                "class": int(i),
+                "label": int(i) + self.config.labels_offset,
+                "name": self.names[i],
+                "probability": float(probabilities[i]),
+            }
+            for i in order
+        ]
+
+    def classify_files(
+        self,
+        paths: Sequence[str],
+        top_k: int = 5,
+        batch_size: int = 32,
+        on_result: Callable[[dict[str, Any]], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Classifies files in batches; unreadable files give ``{"path", "error"}``.
+
+        Returns:
+          One dict per path, in order: ``{"path", "predictions": [{"class", "label",
+          "name", "probability"}, ...]}`` or ``{"path", "error"}``.
+        """
+        if batch_size < 1:
+            raise SlimclsError(f"--batch_size={batch_size} must be at least 1")
+        if top_k < 1:
+            raise SlimclsError(f"--top_k={top_k} must be at least 1")
+        results: list[dict[str, Any]] = []
+        pending: list[tuple[str, tf.Tensor]] = []
+
+        def flush():
+            if not pending:
+                return
+            probs = self.probabilities(tf.stack([image for _, image in pending]))
+            for (path, _), p in zip(pending, probs):
+                result = {"path": path, "predictions": self.top_k(p, top_k)}
+                results.append(result)
+                if on_result:
+                    on_result(result)
+            pending.clear()
+
+        for path in paths:
+            try:
+                pending.append((path, self._load(path)))
+            except SlimclsError as e:
+                flush()  # keep results in input order
+                result = {"path": path, "error": str(e)}
+                results.append(result)
+                if on_result:
+                    on_result(result)
+                continue
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+        return results
+
+    def _load(self, path: str) -> tf.Tensor:
+        try:
+            with tf.io.gfile.GFile(path, "rb") as f:
+                data = f.read()
+        except (tf.errors.OpError, OSError) as e:
+            raise SlimclsError(f"cannot read: {_first_line(e)}") from None
+        if not data:
+            raise SlimclsError("empty file")
+        try:
+            return self.decode_and_preprocess(tf.constant(data))
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
+            raise SlimclsError(
+                f"not a decodable JPEG/PNG/GIF/BMP/WebP image ({_first_line(e)})"
+            ) from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = getattr(e, "message", None) or str(e)
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    line = lines[0] if lines else type(e).__name__
+    if "}}" in line:  # "{{function_node ...}} Unknown image file format..."
+        line = line.split("}}", 1)[1].strip() or line
+    return line.removesuffix(" [Op:DecodeImage]")[:200]
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Files, directories (their image files, recursively, sorted) and globs -> paths.
+
+    An input that names nothing is kept as a path, so it is reported as unreadable in
+    its place.
+    """
+    paths: list[str] = []
+    for item in inputs:
+        if tf.io.gfile.isdir(item):
+            found = []
+            for root, _, files in tf.io.gfile.walk(item):
+                found += [
+                    os.path.join(root, f)
+                    for f in files
+                    if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")
+                ]
+            paths += sorted(found)
+        elif glob.has_magic(item) and not tf.io.gfile.exists(item):
+            matches = sorted(tf.io.gfile.glob(item))
+            paths += [m for m in matches if not tf.io.gfile.isdir(m)] or [item]
+        else:
+            paths.append(item)
+    return paths
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """``path`` then one ``  97.15%  name`` line per prediction (TF-Slim tutorial style)."""
+    if "error" in result:
+        return f"{result['path']}: error: {result['error']}"
+    lines = [result["path"]]
+    for p in result["predictions"]:
+        lines.append(f"  {100 * p['probability']:6.2f}%  {p['name']}  (class {p['class']})")
+    return "\n".join(lines)
