@@ -1,0 +1,328 @@
+"""The registry of nets: one :class:`NetSpec` record per model name.
+
+``get_network_fn`` keeps TF-Slim's entry point; the returned function works in TF1 graph
+mode (``tf.compat.v1`` graphs and placeholders) and inside
+:class:`slimcls.slim_model.SlimModel` (eager and ``tf.function``).
+
+Every registered net returns 2-D logits ``[batch, num_classes]`` and the end points
+``Logits`` and ``Predictions``. The tf_slim nets that return 4-D logits or lack those
+end points (ResNet, VGG, AlexNet, InceptionV1/V2) are adapted here: their classifier
+output is squeezed, or averaged over space when the input is larger than the size the
+net was designed for (where TF-Slim would fail to squeeze).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator
+
+import tf_slim as slim
+from tf_slim.nets import alexnet, inception_v1, inception_v2, resnet_utils, resnet_v1, resnet_v2
+from tf_slim.nets import vgg as vgg_nets
+
+from nets import cifarnet, inception_v3, small_cnn
+from slimcls.compat import tf
+from slimcls.errors import SlimclsError
+
+
+@dataclasses.dataclass(frozen=True)
+class NetSpec:
+    """Everything slimcls needs to know about one net.
+
+    Attributes:
+      fn: ``fn(images, num_classes, is_training=False, **kw) -> (logits, end_points)``.
+      arg_scope: ``arg_scope(weight_decay=...)`` returning a dict for
+        ``with slim.arg_scope(...)``.
+      default_image_size: the input side the net was designed (and published) for.
+      preprocessing: name in ``preprocessing.preprocessing_factory``.
+      background_class: published checkpoints have 1001 classes, 0 = background.
+      min_image_size: smallest input side the net accepts.
+      has_aux_logits: ``end_points['AuxLogits']`` exists (InceptionV3).
+      logits_scopes: scopes of the classifier layers (to exclude when fine-tuning to a
+        different number of classes).
+    """
+
+    fn: Callable
+    arg_scope: Callable
+    default_image_size: int
+    preprocessing: str
+    background_class: bool
+    min_image_size: int
+    has_aux_logits: bool = False
+    logits_scopes: tuple[str, ...] = ()
+
+
+def _add_classifier_end_points(
+    logits: tf.Tensor, end_points: dict, num_classes: int
+) -> tuple[tf.Tensor, dict]:
+    """Makes 4-D ``[batch, h, w, classes]`` logits 2-D and adds Logits/Predictions."""
+    end_points = dict(end_points)
+    if logits.shape.rank == 4:
+        spatial = logits.shape[1:3]
+        if spatial.is_fully_defined() and spatial.as_list() == [1, 1]:
+            logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
+        else:  # larger input than designed for: average the class scores over space
+            logits = tf.reduce_mean(logits, [1, 2], name="SpatialMean")
+    end_points["Logits"] = logits
+    end_points["Predictions"] = slim.softmax(logits, scope="Predictions")
+    return logits, end_points
+
+
+def _feature_mode_unsupported(name: str) -> None:
+    raise SlimclsError(
+        f"num_classes=0 (feature mode) is not supported by {name}; expected num_classes >= 1 "
+        "(feature mode works with cifarnet, small_cnn, inception_v3, resnet_*)"
+    )
+
+
+def _resnet(net_fn: Callable) -> Callable:
+    """tf_slim ResNet with squeezed logits and Logits/Predictions end points."""
+
+    @functools.wraps(net_fn)
+    def fn(images, num_classes, is_training=False, global_pool=True, **kwargs):
+        net, end_points = net_fn(
+            images,
+            num_classes=num_classes or None,
+            is_training=is_training,
+            global_pool=global_pool,
+            **kwargs,
+        )
+        if not num_classes:
+            return net, end_points
+        return _add_classifier_end_points(net, end_points, num_classes)
+
+    fn.default_image_size = 224
+    return fn
+
+
+def _squeezable(net_fn: Callable, name: str) -> Callable:
+    """tf_slim nets with a ``spatial_squeeze`` argument (VGG, AlexNet, InceptionV1/V2)."""
+
+    @functools.wraps(net_fn)
+    def fn(images, num_classes, is_training=False, **kwargs):
+        if not num_classes:
+            _feature_mode_unsupported(name)
+        kwargs.pop("spatial_squeeze", None)  # always 2-D logits, see _add_classifier_end_points
+        logits, end_points = net_fn(
+            images,
+            num_classes=num_classes,
+            is_training=is_training,
+            spatial_squeeze=False,
+            **kwargs,
+        )
+        return _add_classifier_end_points(logits, end_points, num_classes)
+
+    fn.default_image_size = net_fn.default_image_size
+    return fn
+
+
+def _without_variables_collections(scope: dict) -> dict:
+    """A copy of an arg-scope dict whose batch norms add no variables to collections.
+
+    tf_slim's batch norm checks ``var not in tf.compat.v1.get_collection(c)`` before
+    adding a moving statistic to ``variables_collections`` (the Inception arg scopes use
+    ``moving_vars``). With TF2 variables ``in`` compares element-wise and fails, eagerly
+    and inside ``tf.function``. Nothing in slimcls reads those collections.
+    """
+    out = {}
+    for op_key, kwargs in scope.items():
+        kwargs = dict(kwargs)
+        if "batch_norm" in op_key:
+            kwargs.pop("variables_collections", None)
+        params = kwargs.get("normalizer_params")
+        if isinstance(params, dict) and "variables_collections" in params:
+            kwargs["normalizer_params"] = {
+                k: v for k, v in params.items() if k != "variables_collections"
+            }
+        out[op_key] = kwargs
+    return out
+
+
+def _tf2_arg_scope(arg_scope_fn: Callable) -> Callable:
+    """Wraps a tf_slim arg-scope function: ``weight_decay`` defaults to 0.0 (as in
+    ``get_network_fn``) and, outside TF1 graphs, batch norms skip variable collections.
+    """
+
+    @functools.wraps(arg_scope_fn)
+    def fn(weight_decay: float = 0.0, **kwargs) -> dict:
+        scope = arg_scope_fn(weight_decay=weight_decay, **kwargs)
+        if tf.compat.v1.executing_eagerly_outside_functions():
+            scope = _without_variables_collections(scope)
+        return scope
+
+    return fn
+
+
+def _resnet_specs(version: str, module, preprocessing: str, background_class: bool) -> dict:
+    specs = {}
+    for depth in (50, 101, 152):
+        name = f"resnet_{version}_{depth}"
+        specs[name] = NetSpec(
+            fn=_resnet(getattr(module, name)),
+            arg_scope=_tf2_arg_scope(resnet_utils.resnet_arg_scope),
+            default_image_size=224,
+            preprocessing=preprocessing,
+            background_class=background_class,
+            min_image_size=32,
+            logits_scopes=(f"{name}/logits",),
+        )
+    return specs
+
+
+NETWORKS: dict[str, NetSpec] = {
+    "cifarnet": NetSpec(
+        fn=cifarnet.cifarnet,
+        arg_scope=_tf2_arg_scope(cifarnet.cifarnet_arg_scope),
+        default_image_size=32,
+        preprocessing="cifarnet",
+        background_class=False,
+        min_image_size=4,
+        logits_scopes=("CifarNet/logits",),
+    ),
+    "small_cnn": NetSpec(
+        fn=small_cnn.small_cnn,
+        arg_scope=small_cnn.small_cnn_arg_scope,
+        default_image_size=32,
+        preprocessing="cifarnet",
+        background_class=False,
+        min_image_size=4,
+        logits_scopes=("SmallCNN/logits",),
+    ),
+    "inception_v3": NetSpec(
+        fn=inception_v3.inception_v3,
+        arg_scope=_tf2_arg_scope(inception_v3.inception_v3_arg_scope),
+        default_image_size=299,
+        preprocessing="inception",
+        background_class=True,
+        min_image_size=75,
+        has_aux_logits=True,
+        logits_scopes=("InceptionV3/Logits", "InceptionV3/AuxLogits"),
+    ),
+    "inception_v1": NetSpec(
+        fn=_squeezable(inception_v1.inception_v1, "inception_v1"),
+        arg_scope=_tf2_arg_scope(inception_v1.inception_v1_arg_scope),
+        default_image_size=224,
+        preprocessing="inception",
+        background_class=True,
+        min_image_size=193,  # its 7x7 average pool needs a 7x7 Mixed_5c
+        logits_scopes=("InceptionV1/Logits",),
+    ),
+    "inception_v2": NetSpec(
+        fn=_squeezable(inception_v2.inception_v2, "inception_v2"),
+        arg_scope=_tf2_arg_scope(inception_v2.inception_v2_arg_scope),
+        default_image_size=224,
+        preprocessing="inception",
+        background_class=True,
+        min_image_size=32,
+        logits_scopes=("InceptionV2/Logits",),
+    ),
+    **_resnet_specs("v1", resnet_v1, "vgg", background_class=False),
+    **_resnet_specs("v2", resnet_v2, "inception", background_class=True),
+    "vgg_16": NetSpec(
+        fn=_squeezable(vgg_nets.vgg_16, "vgg_16"),
+        arg_scope=_tf2_arg_scope(vgg_nets.vgg_arg_scope),
+        default_image_size=224,
+        preprocessing="vgg",
+        background_class=False,
+        min_image_size=224,  # fc6 is a 7x7 VALID convolution on pool5
+        logits_scopes=("vgg_16/fc8",),
+    ),
+    "vgg_19": NetSpec(
+        fn=_squeezable(vgg_nets.vgg_19, "vgg_19"),
+        arg_scope=_tf2_arg_scope(vgg_nets.vgg_arg_scope),
+        default_image_size=224,
+        preprocessing="vgg",
+        background_class=False,
+        min_image_size=224,
+        logits_scopes=("vgg_19/fc8",),
+    ),
+    "alexnet_v2": NetSpec(
+        fn=_squeezable(alexnet.alexnet_v2, "alexnet_v2"),
+        arg_scope=_tf2_arg_scope(alexnet.alexnet_v2_arg_scope),
+        default_image_size=224,
+        preprocessing="vgg",
+        background_class=False,
+        min_image_size=195,  # fc6 is a 5x5 VALID convolution on pool5
+        logits_scopes=("alexnet_v2/fc8",),
+    ),
+}
+
+
+def get_spec(name: str) -> NetSpec:
+    """The registry record for ``name``.
+
+    Raises:
+      SlimclsError: for an unknown name, listing the registered ones.
+    """
+    try:
+        return NETWORKS[name]
+    except KeyError:
+        raise SlimclsError(
+            f"Unknown model_name {name!r}; expected one of {sorted(NETWORKS)}"
+        ) from None
+
+
+def get_network_fn(
+    name: str, num_classes: int, weight_decay: float = 0.0, is_training: bool = False
+) -> Callable:
+    """TF-Slim's entry point: ``fn(images, **kw) -> (logits, end_points)``.
+
+    The function enters the net's arg scope (with ``weight_decay``) on every call, so
+    it can be passed to ``SlimModel`` (whose ``is_training`` comes from the call's
+    ``training``, see :func:`arg_scope_fn`) or called in a TF1 graph.
+
+    Args:
+      name: a key of :data:`NETWORKS`.
+      num_classes: number of classes; 0 asks for pre-logits features where supported.
+      weight_decay: L2 weight decay of the arg scope.
+      is_training: default training mode; ``fn(images, is_training=...)`` overrides it.
+
+    Returns:
+      ``fn`` with ``fn.default_image_size``.
+
+    Raises:
+      SlimclsError: for an unknown name, listing the registered ones.
+    """
+    spec = get_spec(name)
+
+    @functools.wraps(spec.fn)
+    def network_fn(images, **kwargs):
+        kwargs.setdefault("is_training", is_training)
+        kwargs.setdefault("num_classes", num_classes)
+        with slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)):
+            return spec.fn(images, **kwargs)
+
+    network_fn.default_image_size = spec.default_image_size
+    return network_fn
+
+
+def arg_scope_fn(name: str, weight_decay: float = 0.0) -> Callable[[], Iterator]:
+    """A zero-argument callable entering the net's arg scope, for ``SlimModel(arg_scope=)``.
+
+    Example: ``SlimModel(spec.fn, 10, arg_scope=arg_scope_fn("cifarnet", 4e-3))``.
+    """
+    spec = get_spec(name)
+
+    @contextlib.contextmanager
+    def scope():
+        with slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)):
+            yield
+
+    return scope
+
+
+def check_image_size(name: str, size: int, flag: str = "--train_image_size") -> None:
+    """Raises SlimclsError when ``size`` is too small for net ``name``.
+
+    Args:
+      name: model name.
+      size: the input side the caller will feed.
+      flag: the flag named in the message.
+    """
+    spec = get_spec(name)
+    if size < spec.min_image_size:
+        raise SlimclsError(
+            f"{flag}={size} is too small for {name}: it needs at least {spec.min_image_size}"
+        )

@@ -1,0 +1,72 @@
+"""The registry of preprocessing functions, by name (TF-Slim's ``get_preprocessing``).
+
+Names are the preprocessing styles (``cifarnet``, ``inception``, ``vgg``,
+``handwriting``) plus, as in TF-Slim, the model names that use them, so
+``--preprocessing_name`` can default to ``--model_name``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from slimcls.compat import tf
+from slimcls.errors import SlimclsError
+
+#: preprocessing style -> module implementing ``preprocess_image``.
+STYLES: dict[str, str] = {
+    "cifarnet": "preprocessing.cifarnet_preprocessing",
+    "handwriting": "preprocessing.handwriting_preprocessing",
+}
+
+#: other accepted names (the registered model names) -> style.
+ALIASES: dict[str, str] = {
+    "small_cnn": "cifarnet",
+}
+
+
+def choices() -> list[str]:
+    """Every accepted preprocessing name, sorted."""
+    return sorted({*STYLES, *ALIASES})
+
+
+def resolve(name: str) -> str:
+    """The style behind ``name`` (itself, or what a model-name alias points to).
+
+    Raises:
+      SlimclsError: for an unknown name, listing the choices.
+    """
+    if name in STYLES:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    raise SlimclsError(f"Unknown preprocessing_name {name!r}; expected one of {choices()}")
+
+
+def get_preprocessing(
+    name: str, is_training: bool = False, use_grayscale: bool = False
+) -> Callable[..., tf.Tensor]:
+    """Returns ``fn(image, output_height, output_width, **kwargs) -> float32 image``.
+
+    ``image`` is one ``[H, W, C]`` image (uint8 or float, C = 1 or 3). The output has
+    ``1 if use_grayscale else 3`` channels (1-channel inputs are tiled to RGB), except
+    ``handwriting``, which always returns 1 channel. ``kwargs`` go to the style's
+    ``preprocess_image``; ``seed`` (a shape-[2] integer tensor) makes the random ops
+    reproducible, eagerly and inside ``Dataset.map``.
+
+    Raises:
+      SlimclsError: for an unknown name, listing the choices.
+    """
+    module = importlib.import_module(STYLES[resolve(name)])
+
+    def preprocessing_fn(image, output_height, output_width, **kwargs):
+        return module.preprocess_image(
+            image,
+            output_height,
+            output_width,
+            is_training=is_training,
+            use_grayscale=use_grayscale,
+            **kwargs,
+        )
+
+    return preprocessing_fn

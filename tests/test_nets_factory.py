@@ -1,0 +1,107 @@
+"""The net registry: every registered net's end points and shapes, errors, size checks."""
+
+import pytest
+
+from nets import nets_factory
+from slimcls.compat import tf
+from slimcls.errors import SlimclsError
+
+# Graph construction of the deepest nets takes 10-30 s on 2 shared cores.
+SLOW_TO_BUILD = {"resnet_v1_101", "resnet_v1_152", "resnet_v2_101", "resnet_v2_152"}
+
+
+def _registry_params():
+    return [
+        pytest.param(name, marks=pytest.mark.slow) if name in SLOW_TO_BUILD else name
+        for name in sorted(nets_factory.NETWORKS)
+    ]
+
+
+def _test_size(spec):
+    return max(spec.min_image_size, 32)
+
+
+@pytest.mark.parametrize("name", _registry_params())
+def test_registered_net_end_points_and_shapes(name):
+    spec = nets_factory.NETWORKS[name]
+    size = _test_size(spec)
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [2, size, size, 3])
+        fn = nets_factory.get_network_fn(name, 5, weight_decay=1e-4, is_training=True)
+        logits, end_points = fn(images)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+        losses = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)
+    assert fn.default_image_size == spec.default_image_size
+    assert logits.shape.as_list() == [2, 5]
+    assert end_points["Logits"] is logits
+    assert end_points["Predictions"].shape.as_list() == [2, 5]
+    assert ("AuxLogits" in end_points) == spec.has_aux_logits
+    if spec.has_aux_logits:
+        assert end_points["AuxLogits"].shape.as_list() == [2, 5]
+    assert spec.logits_scopes
+    for scope in spec.logits_scopes:
+        assert any(n.startswith(scope + "/") for n in names), f"no variables under {scope}"
+    assert losses, "weight_decay added no regularisation losses"
+    assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize("name", _registry_params())
+def test_registered_net_rejects_inputs_below_min_image_size(name):
+    spec = nets_factory.NETWORKS[name]
+    if spec.min_image_size <= 32:
+        pytest.skip("accepts tiny inputs")
+    graph = tf.Graph()
+    with graph.as_default(), pytest.raises(ValueError):
+        images = tf.compat.v1.placeholder(tf.float32, [1, spec.min_image_size - 1] * 2 + [3])
+        nets_factory.get_network_fn(name, 5)(images)
+
+
+def test_registry_records():
+    assert set(nets_factory.NETWORKS) == {
+        "cifarnet",
+        "small_cnn",
+        "inception_v1",
+        "inception_v2",
+        "inception_v3",
+        "resnet_v1_50",
+        "resnet_v1_101",
+        "resnet_v1_152",
+        "resnet_v2_50",
+        "resnet_v2_101",
+        "resnet_v2_152",
+        "vgg_16",
+        "vgg_19",
+        "alexnet_v2",
+    }
+    for name, spec in nets_factory.NETWORKS.items():
+        assert spec.min_image_size <= spec.default_image_size, name
+        assert spec.fn.default_image_size == spec.default_image_size, name
+    assert nets_factory.NETWORKS["inception_v3"].background_class
+    assert not nets_factory.NETWORKS["resnet_v1_50"].background_class
+    assert nets_factory.NETWORKS["resnet_v2_50"].background_class
+
+
+def test_unknown_model_name_lists_choices():
+    with pytest.raises(SlimclsError) as err:
+        nets_factory.get_network_fn("resnet_v3", 10)
+    message = str(err.value)
+    assert "'resnet_v3'" in message and "\n" not in message
+    assert str(sorted(nets_factory.NETWORKS)) in message
+
+
+def test_check_image_size():
+    nets_factory.check_image_size("inception_v3", 75)
+    with pytest.raises(SlimclsError, match=r"^--train_image_size=64 is too small for inception_v3"):
+        nets_factory.check_image_size("inception_v3", 64)
+    with pytest.raises(SlimclsError, match="--eval_image_size=8 .* at least"):
+        nets_factory.check_image_size("vgg_16", 8, flag="--eval_image_size")
+    with pytest.raises(SlimclsError, match="Unknown model_name"):
+        nets_factory.check_image_size("nope", 32)
+
+
+def test_feature_mode_unsupported_is_a_clear_error():
+    graph = tf.Graph()
+    with graph.as_default(), pytest.raises(SlimclsError, match="num_classes=0"):
+        images = tf.compat.v1.placeholder(tf.float32, [1, 224, 224, 3])
+        nets_factory.get_network_fn("vgg_16", 0)(images)

@@ -1,0 +1,89 @@
+"""Preprocessing: shapes, channels, ranges, seeds, eager vs Dataset.map, factory errors."""
+
+import numpy as np
+import pytest
+
+from preprocessing import preprocessing_factory
+from slimcls.compat import tf
+from slimcls.errors import SlimclsError
+
+STYLES = sorted(preprocessing_factory.STYLES)
+
+
+def _image(height=40, width=36, channels=3, seed=0):
+    rng = np.random.RandomState(seed)
+    return tf.constant(rng.randint(0, 256, (height, width, channels)).astype("uint8"))
+
+
+def _expected_channels(name, use_grayscale):
+    return 1 if name == "handwriting" or use_grayscale else 3
+
+
+@pytest.mark.parametrize("is_training", [False, True], ids=["eval", "train"])
+@pytest.mark.parametrize("use_grayscale", [False, True], ids=["rgb_out", "gray_out"])
+@pytest.mark.parametrize("in_channels", [3, 1], ids=["rgb_in", "gray_in"])
+@pytest.mark.parametrize("name", STYLES)
+def test_output_shape_dtype_and_channels(name, in_channels, use_grayscale, is_training):
+    fn = preprocessing_factory.get_preprocessing(name, is_training, use_grayscale)
+    out = fn(_image(channels=in_channels), 24, 20, seed=tf.constant([1, 2]))
+    assert out.dtype == tf.float32
+    assert out.shape == (24, 20, _expected_channels(name, use_grayscale))
+    assert np.all(np.isfinite(out.numpy()))
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_unknown_channel_count_inside_dataset_map(name):
+    """decode_image(channels=0) gives images whose channel count is known at run time only."""
+    png = tf.io.encode_png(_image(channels=1))
+    fn = preprocessing_factory.get_preprocessing(name, is_training=True)
+    ds = tf.data.Dataset.from_tensors(png).map(
+        lambda s: fn(tf.io.decode_image(s, channels=0, expand_animations=False), 16, 16)
+    )
+    out = next(iter(ds))
+    assert out.shape == (16, 16, _expected_channels(name, False))
+
+
+@pytest.mark.parametrize("is_training", [False, True], ids=["eval", "train"])
+@pytest.mark.parametrize("name", STYLES)
+def test_same_result_eagerly_and_in_dataset_map(name, is_training):
+    fn = preprocessing_factory.get_preprocessing(name, is_training)
+    image = _image()
+    seed = tf.constant([7, 11], tf.int64)
+    eager = fn(image, 28, 28, seed=seed).numpy()
+    ds = tf.data.Dataset.from_tensors((image, seed)).map(lambda x, s: fn(x, 28, 28, seed=s))
+    np.testing.assert_allclose(next(iter(ds)).numpy(), eager, atol=1e-5)
+    traced = tf.function(lambda x, s: fn(x, 28, 28, seed=s))(image, seed).numpy()
+    np.testing.assert_allclose(traced, eager, atol=1e-5)
+    if is_training:  # the seed matters
+        other = fn(image, 28, 28, seed=tf.constant([8, 11], tf.int64)).numpy()
+        assert not np.allclose(other, eager)
+
+
+def test_cifarnet_ranges():
+    train = preprocessing_factory.get_preprocessing("cifarnet", is_training=True)
+    evaluate = preprocessing_factory.get_preprocessing("cifarnet")
+    image = _image(32, 32)
+    for out in (train(image, 32, 32), evaluate(image, 32, 32)):
+        values = out.numpy()
+        assert abs(values.mean()) < 1e-3 and abs(values.std() - 1) < 1e-2  # standardised
+    # Eval crops the centre (or pads) without resizing.
+    small = evaluate(_image(20, 20), 32, 32)
+    assert small.shape == (32, 32, 3)
+
+
+def test_handwriting_range_and_eval_determinism():
+    evaluate = preprocessing_factory.get_preprocessing("handwriting")
+    white = tf.fill([50, 40, 3], tf.constant(255, tf.uint8))
+    np.testing.assert_allclose(evaluate(white, 64, 64).numpy(), 1.0)
+    train = preprocessing_factory.get_preprocessing("handwriting", is_training=True)
+    out = train(_image(), 64, 64).numpy()
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    np.testing.assert_array_equal(evaluate(_image(), 64, 64), evaluate(_image(), 64, 64))
+
+
+def test_unknown_name_lists_choices():
+    with pytest.raises(SlimclsError) as err:
+        preprocessing_factory.get_preprocessing("lenet")
+    message = str(err.value)
+    assert "'lenet'" in message and "\n" not in message
+    assert str(preprocessing_factory.choices()) in message
