@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -248,7 +249,7 @@ def _first_line(e: BaseException) -> str:
     line = lines[0] if lines else type(e).__name__
     if "}}" in line:  # "{{function_node ...}} Unknown image file format..."
         line = line.split("}}", 1)[1].strip() or line
-    return line.removesuffix(" [Op:DecodeImage]")[:200]
+    return re.sub(r"\s*\[Op:\w+\].*$", "", line)[:200]
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:

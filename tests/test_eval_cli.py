@@ -1,0 +1,113 @@
+"""The three command-line tools in subprocesses: output, exit codes, one-line errors."""
+
+import json
+
+import pytest
+from PIL import Image
+from test_eval_support import (
+    MODEL,
+    SIZE,
+    build_model,
+    images_and_labels,
+    make_dataset,
+    run_cli,
+    save_model_checkpoint,
+    stderr_lines,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    dataset_dir, _ = make_dataset(root / "data", {"test": 11})
+    save_model_checkpoint(build_model(), root / "train", step=3)
+    return root, dataset_dir
+
+
+def _assert_one_line_error(proc, *fragments):
+    lines = stderr_lines(proc)
+    assert proc.returncode != 0
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_eval_cli_prints_tf_slim_lines_and_writes_metrics(trained):
+    root, dataset_dir = trained
+    proc = run_cli(
+        "slimcls.eval_image_classifier",
+        f"--checkpoint_path={root / 'train'}",
+        f"--dataset_dir={dataset_dir}",
+        f"--model_name={MODEL}",
+        f"--eval_image_size={SIZE}",
+        "--batch_size=4",
+        f"--eval_dir={root / 'eval'}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("eval/Accuracy[") and lines[1].startswith("eval/Recall_5[")
+    metrics = json.loads((root / "eval" / "metrics.json").read_text())
+    assert metrics["num_examples"] == 11 and metrics["global_step"] == 3
+    assert f"eval/Accuracy[{metrics['accuracy']:.4f}]" == lines[0]
+    assert (root / "eval" / "confusion_matrix.png").exists()
+
+
+def test_eval_cli_bad_flag_is_one_line(trained):
+    proc = run_cli("slimcls.eval_image_classifier", "--model_name=no_such_net")
+    _assert_one_line_error(proc, "eval_image_classifier: error:", "no_such_net", "cifarnet")
+
+
+def test_eval_cli_missing_checkpoint_is_one_line(trained):
+    root, dataset_dir = trained
+    proc = run_cli(
+        "slimcls.eval_image_classifier",
+        f"--checkpoint_path={root / 'nowhere'}",
+        f"--dataset_dir={dataset_dir}",
+        f"--model_name={MODEL}",
+    )
+    _assert_one_line_error(proc, "eval_image_classifier: error:", "nowhere", "does not exist")
+
+
+def test_classify_cli_reports_unreadable_file_and_classifies_the_rest(trained):
+    root, dataset_dir = trained
+    images, _ = images_and_labels(2, seed=5)
+    good = [root / "a.png", root / "b.jpg"]
+    for image, path in zip(images, good):
+        Image.fromarray(image).save(path)
+    bad = root / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff truncated")
+    proc = run_cli(
+        "slimcls.classify_image",
+        f"--checkpoint_path={root / 'train'}",
+        f"--dataset_dir={dataset_dir}",
+        f"--model_name={MODEL}",
+        f"--eval_image_size={SIZE}",
+        "--top_k=2",
+        f"--output_json={root / 'out.json'}",
+        good[0],
+        bad,
+        good[1],
+    )
+    assert proc.returncode == 1
+    # (libjpeg may add its own warning line for the broken file.)
+    errors = [ln for ln in stderr_lines(proc) if ln.startswith("classify_image:")]
+    assert len(errors) == 2 and "Traceback" not in proc.stderr
+    assert errors[0].startswith(f"classify_image: {bad}: error: not a decodable")
+    assert errors[0].endswith("Invalid JPEG data or crop window.)")
+    assert str(good[0]) in proc.stdout and str(good[1]) in proc.stdout
+    results = json.loads((root / "out.json").read_text())
+    assert [r["path"] for r in results] == [str(good[0]), str(bad), str(good[1])]
+    assert len(results[0]["predictions"]) == 2 and "error" in results[1]
+
+
+def test_export_cli_missing_checkpoint_is_one_line(trained):
+    root, dataset_dir = trained
+    proc = run_cli(
+        "slimcls.export_inference_graph",
+        f"--checkpoint_path={root / 'empty'}",
+        f"--dataset_dir={dataset_dir}",
+        f"--model_name={MODEL}",
+        f"--output_dir={root / 'saved'}",
+    )
+    _assert_one_line_error(proc, "export_inference_graph: error:", "does not exist")
