@@ -169,9 +169,9 @@ def restore_for_finetuning(
     if mismatched:
         details = "; ".join(
             f"{n} {list(shapes[n])} in checkpoint vs {variables[n].shape.as_list()} in model"
-            for n in mismatched[:3]
+            for n in mismatched[:4]
         )
-        more = f" and {len(mismatched) - 3} more" if len(mismatched) > 3 else ""
+        more = f" and {len(mismatched) - 4} more" if len(mismatched) > 4 else ""
         fix = ",".join(_fix_scopes(mismatched, exclude_scopes, logits_scopes))
         hint = _background_hint(mismatched, shapes, num_classes, background_class)
         raise SlimclsError(

@@ -1,0 +1,132 @@
+"""Fine-tuning: exclude/trainable scopes, restore report and the errors that explain fixes."""
+
+import logging
+
+import numpy as np
+import pytest
+from test_train import NUM_CLASSES, SIZE, TINY_SPEC, _config, dataset_dir, tiny_net  # noqa: F401
+
+from slimcls import checkpoints, finetune, optim, train
+from slimcls.compat import tf
+from slimcls.errors import SlimclsError
+from slimcls.slim_model import SlimModel
+
+LOGITS = "Tiny/Logits,Tiny/AuxLogits"
+
+
+def _model(num_classes):
+    model = SlimModel(TINY_SPEC.fn, num_classes)
+    model.build_variables((SIZE, SIZE, 3))
+    return model
+
+
+@pytest.fixture
+def published(tmp_path):
+    """A 'published' checkpoint of the tiny net with a background class (5 outputs)."""
+    model = _model(NUM_CLASSES + 1)
+    rng = np.random.RandomState(3)
+    for v in model.variables:
+        v.assign(rng.standard_normal(v.shape).astype(np.float32))
+    values = {n: v.numpy() for n, v in model.variables_by_name().items()}
+    return checkpoints.save_checkpoint(values, str(tmp_path / "published"), 0), values
+
+
+def test_split_scopes_ignores_spaces_and_empty_items():
+    assert finetune.split_scopes(" A/B , C/,, ") == ["A/B", "C"]
+    assert finetune.split_scopes(None) == []
+
+
+def test_finetune_restores_excludes_and_freezes(dataset_dir, tmp_path, tiny_net, published, caplog):  # noqa: F811
+    caplog.set_level(logging.INFO, logger="slimcls")
+    prefix, source = published
+    cfg = _config(
+        dataset_dir,
+        tmp_path / "run",
+        model_name=tiny_net,
+        max_number_of_steps=3,
+        checkpoint_path=prefix,
+        checkpoint_exclude_scopes=tuple(finetune.split_scopes(f" {LOGITS} ")),
+        trainable_scopes=tuple(finetune.split_scopes("Tiny/fc2, Tiny/Logits")),
+        learning_rate=optim.LearningRateConfig(learning_rate=0.1),
+    )
+    result = train.train(cfg)
+    assert "Restored 6 variables" in caplog.text
+    assert "4 excluded by --checkpoint_exclude_scopes, 0 missing" in caplog.text
+    after = tf.train.load_checkpoint(result.checkpoint)
+    keys = set(after.get_variable_to_shape_map())
+    # frozen and restored: bit-identical to the checkpoint, and no optimizer slots
+    for name in ("Tiny/conv1/weights", "Tiny/conv1/BatchNorm/beta"):
+        np.testing.assert_array_equal(after.get_tensor(name), source[name])
+        assert f"{name}/Momentum" not in keys
+    # excluded and frozen: freshly initialised, never trained, no slots
+    assert after.get_tensor("Tiny/AuxLogits/weights").shape == (SIZE * SIZE, NUM_CLASSES)
+    assert "Tiny/AuxLogits/weights/Momentum" not in keys
+    # trained: restored (fc2) or re-initialised (Logits), then changed
+    assert not np.array_equal(after.get_tensor("Tiny/fc2/weights"), source["Tiny/fc2/weights"])
+    assert {"Tiny/fc2/weights/Momentum", "Tiny/Logits/weights/Momentum"} <= keys
+
+
+def test_shape_mismatch_names_variables_and_the_exact_fix(published):
+    prefix, _ = published
+    model = _model(NUM_CLASSES)
+    with pytest.raises(SlimclsError) as err:
+        finetune.restore_for_finetuning(
+            model.variables_by_name(),
+            prefix,
+            logits_scopes=TINY_SPEC.logits_scopes,
+            num_classes=NUM_CLASSES,
+            background_class=True,
+        )
+    message = str(err.value)
+    assert "Tiny/Logits/weights [8, 5] in checkpoint vs [8, 4] in model" in message
+    assert "Tiny/AuxLogits/biases [5] in checkpoint vs [4] in model" in message
+    assert f"--checkpoint_exclude_scopes={LOGITS}" in message
+    assert "class 0 for 'background'" in message
+    assert "\n" not in message
+    # Nothing was assigned.
+    assert not np.array_equal(
+        model.variables_by_name()["Tiny/fc2/weights"].numpy(),
+        tf.train.load_checkpoint(prefix).get_tensor("Tiny/fc2/weights"),
+    )
+
+
+def test_fix_keeps_existing_scopes_and_covers_other_variables():
+    fix = finetune._fix_scopes(
+        ["Tiny/AuxLogits/weights", "Tiny/fc2/weights"], ["Tiny/conv1"], ("Tiny/Logits",)
+    )
+    assert fix == ["Tiny/conv1", "Tiny/AuxLogits", "Tiny/fc2"]
+
+
+def test_missing_variables_fail_unless_ignored(tmp_path):
+    model = _model(NUM_CLASSES)
+    values = {n: v.numpy() for n, v in model.variables_by_name().items() if "fc2" not in n}
+    prefix = checkpoints.save_checkpoint(values, str(tmp_path), 7)
+    with pytest.raises(SlimclsError, match=r"lacks 2 model variable\(s\).*--ignore_missing_vars"):
+        finetune.restore_for_finetuning(model.variables_by_name(), prefix)
+    report = finetune.restore_for_finetuning(
+        model.variables_by_name(), str(tmp_path), ignore_missing_vars=True
+    )
+    assert sorted(report.missing) == ["Tiny/fc2/biases", "Tiny/fc2/weights"]
+    assert len(report.restored) == len(values)
+    assert "2 missing from the checkpoint" in report.summary()
+
+
+@pytest.mark.parametrize("flag", ["exclude", "trainable"])
+def test_a_scope_that_matches_nothing_is_an_error(published, flag):
+    prefix, _ = published
+    model = _model(NUM_CLASSES)
+    typo = "Tiny/AuxLogits/Logits"
+    with pytest.raises(SlimclsError, match=f"scope '{typo}' matches no variable"):
+        if flag == "exclude":
+            finetune.restore_for_finetuning(model.variables_by_name(), prefix, [typo])
+        else:
+            finetune.variables_to_train(model.trainable_variables, ["Tiny/fc2", typo])
+
+
+def test_trainable_scopes_select_by_prefix():
+    model = _model(NUM_CLASSES)
+    chosen = finetune.variables_to_train(model.trainable_variables, ["Tiny/Logits"])
+    assert sorted(v.name for v in chosen) == ["Tiny/Logits/biases:0", "Tiny/Logits/weights:0"]
+    assert len(finetune.variables_to_train(model.trainable_variables, [])) == len(
+        model.trainable_variables
+    )
