@@ -1,0 +1,115 @@
+"""train_image_classifier as users run it: flags, flags.txt, --flagfile resume, errors."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from test_train import dataset_dir  # noqa: F401  (fixture)
+
+from slimcls import checkpoints
+from slimcls.errors import SlimclsError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "slimcls.train_image_classifier", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_cli_trains_writes_flags_txt_and_resumes_with_flagfile(dataset_dir, tmp_path):  # noqa: F811
+    train_dir = str(tmp_path / "run")
+    res = _run(
+        f"--train_dir={train_dir}",
+        f"--dataset_dir={dataset_dir}",
+        "--dataset_name=toy",
+        "--model_name=small_cnn",
+        "--train_image_size=12",
+        "--batch_size=8",
+        "--max_number_of_steps=4",
+        "--log_every_n_steps=2",
+        "--optimizer=sgd",
+        "--learning_rate_decay_type=fixed",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "step 4: loss = " in res.stderr and "examples/sec" in res.stderr
+    flagfile = os.path.join(train_dir, "flags.txt")
+    text = open(flagfile).read()
+    assert "--model_name=small_cnn" in text and "--optimizer=sgd" in text
+    assert checkpoints.step_of(checkpoints.latest_checkpoint(train_dir)) == 4
+
+    res = _run(f"--flagfile={flagfile}", "--max_number_of_steps=6")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Resumed from" in res.stderr
+    assert checkpoints.step_of(checkpoints.latest_checkpoint(train_dir)) == 6
+
+
+def test_cli_expected_error_is_one_line_without_traceback(tmp_path):
+    res = _run(f"--train_dir={tmp_path}/run", f"--dataset_dir={tmp_path}", "--model_name=cifarnet")
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("train_image_classifier: error: ") and "dataset.json" in last
+
+
+@pytest.fixture
+def parsed():
+    """Parses argv with the entry point's flags in this process, then resets them."""
+    from slimcls import train_image_classifier as entry
+
+    def parse(*args):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["train_image_classifier", "--dataset_dir=/tmp/x", *args])
+        return entry
+
+    yield parse
+    flags.FLAGS.unparse_flags()
+
+
+def test_tf_slim_defaults_and_config(parsed):
+    entry = parsed("--checkpoint_exclude_scopes= InceptionV3/Logits , InceptionV3/AuxLogits")
+    config = entry.config_from_flags()
+    assert config.optimizer.optimizer == "rmsprop" and config.optimizer.opt_epsilon == 1.0
+    assert config.learning_rate.learning_rate == 0.01
+    assert config.learning_rate.learning_rate_decay_type == "exponential"
+    assert config.learning_rate.learning_rate_decay_factor == 0.94
+    assert config.learning_rate.num_epochs_per_decay == 2.0
+    assert config.weight_decay == 0.00004
+    assert config.model_name == "inception_v3"
+    assert config.max_checkpoints_to_keep == 5
+    assert config.save_interval_secs == 600 and config.save_summaries_secs == 600
+    assert config.checkpoint_exclude_scopes == ("InceptionV3/Logits", "InceptionV3/AuxLogits")
+
+
+@pytest.mark.parametrize(
+    "flag, choice",
+    [("--optimizer=adamw", "rmsprop"), ("--learning_rate_decay_type=step", "cosine"),
+     ("--model_name=resnet", "cifarnet")],
+)  # fmt: skip
+def test_unknown_choice_fails_at_parsing_with_the_choices(parsed, flag, choice):
+    with pytest.raises(flags.IllegalFlagValueError, match=choice):
+        parsed(flag)
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--worker_replicas=2", "TF_CONFIG"),
+        ("--num_ps_tasks=1", "TF_CONFIG"),
+        ("--sync_replicas", "TF_CONFIG"),
+        ("--quantize_delay=0", "not supported"),
+    ],
+)
+def test_tf_slim_deployment_flags_explain_what_to_do(parsed, flag, message):
+    entry = parsed(flag)
+    with pytest.raises(SlimclsError, match=message):
+        entry._check_deployment_flags()
