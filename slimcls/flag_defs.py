@@ -32,6 +32,16 @@ MIXED_PRECISION = ("bfloat16", "float16")
 _defined: set[str] = set()
 
 
+def _define(define_fn, name: str, *args, **kwargs) -> None:
+    """Defines a flag unless another entry point in this process already did.
+
+    Tests (and tools) import several entry points into one process; a name defined
+    twice keeps its first definition instead of raising DuplicateFlagError.
+    """
+    if name not in FLAGS:
+        define_fn(name, *args, **kwargs)
+
+
 def _once(group: str) -> bool:
     """True the first time a group is defined in this process."""
     if group in _defined:
@@ -49,34 +59,44 @@ def define_dataset_flags(default_split: str = "train", default_batch_size: int =
     """
     if not _once("dataset"):
         return
-    flags.DEFINE_string(
+    _define(
+        flags.DEFINE_string,
         "dataset_name",
         None,
         "Name of the converted dataset in --dataset_dir (the 'name' in its dataset.json, "
         "e.g. cifar10, flowers, hwdb). A name that disagrees with dataset.json is an error. "
         "None: use whatever dataset --dataset_dir holds.",
     )
-    flags.DEFINE_string(
-        "dataset_split_name", default_split, "Split to read (a key of dataset.json's 'splits')."
+    _define(
+        flags.DEFINE_string,
+        "dataset_split_name",
+        default_split,
+        "Split to read (a key of dataset.json's 'splits').",
     )
-    flags.DEFINE_string(
+    _define(
+        flags.DEFINE_string,
         "dataset_dir",
         None,
         "Directory of a converted dataset (TFRecord shards + dataset.json + labels.txt). Required.",
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "labels_offset",
         0,
         "Subtracted from every label: 1 trains a net without a background class on a "
         "dataset whose label 0 is background (TF-Slim's ImageNet convention).",
     )
-    flags.DEFINE_integer("batch_size", default_batch_size, "Number of examples in each batch.")
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer, "batch_size", default_batch_size, "Number of examples in each batch."
+    )
+    _define(
+        flags.DEFINE_integer,
         "num_readers",
         4,
         "Shards read in parallel (tf.data interleave cycle length). 0 or None: AUTOTUNE.",
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "num_preprocessing_threads",
         4,
         "Parallel decode + preprocess calls (tf.data map num_parallel_calls). 0 or None: AUTOTUNE.",
@@ -96,24 +116,28 @@ def define_model_flags(image_size_flag_name: str = "train_image_size") -> None:
         return
     from nets.nets_factory import NETWORKS  # lazily: only entry points define flags
 
-    flags.DEFINE_enum(
+    _define(
+        flags.DEFINE_enum,
         "model_name",
         "inception_v3",
         sorted(NETWORKS),
         "Name of the architecture (a key of nets_factory.NETWORKS).",
     )
-    flags.DEFINE_string(
+    _define(
+        flags.DEFINE_string,
         "preprocessing_name",
         None,
         "Preprocessing to use (see preprocessing_factory). None: the net's own "
         "(NETWORKS[model_name].preprocessing).",
     )
-    flags.DEFINE_boolean(
+    _define(
+        flags.DEFINE_boolean,
         "use_grayscale",
         False,
         "Convert images to grayscale during preprocessing (the net then sees 1 channel).",
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         image_size_flag_name,
         None,
         "Height and width in pixels of the images fed to the net. None: the net's "
@@ -125,7 +149,8 @@ def define_moving_average_flags() -> None:
     """moving_average_decay (train: keep shadows; eval: read them)."""
     if not _once("moving_average"):
         return
-    flags.DEFINE_float(
+    _define(
+        flags.DEFINE_float,
         "moving_average_decay",
         None,
         "Decay of the exponential moving averages of the model variables, saved as "
@@ -137,36 +162,56 @@ def define_optimizer_flags() -> None:
     """optimizer, weight_decay and every optimizer's hyper-parameters (TF-Slim's)."""
     if not _once("optimizer"):
         return
-    flags.DEFINE_float("weight_decay", 0.00004, "Weight decay (L2) on the model's weights.")
-    flags.DEFINE_enum(
+    _define(
+        flags.DEFINE_float, "weight_decay", 0.00004, "Weight decay (L2) on the model's weights."
+    )
+    _define(
+        flags.DEFINE_enum,
         "optimizer",
         "rmsprop",
         list(OPTIMIZERS),
         "Optimizer; update rules are TF1's tf.compat.v1.train ones.",
     )
-    flags.DEFINE_float("adadelta_rho", 0.95, "Decay rate for adadelta.")
-    flags.DEFINE_float(
-        "adagrad_initial_accumulator_value", 0.1, "Starting value for the AdaGrad accumulators."
+    _define(flags.DEFINE_float, "adadelta_rho", 0.95, "Decay rate for adadelta.")
+    _define(
+        flags.DEFINE_float,
+        "adagrad_initial_accumulator_value",
+        0.1,
+        "Starting value for the AdaGrad accumulators.",
     )
-    flags.DEFINE_float("adam_beta1", 0.9, "Exponential decay rate for the 1st moment estimates.")
-    flags.DEFINE_float("adam_beta2", 0.999, "Exponential decay rate for the 2nd moment estimates.")
-    flags.DEFINE_float("opt_epsilon", 1.0, "Epsilon term of adadelta, adam and rmsprop.")
-    flags.DEFINE_float("ftrl_learning_rate_power", -0.5, "Learning rate power of ftrl.")
-    flags.DEFINE_float(
-        "ftrl_initial_accumulator_value", 0.1, "Starting value for the FTRL accumulators."
+    _define(
+        flags.DEFINE_float,
+        "adam_beta1",
+        0.9,
+        "Exponential decay rate for the 1st moment estimates.",
     )
-    flags.DEFINE_float("ftrl_l1", 0.0, "The FTRL l1 regularization strength.")
-    flags.DEFINE_float("ftrl_l2", 0.0, "The FTRL l2 regularization strength.")
-    flags.DEFINE_float("momentum", 0.9, "Momentum of the momentum optimizer.")
-    flags.DEFINE_float("rmsprop_momentum", 0.9, "Momentum of rmsprop.")
-    flags.DEFINE_float("rmsprop_decay", 0.9, "Decay term of rmsprop.")
+    _define(
+        flags.DEFINE_float,
+        "adam_beta2",
+        0.999,
+        "Exponential decay rate for the 2nd moment estimates.",
+    )
+    _define(flags.DEFINE_float, "opt_epsilon", 1.0, "Epsilon term of adadelta, adam and rmsprop.")
+    _define(flags.DEFINE_float, "ftrl_learning_rate_power", -0.5, "Learning rate power of ftrl.")
+    _define(
+        flags.DEFINE_float,
+        "ftrl_initial_accumulator_value",
+        0.1,
+        "Starting value for the FTRL accumulators.",
+    )
+    _define(flags.DEFINE_float, "ftrl_l1", 0.0, "The FTRL l1 regularization strength.")
+    _define(flags.DEFINE_float, "ftrl_l2", 0.0, "The FTRL l2 regularization strength.")
+    _define(flags.DEFINE_float, "momentum", 0.9, "Momentum of the momentum optimizer.")
+    _define(flags.DEFINE_float, "rmsprop_momentum", 0.9, "Momentum of rmsprop.")
+    _define(flags.DEFINE_float, "rmsprop_decay", 0.9, "Decay term of rmsprop.")
 
 
 def define_learning_rate_flags() -> None:
     """learning_rate, decay type and its parameters, warmup_epochs, label_smoothing."""
     if not _once("learning_rate"):
         return
-    flags.DEFINE_enum(
+    _define(
+        flags.DEFINE_enum,
         "learning_rate_decay_type",
         "exponential",
         list(LEARNING_RATE_DECAY_TYPES),
@@ -174,19 +219,24 @@ def define_learning_rate_flags() -> None:
         "down to --end_learning_rate) or cosine (addition: down to --end_learning_rate at "
         "--max_number_of_steps).",
     )
-    flags.DEFINE_float("learning_rate", 0.01, "Initial learning rate.")
-    flags.DEFINE_float(
-        "end_learning_rate", 0.0001, "Minimal learning rate of polynomial and cosine decay."
+    _define(flags.DEFINE_float, "learning_rate", 0.01, "Initial learning rate.")
+    _define(
+        flags.DEFINE_float,
+        "end_learning_rate",
+        0.0001,
+        "Minimal learning rate of polynomial and cosine decay.",
     )
-    flags.DEFINE_float("label_smoothing", 0.0, "Amount of label smoothing (0 = none).")
-    flags.DEFINE_float("learning_rate_decay_factor", 0.94, "Learning rate decay factor.")
-    flags.DEFINE_float(
+    _define(flags.DEFINE_float, "label_smoothing", 0.0, "Amount of label smoothing (0 = none).")
+    _define(flags.DEFINE_float, "learning_rate_decay_factor", 0.94, "Learning rate decay factor.")
+    _define(
+        flags.DEFINE_float,
         "num_epochs_per_decay",
         2.0,
         "Epochs after which the learning rate decays; decay steps = int(num_samples / "
         "batch_size * num_epochs_per_decay), num_samples from dataset.json.",
     )
-    flags.DEFINE_float(
+    _define(
+        flags.DEFINE_float,
         "warmup_epochs",
         0.0,
         "Addition: epochs of linear warmup from 0 to --learning_rate before decay starts. "
@@ -198,35 +248,43 @@ def define_checkpoint_flags() -> None:
     """Fine-tuning (checkpoint_path, scopes) and checkpoint-saving flags for training."""
     if not _once("checkpoint"):
         return
-    flags.DEFINE_string(
+    _define(
+        flags.DEFINE_string,
         "checkpoint_path",
         None,
         "Checkpoint to fine-tune from: a prefix (model.ckpt-1000, inception_v3.ckpt) or a "
         "directory (its latest). Not used when --train_dir already holds a checkpoint "
         "(training resumes from that). None: start from scratch.",
     )
-    flags.DEFINE_string(
+    _define(
+        flags.DEFINE_string,
         "checkpoint_exclude_scopes",
         None,
         "Comma-separated variable scopes not restored from --checkpoint_path, e.g. "
         "InceptionV3/Logits,InceptionV3/AuxLogits. None: restore every model variable.",
     )
-    flags.DEFINE_string(
+    _define(
+        flags.DEFINE_string,
         "trainable_scopes",
         None,
         "Comma-separated variable scopes to train; all others stay frozen. "
         "None: train every trainable variable.",
     )
-    flags.DEFINE_boolean(
+    _define(
+        flags.DEFINE_boolean,
         "ignore_missing_vars",
         False,
         "When restoring from --checkpoint_path, skip model variables the checkpoint lacks "
         "instead of failing.",
     )
-    flags.DEFINE_integer(
-        "save_interval_secs", 600, "Seconds between checkpoint saves (also saved at the end)."
+    _define(
+        flags.DEFINE_integer,
+        "save_interval_secs",
+        600,
+        "Seconds between checkpoint saves (also saved at the end).",
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "max_checkpoints_to_keep",
         5,
         "Addition: newest checkpoints kept in --train_dir. 0: keep all.",
@@ -237,38 +295,51 @@ def define_train_flags() -> None:
     """train_dir, steps, logging, summaries and the additions of slimcls' loop."""
     if not _once("train"):
         return
-    flags.DEFINE_string(
-        "train_dir", "/tmp/tfmodel/", "Directory where checkpoints and event logs are written."
+    _define(
+        flags.DEFINE_string,
+        "train_dir",
+        "/tmp/tfmodel/",
+        "Directory where checkpoints and event logs are written.",
     )
-    flags.DEFINE_integer(
-        "max_number_of_steps", None, "Maximum number of training steps. None: train forever."
+    _define(
+        flags.DEFINE_integer,
+        "max_number_of_steps",
+        None,
+        "Maximum number of training steps. None: train forever.",
     )
-    flags.DEFINE_integer("log_every_n_steps", 10, "Steps between log lines.")
-    flags.DEFINE_integer("save_summaries_secs", 600, "Seconds between TensorBoard summaries.")
-    flags.DEFINE_enum(
+    _define(flags.DEFINE_integer, "log_every_n_steps", 10, "Steps between log lines.")
+    _define(
+        flags.DEFINE_integer, "save_summaries_secs", 600, "Seconds between TensorBoard summaries."
+    )
+    _define(
+        flags.DEFINE_enum,
         "mixed_precision",
         None,
         list(MIXED_PRECISION),
         "Addition: compute in bfloat16 or float16 with float32 variables (for GPUs/TPUs). "
         "None: float32 everywhere.",
     )
-    flags.DEFINE_boolean(
+    _define(
+        flags.DEFINE_boolean,
         "jit_compile",
         False,
         "Addition: compile the train step with XLA. Measure first: on CPU it is often slower.",
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "random_seed",
         None,
         "Addition: seed for initialisation and input shuffling. None: nondeterministic.",
     )
-    flags.DEFINE_string(
+    _define(
+        flags.DEFINE_string,
         "validation_split_name",
         None,
         "Addition: a split evaluated during training every --eval_every_n_steps (accuracy "
         "logged and summarised). None: no evaluation during training.",
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "eval_every_n_steps",
         1000,
         "Addition: steps between evaluations on --validation_split_name.",
@@ -283,26 +354,51 @@ def define_distribution_flags() -> None:
     """
     if not _once("distribution"):
         return
-    flags.DEFINE_string("master", "", "TF-Slim's TF1 session target. Not used (TF2 has none).")
-    flags.DEFINE_integer(
-        "num_clones", 1, "Model clones (one per local device). Only 1 is supported yet."
+    _define(
+        flags.DEFINE_string, "master", "", "TF-Slim's TF1 session target. Not used (TF2 has none)."
     )
-    flags.DEFINE_boolean("clone_on_cpu", False, "Place the clone on the CPU even if GPUs exist.")
-    flags.DEFINE_integer(
-        "worker_replicas", 1, "TF-Slim's worker count. Not used: set TF_CONFIG instead."
+    _define(
+        flags.DEFINE_integer,
+        "num_clones",
+        1,
+        "Model clones (one per local device). Only 1 is supported yet.",
     )
-    flags.DEFINE_integer(
-        "num_ps_tasks", 0, "TF-Slim's parameter servers. Not used: set TF_CONFIG instead."
+    _define(
+        flags.DEFINE_boolean,
+        "clone_on_cpu",
+        False,
+        "Place the clone on the CPU even if GPUs exist.",
     )
-    flags.DEFINE_integer("task", 0, "TF-Slim's task id. Not used: set TF_CONFIG instead.")
-    flags.DEFINE_boolean(
-        "sync_replicas", False, "TF-Slim's SyncReplicasOptimizer switch. Not used (TF_CONFIG)."
+    _define(
+        flags.DEFINE_integer,
+        "worker_replicas",
+        1,
+        "TF-Slim's worker count. Not used: set TF_CONFIG instead.",
     )
-    flags.DEFINE_integer(
-        "replicas_to_aggregate", 1, "TF-Slim's sync-replica count. Not used (TF_CONFIG)."
+    _define(
+        flags.DEFINE_integer,
+        "num_ps_tasks",
+        0,
+        "TF-Slim's parameter servers. Not used: set TF_CONFIG instead.",
     )
-    flags.DEFINE_integer(
-        "quantize_delay", -1, "TF-Slim's quantized training. Not supported: must stay -1."
+    _define(flags.DEFINE_integer, "task", 0, "TF-Slim's task id. Not used: set TF_CONFIG instead.")
+    _define(
+        flags.DEFINE_boolean,
+        "sync_replicas",
+        False,
+        "TF-Slim's SyncReplicasOptimizer switch. Not used (TF_CONFIG).",
+    )
+    _define(
+        flags.DEFINE_integer,
+        "replicas_to_aggregate",
+        1,
+        "TF-Slim's sync-replica count. Not used (TF_CONFIG).",
+    )
+    _define(
+        flags.DEFINE_integer,
+        "quantize_delay",
+        -1,
+        "TF-Slim's quantized training. Not supported: must stay -1.",
     )
 
 
