@@ -279,3 +279,50 @@ def convert_folder(
     du.write_dataset_json(dataset_dir, info)
     log(du.format_summary(name, dataset_dir, classes, per_class, notes))
     return info
+
+
+def convert_flowers(
+    source_dir: str | None,
+    dataset_dir: str,
+    *,
+    name: str = "flowers",
+    download_url: str | None = None,
+    log: Callable[[str], None] | None = None,
+    progress_stream=None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """TF-Slim's flowers: the folder converter on TensorFlow's ``flower_photos``.
+
+    Without ``source_dir`` the archive is downloaded into ``dataset_dir`` (progress,
+    checksum, not again when present) and extracted safely into a temporary folder.
+    ``kwargs`` go to :func:`convert_folder`.
+    """
+    import shutil
+    import tempfile
+
+    from datasets import download
+
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    kw = dict(name=name, converter="flowers", log=log, progress_stream=progress_stream, **kwargs)
+    if source_dir:
+        return convert_folder(source_dir, dataset_dir, **kw)
+    plan = du.OutputPlan(dataset_dir, name, overwrite=kwargs.get("overwrite", False), log=log)
+    if plan.is_complete() and not kwargs.get("overwrite", False):
+        plan.prepare()  # says there is nothing to do
+        return du.read_dataset_json(dataset_dir)
+    archive = download.download(
+        download.FLOWERS, dataset_dir, url=download_url, log=log, progress_stream=progress_stream
+    )
+    workdir = tempfile.mkdtemp(prefix="slimcls-flowers-")
+    try:
+        local = archive
+        if "://" in archive:  # tarfile needs a local file
+            local = du.join(workdir, download.FLOWERS.filename)
+            tf.io.gfile.copy(archive, local, overwrite=True)
+        download.safe_extract(local, du.join(workdir, "extracted"))
+        root = du.join(workdir, "extracted", "flower_photos")
+        if not tf.io.gfile.isdir(root):
+            root = du.join(workdir, "extracted")
+        return convert_folder(root, dataset_dir, **kw)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
