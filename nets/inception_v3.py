@@ -11,7 +11,7 @@ TF-Slim's ``research/slim`` version gained later, so this module builds the head
 - ``num_classes=0``: returns the pooled ``[batch, 1, 1, 2048]`` features;
 - the ``AvgPool_1a`` (or ``global_pool``) end point.
 
-One extension: TF-Slim's auxiliary head fails on inputs smaller than 139 pixels (its 5x5
+One extension: TF-Slim's auxiliary head fails on inputs smaller than 107 pixels (its 5x5
 pooling window is bigger than ``Mixed_6e``); here that window shrinks to fit, as TF-Slim
 already does for the other windows, so the net accepts inputs down to 75 pixels. For
 inputs TF-Slim accepts, nothing changes.

@@ -31,7 +31,6 @@ def preprocess_image(
     random_flip_up_down: bool = False,
     max_brightness_delta: float = 0.3,
     contrast_range: tuple[float, float] = (0.8, 1.2),
-    **kwargs,
 ) -> tf.Tensor:
     """Resizes to the output size; in training adds the tutorial's random jitter.
 
@@ -48,7 +47,7 @@ def preprocess_image(
     Returns:
       ``[output_height, output_width, 1]`` float32 in [0, 1].
     """
-    del use_grayscale, kwargs
+    del use_grayscale
     image = _to_unit_gray(image, output_height, output_width)
     if not is_training:
         return image

@@ -17,11 +17,25 @@ from slimcls.errors import SlimclsError
 STYLES: dict[str, str] = {
     "cifarnet": "preprocessing.cifarnet_preprocessing",
     "handwriting": "preprocessing.handwriting_preprocessing",
+    "inception": "preprocessing.inception_preprocessing",
+    "vgg": "preprocessing.vgg_preprocessing",
 }
 
-#: other accepted names (the registered model names) -> style.
+#: other accepted names (the registered model names, as in TF-Slim) -> style.
 ALIASES: dict[str, str] = {
     "small_cnn": "cifarnet",
+    "inception_v1": "inception",
+    "inception_v2": "inception",
+    "inception_v3": "inception",
+    "resnet_v1_50": "vgg",
+    "resnet_v1_101": "vgg",
+    "resnet_v1_152": "vgg",
+    "resnet_v2_50": "inception",
+    "resnet_v2_101": "inception",
+    "resnet_v2_152": "inception",
+    "vgg_16": "vgg",
+    "vgg_19": "vgg",
+    "alexnet_v2": "vgg",
 }
 
 

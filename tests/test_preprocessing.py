@@ -87,3 +87,43 @@ def test_unknown_name_lists_choices():
     message = str(err.value)
     assert "'lenet'" in message and "\n" not in message
     assert str(preprocessing_factory.choices()) in message
+
+
+def test_every_registered_net_name_is_a_preprocessing_name():
+    from nets import nets_factory
+
+    for name, spec in nets_factory.NETWORKS.items():
+        assert preprocessing_factory.resolve(name) == spec.preprocessing, name
+        assert spec.preprocessing in preprocessing_factory.STYLES
+
+
+@pytest.mark.parametrize("is_training", [False, True], ids=["eval", "train"])
+def test_inception_range(is_training):
+    fn = preprocessing_factory.get_preprocessing("inception", is_training)
+    black = tf.zeros([30, 40, 3], tf.uint8)
+    white = tf.fill([30, 40, 3], tf.constant(255, tf.uint8))
+    for image in (_image(), black, white):
+        out = fn(image, 32, 32).numpy()
+        assert out.min() >= -1.0 and out.max() <= 1.0
+    if not is_training:
+        np.testing.assert_allclose(fn(black, 8, 8).numpy(), -1.0)
+        np.testing.assert_allclose(fn(white, 8, 8).numpy(), 1.0)
+
+
+def test_inception_eval_is_tf_slim_central_crop_and_tf1_bilinear():
+    image = _image(64, 64)
+    out = preprocessing_factory.get_preprocessing("inception")(image, 56, 56).numpy()
+    # central_crop(0.875) of 64 is the middle 56 pixels: resizing 56 -> 56 is the identity.
+    expected = (image.numpy()[4:60, 4:60].astype("float32") / 255.0 - 0.5) * 2.0
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("is_training", [False, True], ids=["eval", "train"])
+def test_vgg_mean_subtraction(is_training):
+    fn = preprocessing_factory.get_preprocessing("vgg", is_training)
+    gray = tf.fill([300, 260, 3], tf.constant(100, tf.uint8))
+    out = fn(gray, 224, 224).numpy()
+    assert out.shape == (224, 224, 3)
+    np.testing.assert_allclose(out[0, 0], [100 - 123.68, 100 - 116.78, 100 - 103.94], atol=1e-3)
+    # Outputs larger than TF-Slim's 256 smallest side still work.
+    assert fn(_image(), 288, 300).shape == (288, 300, 3)
