@@ -99,6 +99,7 @@ class TrainResult:
     losses: dict[str, float]
     validation_accuracy: float | None = None
     interrupted_by: str | None = None  # "SIGINT" / "SIGTERM"
+    step_seconds: list[float] = dataclasses.field(default_factory=list)  # this run's steps
 
 
 # ------------------------------------------------------------------------------ losses
@@ -602,13 +603,16 @@ def _loop(config, strategy, dataset, step_fn, state, global_step, save_dir, vali
         return TrainResult(step, checkpoints.latest_checkpoint(config.train_dir), {})
 
     iterator = iter(dataset)
+    step_seconds: list[float] = []
     with _Signals(config.handle_signals) as signals, writer.as_default():
         while max_steps is None or step < max_steps:
+            started = time.perf_counter()
             images, labels = next(iterator)
             outputs = step_fn(images, labels)
             step += 1
             window_steps += 1
-            values = {k: float(v) for k, v in outputs.items()}
+            values = {k: float(v) for k, v in outputs.items()}  # waits for the step
+            step_seconds.append(time.perf_counter() - started)
             if not math.isfinite(values["total_loss"]):
                 raise SlimclsError(
                     f"loss is {values['total_loss']} at step {step} "
@@ -636,14 +640,14 @@ def _loop(config, strategy, dataset, step_fn, state, global_step, save_dir, vali
                 accuracy = _run_validation(validate, step, config.validation_split_name)
             if signals.received:
                 saved = save()
-                return TrainResult(step, saved, values, accuracy, signals.received)
+                return TrainResult(step, saved, values, accuracy, signals.received, step_seconds)
             if now - last_save >= config.save_interval_secs:
                 saved, last_save = save(), time.monotonic()
         if validate and (accuracy is None or step % (config.eval_every_n_steps or 1) != 0):
             accuracy = _run_validation(validate, step, config.validation_split_name)
         saved = save()
         writer.flush()
-    return TrainResult(step, saved, values, accuracy)
+    return TrainResult(step, saved, values, accuracy, step_seconds=step_seconds)
 
 
 def _loss_text(values: Mapping[str, float]) -> str:
