@@ -327,9 +327,9 @@ def train(config: TrainConfig) -> TrainResult:
     compute_dtype = tf.dtypes.as_dtype(config.mixed_precision or "float32")
     with strategy.scope():
         model = create_model(config.model_name, num_classes, weight_decay=config.weight_decay)
+        model.build_variables(image_shape)  # float32, eagerly: variables and regularizers
         if compute_dtype != tf.float32:
-            model = _MixedPrecisionModel(model, compute_dtype)
-        model.build_variables(image_shape)
+            _compute_in(model, compute_dtype)
         model_vars = model.variables_by_name()
         to_train = finetune.variables_to_train(
             model.trainable_variables, list(config.trainable_scopes)
@@ -386,25 +386,21 @@ def train(config: TrainConfig) -> TrainResult:
     return _loop(config, strategy, dataset, step_fn, state, global_step, save_dir, validate)
 
 
-class _MixedPrecisionModel:
-    """A SlimModel whose layers compute in ``dtype`` while its variables stay float32."""
+def _compute_in(model, dtype: tf.DType) -> None:
+    """Makes the (built) SlimModel's layers compute in ``dtype``; variables stay float32.
 
-    def __init__(self, model, dtype: tf.DType):
-        self._model, self._dtype = model, dtype
-        net_fn = model._net_fn  # noqa: SLF001 (wrap the net function once)
+    Call after ``build_variables``: the variables (and their weight-decay terms) are then
+    created in float32, and later (``tf.function``) calls reuse them through
+    :func:`_float32_variables`, which hands each layer a ``dtype`` copy.
+    """
+    net_fn = model._net_fn  # noqa: SLF001 (wrap the net function once)
 
-        @functools.wraps(net_fn)
-        def mixed_net_fn(images, **kwargs):
-            with _float32_variables(dtype):
-                return net_fn(tf.cast(images, dtype), **kwargs)
+    @functools.wraps(net_fn)
+    def mixed_net_fn(images, **kwargs):
+        with _float32_variables(dtype):
+            return net_fn(tf.cast(images, dtype), **kwargs)
 
-        model._net_fn = mixed_net_fn  # noqa: SLF001
-
-    def __getattr__(self, name):
-        return getattr(self._model, name)
-
-    def __call__(self, images, training=False):
-        return self._model(images, training=training)
+    model._net_fn = mixed_net_fn  # noqa: SLF001
 
 
 def _train_preprocess(config: TrainConfig, default_name: str, image_size: int):
@@ -486,7 +482,7 @@ def _make_train_step(
                 labels,
                 num_classes,
                 config.label_smoothing,
-                model.regularization_loss(),
+                _regularization(model),
             )
             scaled = terms["total_loss"] / replicas
             if loss_scale is not None:
@@ -517,6 +513,12 @@ def _make_train_step(
         }
 
     return step
+
+
+def _regularization(model) -> tf.Tensor:
+    """The model's weight-decay terms summed in float32 (mixed precision makes some 16-bit)."""
+    losses = [tf.cast(loss, tf.float32) for loss in model.losses]
+    return tf.add_n(losses) if losses else tf.constant(0.0)
 
 
 def _update_loss_scale(loss_scale, good_steps, finite):

@@ -262,15 +262,25 @@ def test_optimizer_slots_saved_under_tf1_names_and_restored_on_resume(
 
 @pytest.mark.parametrize(
     "kw",
-    [dict(mixed_precision="bfloat16"), dict(jit_compile=True)],
-    ids=["bfloat16", "xla"],
+    [dict(mixed_precision="bfloat16"), dict(mixed_precision="float16"), dict(jit_compile=True)],
+    ids=["bfloat16", "float16", "xla"],
 )
-def test_mixed_precision_and_xla_keep_float32_variables(dataset_dir, tmp_path, kw):
-    cfg = _config(dataset_dir, tmp_path, max_number_of_steps=3, **kw)
+def test_mixed_precision_and_xla_keep_float32_variables(dataset_dir, tmp_path, tiny_net, kw):
+    cfg = _config(
+        dataset_dir,
+        tmp_path,
+        model_name=tiny_net,
+        max_number_of_steps=3,
+        weight_decay=1e-3,
+        moving_average_decay=0.9,
+        **kw,
+    )
     result = train.train(cfg)
-    assert np.isfinite(result.losses["total_loss"])
+    assert np.isfinite(result.losses["total_loss"]) and result.losses["regularization"] > 0
     dtypes = tf.train.load_checkpoint(result.checkpoint).get_variable_to_dtype_map()
-    assert dtypes["SmallCNN/conv1/weights"] == tf.float32
+    for name in ("Tiny/conv1/weights", "Tiny/conv1/BatchNorm/moving_mean", "Tiny/Logits/weights"):
+        assert dtypes[name] == tf.float32
+        assert dtypes[f"{name}/ExponentialMovingAverage"] == tf.float32
 
 
 def test_cosine_with_warmup_runs_in_the_loop(dataset_dir, tmp_path):
