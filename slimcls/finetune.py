@@ -195,18 +195,20 @@ def _background_hint(
     num_classes: int | None,
     background_class: bool,
 ) -> str:
-    """Explains a class count that differs by one: the published background class."""
+    """Explains a classifier of another size: the background class of published checkpoints."""
     if num_classes is None:
         return ""
     for name in mismatched:
         shape = list(shapes[name])
-        if shape and shape[-1] == num_classes + 1 and background_class:
+        if not shape or shape[-1] == num_classes:
+            continue
+        if background_class:
             return (
-                f" (the checkpoint has {num_classes + 1} classes: published checkpoints of "
-                "this net use class 0 for 'background'; a dataset that also has the "
-                "background class can keep the layer instead)"
+                f" (the checkpoint has {shape[-1]} classes, the model {num_classes}: published "
+                "checkpoints of this net have 1001, class 0 being 'background' before the 1,000 "
+                "ImageNet classes)"
             )
-        if shape and shape[-1] == num_classes - 1:
+        if shape[-1] == num_classes - 1:
             return (
                 f" (the checkpoint has {num_classes - 1} classes, one fewer than the model: "
                 "if the dataset's label 0 is 'background', --labels_offset=1 matches it)"

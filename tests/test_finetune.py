@@ -81,7 +81,7 @@ def test_shape_mismatch_names_variables_and_the_exact_fix(published):
     assert "Tiny/Logits/weights [8, 5] in checkpoint vs [8, 4] in model" in message
     assert "Tiny/AuxLogits/biases [5] in checkpoint vs [4] in model" in message
     assert f"--checkpoint_exclude_scopes={LOGITS}" in message
-    assert "class 0 for 'background'" in message
+    assert "class 0 being 'background'" in message
     assert "\n" not in message
     # Nothing was assigned.
     assert not np.array_equal(
@@ -130,3 +130,52 @@ def test_trainable_scopes_select_by_prefix():
     assert len(finetune.variables_to_train(model.trainable_variables, [])) == len(
         model.trainable_variables
     )
+
+
+@pytest.mark.slow
+def test_inception_v3_from_a_published_style_checkpoint(dataset_dir, tmp_path):  # noqa: F811
+    """1001-class InceptionV3 checkpoint -> 4 classes: the exact fix, then phase 1 training."""
+    from slimcls.models import create_model
+
+    size = 80
+    published = create_model("inception_v3", 1001)
+    published.build_variables((size, size, 3))
+    values = {n: v.numpy() for n, v in published.variables_by_name().items()}
+    prefix = checkpoints.save_checkpoint(values, str(tmp_path / "published"), 0)
+
+    cfg = _config(
+        dataset_dir,
+        tmp_path / "run",
+        model_name="inception_v3",
+        train_image_size=size,
+        batch_size=4,
+        max_number_of_steps=2,
+        checkpoint_path=prefix,
+        optimizer=optim.OptimizerConfig("rmsprop"),
+    )
+    with pytest.raises(SlimclsError) as err:
+        train.train(cfg)
+    assert "--checkpoint_exclude_scopes=InceptionV3/Logits,InceptionV3/AuxLogits" in str(err.value)
+    assert "background" in str(err.value)
+
+    scopes = ("InceptionV3/Logits", "InceptionV3/AuxLogits")
+    result = train.train(
+        _config(
+            dataset_dir,
+            tmp_path / "run",
+            model_name="inception_v3",
+            train_image_size=size,
+            batch_size=4,
+            max_number_of_steps=2,
+            checkpoint_path=prefix,
+            checkpoint_exclude_scopes=scopes,
+            trainable_scopes=scopes,
+            optimizer=optim.OptimizerConfig("rmsprop"),
+        )
+    )
+    assert "aux_loss" in result.losses
+    after = tf.train.load_checkpoint(result.checkpoint)
+    name = "InceptionV3/Mixed_7c/Branch_0/Conv2d_0a_1x1/weights"
+    np.testing.assert_array_equal(after.get_tensor(name), values[name])
+    assert f"{name}/RMSProp" not in after.get_variable_to_shape_map()
+    assert "InceptionV3/Logits/Conv2d_1c_1x1/weights/RMSProp" in after.get_variable_to_shape_map()
