@@ -17,15 +17,16 @@ supports them. Converters share :class:`OutputPlan` (complete/leftover detection
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import multiprocessing
 import os
 import posixpath
 import re
+import struct
 import sys
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -89,21 +90,40 @@ def serialize_example(
     return image_to_tfexample(encoded, image_format, height, width, label).SerializeToString()
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """Encodes a uint8 ``[H, W]``, ``[H, W, 1]`` or ``[H, W, 3]`` array as PNG (lossless)."""
-    from PIL import Image
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
+
+def encode_png(image: np.ndarray, level: int = 1) -> bytes:
+    """Encodes a uint8 ``[H, W]``, ``[H, W, 1]`` or ``[H, W, 3]`` array as PNG (lossless).
+
+    Written directly (every row "Sub"-filtered with numpy, then zlib) because PIL's PNG
+    writer costs ~0.5 ms per 32x32 image, which dominated converting CIFAR-10; this is
+    3-4x faster at the same size (zlib level 1 compressed within 1% of level 6 on the
+    benchmark data). Any PNG decoder reads it.
+    """
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise SlimclsError(f"image dtype {image.dtype} is not supported; expected uint8")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3) or 0 in image.shape:
         raise SlimclsError(f"image shape {image.shape} is not supported; expected [H,W,1|3]")
-    buf = io.BytesIO()
-    # compress_level 1: ~3x faster than the default 6 for a few % larger files.
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    h, w, c = image.shape
+    rows = np.ascontiguousarray(image).reshape(h, w * c)
+    filtered = np.empty((h, w * c + 1), np.uint8)
+    filtered[:, 0] = 1  # filter type Sub: each byte minus the same channel of its left pixel
+    filtered[:, 1 : c + 1] = rows[:, :c]
+    np.subtract(rows[:, c:], rows[:, :-c], out=filtered[:, c + 1 :])  # wraps modulo 256
+    header = struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), level)),
+            _png_chunk(b"IEND", b""),
+        )
+    )
 
 
 # --------------------------------------------------------------------------- names

@@ -154,3 +154,14 @@ def test_num_shards():
     assert dataset_utils.default_num_shards(12000) == 3
     with pytest.raises(SlimclsError, match="num_shards 0"):
         dataset_utils.default_num_shards(10, 0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (4, 3, 1), (6, 5, 3), (32, 32, 3)])
+def test_encode_png_is_lossless_for_pil_and_tf(shape):
+    from PIL import Image
+
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    data = dataset_utils.encode_png(image)
+    pil = np.asarray(Image.open(io.BytesIO(data)))
+    np.testing.assert_array_equal(pil.reshape(shape), image)
+    np.testing.assert_array_equal(tf.io.decode_png(data).numpy().reshape(shape), image)
