@@ -114,7 +114,14 @@ def test_end_to_end_tf_slim_names_tf1_saver_and_resume(dataset_dir, tmp_path, ca
     assert 0.0 <= result.validation_accuracy <= 1.0
     assert "validation accuracy on validation" in caplog.text
     assert "examples/sec" in caplog.text and "sec/step" in caplog.text
-    assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "run"))
+    events = [f for f in os.listdir(tmp_path / "run") if f.startswith("events.out.tfevents")]
+    tags = {
+        value.tag
+        for event in tf.compat.v1.train.summary_iterator(str(tmp_path / "run" / events[0]))
+        for value in event.summary.value
+    }
+    assert {"losses/cross_entropy", "losses/total_loss", "learning_rate", "train/accuracy"} <= tags
+    assert {"images", "validation/validation/accuracy"} <= tags
 
     keys = set(checkpoints.read_shapes(result.checkpoint))
     weights = {"SmallCNN/conv1/weights", "SmallCNN/logits/biases"}
