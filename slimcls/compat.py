@@ -10,6 +10,8 @@ tf-slim 1.1.0 (2020) predates Keras 3. On TensorFlow 2.16+ two things break it:
    lazily imports ``tf_keras.legacy_tf_layers.normalization``; tf_keras 2.16+ ships
    that module only as ``tf_keras.src.legacy_tf_layers`` (upstream
    google-research/tf-slim issue 24). We register the old module names as aliases.
+3. TensorFlow 2.21 dropped ``tensorflow.python.framework.ops.Tensor``, which tf-slim's
+   ``layers.utils``, ``layers.optimizers`` and ``learning`` still use; we alias it back.
 
 Every other slimcls module imports this module before ``tf_slim``; no other module
 patches TensorFlow or tf-slim. ``tests/test_compat.py`` fails loudly when upstream
@@ -85,6 +87,20 @@ def _install_aliases() -> None:
         aliased_modules.append(old)
 
 
+def _install_tensor_alias() -> bool:
+    """tf-slim checks ``isinstance(x, ops.Tensor)``; TF 2.21 moved the class to
+    ``tensorflow.python.framework.tensor.Tensor`` and dropped the old attribute, which
+    breaks ``slim.batch_norm`` on 2-D inputs or with ``updates_collections=None``
+    (via ``tf_slim.layers.utils.constant_value``) and ``tf_slim.learning``.
+    Returns True when the alias was needed."""
+    from tensorflow.python.framework import ops, tensor
+
+    if hasattr(ops, "Tensor"):
+        return False
+    ops.Tensor = tensor.Tensor
+    return True
+
+
 def legacy_keras_active() -> bool:
     """True when ``tf.keras`` is the legacy Keras 2 (tf_keras) that tf-slim needs."""
     return tf.keras.__name__.startswith("tf_keras")
@@ -101,6 +117,7 @@ def check() -> None:
 
 
 _install_aliases()
+tensor_alias_installed = _install_tensor_alias()
 
 # tf-slim's layers call TF1 layer APIs that warn on every call (`layer.apply`,
 # `tf.layers.flatten`, `layer.updates`); they are tf-slim internals, not user code.

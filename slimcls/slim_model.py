@@ -35,7 +35,8 @@ class SlimModel(tf.keras.layers.Layer):
         returning ``(logits, end_points)``.
       num_classes: passed to ``net_fn``; 0 asks TF-Slim nets for pre-logits features.
       arg_scope: optional zero-argument callable returning a ``tf_slim.arg_scope``
-        context (for example ``lambda: cifarnet_arg_scope(weight_decay=4e-3)``).
+        context manager, e.g. ``lambda: slim.arg_scope(cifarnet_arg_scope(4e-3))`` or
+        ``nets_factory.arg_scope_fn("cifarnet", 4e-3)``.
       net_kwargs: extra keyword arguments for ``net_fn``.
       name: Keras layer name (does not appear in variable names).
     """

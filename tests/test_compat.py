@@ -64,3 +64,17 @@ def test_importing_packages_applies_shim_in_fresh_process():
     assert res.returncode == 0, res.stderr[-2000:]
     assert "OK tf_keras" in res.stdout
     assert slimcls.__version__
+
+
+def test_ops_tensor_alias_still_needed_and_working():
+    """TF 2.21 removed ops.Tensor; tf-slim's batch_norm on 2-D inputs needs it."""
+    assert compat.tensor_alias_installed, (
+        "tensorflow.python.framework.ops.Tensor exists again: the alias in "
+        "slimcls/compat.py may be unnecessary"
+    )
+    import tf_slim as slim
+
+    with compat.tf.Graph().as_default():
+        x = compat.tf.compat.v1.placeholder(compat.tf.float32, [4, 5])
+        y = slim.batch_norm(x, updates_collections=None, is_training=True)
+    assert y.shape.as_list() == [4, 5]
