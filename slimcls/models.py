@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import tf_slim as slim  # noqa: F401  (slimcls.compat is applied by slimcls/__init__)
-
 from nets import nets_factory
-from slimcls.errors import SlimclsError
 from slimcls.slim_model import SlimModel
 
 
@@ -22,15 +19,11 @@ def create_model(
     Raises:
       SlimclsError: unknown ``model_name`` (the message lists the choices).
     """
-    spec = nets_factory.NETWORKS.get(model_name)
-    if spec is None:
-        raise SlimclsError(
-            f"unknown model_name {model_name!r}; expected one of {sorted(nets_factory.NETWORKS)}"
-        )
+    spec = nets_factory.get_spec(model_name)
     return SlimModel(
         spec.fn,
         num_classes,
-        arg_scope=lambda: slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)),
+        arg_scope=nets_factory.arg_scope_fn(model_name, weight_decay),
         net_kwargs=net_kwargs,
         name=model_name,
     )
