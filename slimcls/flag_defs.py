@@ -448,3 +448,14 @@ def write_flagfile(
         f.write("\n".join(lines) + "\n")
     tf.io.gfile.rename(tmp, path, overwrite=True)
     return path
+
+
+def show_in_short_help(flag_values: flags.FlagValues = FLAGS) -> None:
+    """Lists this module's flags in ``--helpshort`` of the running program.
+
+    absl's short help shows the key flags of the module named ``sys.argv[0]``, which for
+    a console script (``.venv/bin/train_image_classifier``) is not the module that
+    called ``adopt_module_key_flags``. Call this from the entry point's ``main()``.
+    """
+    for flag in flag_values.flags_by_module_dict().get(__name__, []):
+        flag_values.register_key_flag_for_module(sys.argv[0], flag)

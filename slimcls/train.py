@@ -305,7 +305,11 @@ def train(config: TrainConfig) -> TrainResult:
 
     strategy = _create_strategy(config.clone_on_cpu)
     chief = _is_chief(strategy)
-    save_dir = config.train_dir if chief else os.path.join(config.train_dir, ".worker_tmp")
+    # Every worker saves (saving may involve collectives); only the chief's files are kept.
+    task_id = getattr(getattr(strategy, "cluster_resolver", None), "task_id", 0)
+    save_dir = (
+        config.train_dir if chief else os.path.join(config.train_dir, f".worker_tmp_{task_id}")
+    )
     tf.io.gfile.makedirs(config.train_dir)
     preprocess = _train_preprocess(config, spec.preprocessing, image_size)
 

@@ -171,6 +171,7 @@ def main() -> None:
 
     from slimcls import cli
 
+    flag_defs.show_in_short_help()
     app.run(cli.report_errors(_main, PROG), flags_parser=_parse_flags)
 
 
