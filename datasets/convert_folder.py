@@ -24,7 +24,7 @@ from datasets import dataset_utils as du
 from slimcls.compat import tf
 from slimcls.errors import SlimclsError
 
-ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
+ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP")  # MPO: cameras' JPEG
 SPLITS = ("train", "validation")
 _CHUNK = 32
 
@@ -83,7 +83,7 @@ def load_image(data: bytes, grayscale: bool = False) -> tuple[bytes, str, int, i
     width, height = img.size
     keep_modes = ("L",) if grayscale else ("RGB", "L")
     if img.mode in keep_modes and "transparency" not in img.info:
-        if fmt == "JPEG":
+        if fmt in ("JPEG", "MPO"):  # an MPO's first picture is a plain baseline JPEG
             return data, "jpeg", height, width
         if fmt == "PNG" and _png_is_8bit_plain(data):
             return data, "png", height, width
@@ -214,12 +214,18 @@ def convert_folder(
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     source_dir = source_dir.rstrip("/\\") or source_dir
-    name = du.validate_name(name or posixpath.basename(source_dir.replace("\\", "/")), "name")
+    name = du.validate_name(
+        name or posixpath.basename(source_dir.replace("\\", "/")),
+        "dataset name (--output_name, default: the source folder's name)",
+    )
+    plan = du.OutputPlan(dataset_dir, name, overwrite=overwrite, log=log)
+    if plan.is_complete() and not overwrite:
+        plan.prepare()  # says there is nothing to do
+        return du.read_dataset_json(dataset_dir)
+    # Validate the input before prepare() removes anything from dataset_dir.
     classes, files = list_classes(source_dir)
     splits = split_files(files, classes, validation_fraction, random_seed)
-    plan = du.OutputPlan(dataset_dir, name, overwrite=overwrite, log=log)
-    if not plan.prepare():
-        return du.read_dataset_json(dataset_dir)
+    plan.prepare()
 
     rel = len(source_dir) + 1
     rejected: list[str] = []

@@ -56,15 +56,16 @@ class GntSource:
         if self.member is None:
             f = open(self.file, "rb") if local else tf.io.gfile.GFile(self.file, "rb")
             return f, tf.io.gfile.stat(self.file).length
-        zf = zipfile.ZipFile(open(self.file, "rb") if local else tf.io.gfile.GFile(self.file, "rb"))
-        return _ZipMember(zf, self.member), zf.getinfo(self.member).file_size
+        raw = open(self.file, "rb") if local else tf.io.gfile.GFile(self.file, "rb")
+        zf = zipfile.ZipFile(raw)
+        return _ZipMember(raw, zf, self.member), zf.getinfo(self.member).file_size
 
 
 class _ZipMember(io.RawIOBase):
-    """A zip member stream that also closes its archive."""
+    """A zip member stream that also closes its archive and the archive's file."""
 
-    def __init__(self, zf: zipfile.ZipFile, member: str):
-        self._zf, self._f = zf, zf.open(member)
+    def __init__(self, raw: BinaryIO, zf: zipfile.ZipFile, member: str):
+        self._raw, self._zf, self._f = raw, zf, zf.open(member)
 
     def read(self, n: int = -1) -> bytes:
         return self._f.read(n)
@@ -75,6 +76,7 @@ class _ZipMember(io.RawIOBase):
     def close(self) -> None:
         self._f.close()
         self._zf.close()
+        self._raw.close()
         super().close()
 
 
@@ -328,10 +330,12 @@ def convert_hwdb(
       SlimclsError: bad layout, corrupt records (without ``skip_corrupt``), no train record.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    sources = find_sources(source_dir, validation_fraction, random_seed)
     plan = du.OutputPlan(dataset_dir, name, overwrite=overwrite, log=log)
-    if not plan.prepare():
+    if plan.is_complete() and not overwrite:
+        plan.prepare()  # says there is nothing to do
         return du.read_dataset_json(dataset_dir)
+    sources = find_sources(source_dir, validation_fraction, random_seed)
+    plan.prepare()
 
     # Pass 1: headers only - class set (sorted characters of train) and counts.
     scans: dict[str, ScanStats] = {}

@@ -64,6 +64,12 @@ def zoo(tmp_path_factory):
     expect[18] = ("array", np.asarray(Image.open(f"{b}/8.webp").convert("RGB")), 1)
     data = _save(f"{b}/9.jpg", Image.fromarray(rgb(19)[..., 0]), "JPEG")
     expect[19] = ("bytes", data, 1)
+    mpo = os.path.join(b, "10.jpg")  # cameras write JPEGs as MPO (several pictures)
+    Image.fromarray(rgb(20)).save(
+        mpo, "MPO", save_all=True, append_images=[Image.new("RGB", (20, 5))]
+    )
+    assert Image.open(mpo).format == "MPO"
+    expect[20] = ("bytes", open(mpo, "rb").read(), 1)
     # rejected: truncated JPEG, text file; ignored: hidden file and folder
     good = io.BytesIO()
     Image.fromarray(rgb(40)).save(good, "JPEG")
@@ -85,7 +91,7 @@ def test_round_trip_and_normalisation(zoo, tmp_path):
     info = convert_folder.convert_folder(
         src, out, validation_fraction=0.0, num_workers=0, log=logs.append
     )
-    assert info["name"] == "zoo" and info["splits"] == {"train": 9} and info["channels"] == 3
+    assert info["name"] == "zoo" and info["splits"] == {"train": 10} and info["channels"] == 3
     desc = dataset_factory.get_dataset("zoo", "train", out)
     assert desc.labels_to_names == {0: "a", 1: "b"}
     recs = _records(desc)
@@ -103,7 +109,7 @@ def test_round_trip_and_normalisation(zoo, tmp_path):
     assert sorted(r.split("\t")[0] for r in rejected) == ["b/broken.jpg", "b/notes.txt"]
     assert "not an image" in [r for r in rejected if "notes" in r][0]
     summary = logs[-1]
-    assert "train: 9 images" in summary and "rejected: 2 files" in summary
+    assert "train: 10 images" in summary and "rejected: 2 files" in summary
 
 
 def test_grayscale(zoo, tmp_path):
@@ -166,3 +172,15 @@ def test_errors(tmp_path):
         convert_folder.convert_folder(str(src), str(tmp_path / "o"))
     with pytest.raises(SlimclsError, match="validation_fraction 1.5"):
         convert_folder.split_files({"a": ["x"]}, ["a"], 1.5, 0)
+
+
+def test_bad_source_keeps_previous_output(tmp_path):
+    src = tmp_path / "pics"
+    _save(str(src / "a" / "1.png"), Image.new("RGB", (2, 2)), "PNG")
+    out = str(tmp_path / "out")
+    quiet = dict(num_workers=0, log=lambda m: None)
+    convert_folder.convert_folder(str(src), out, validation_fraction=0, **quiet)
+    (src / "b").mkdir()  # an empty class folder: an error, and the old output stays
+    with pytest.raises(SlimclsError, match="holds no files"):
+        convert_folder.convert_folder(str(src), out, overwrite=True, **quiet)
+    assert dataset_factory.get_dataset("pics", "train", out).num_samples == 1
