@@ -653,7 +653,8 @@ def _loop(config, strategy, dataset, step_fn, state, global_step, save_dir, vali
                 saved, last_save = save(), time.monotonic()
         if validate and (accuracy is None or step % (config.eval_every_n_steps or 1) != 0):
             accuracy = _run_validation(validate, step, config.validation_split_name)
-        saved = save()
+        if saved is None or checkpoints.step_of(saved) != step:
+            saved = save()
         writer.flush()
     return TrainResult(step, saved, values, accuracy, step_seconds=step_seconds)
 

@@ -323,3 +323,16 @@ def test_bad_input_is_a_one_line_error(dataset_dir, tmp_path, kw, message):
 def test_missing_dataset_json_is_an_error(tmp_path):
     with pytest.raises(SlimclsError, match="dataset.json"):
         train.train(_config(str(tmp_path), tmp_path / "run"))
+
+
+def test_checkpoints_every_interval_keep_the_newest(dataset_dir, tmp_path):
+    cfg = _config(
+        dataset_dir,
+        tmp_path,
+        max_number_of_steps=5,
+        save_interval_secs=0,
+        max_checkpoints_to_keep=2,
+    )
+    train.train(cfg)
+    kept = [checkpoints.step_of(p) for p in checkpoints.all_checkpoints(cfg.train_dir)]
+    assert kept == [4, 5]

@@ -4,9 +4,9 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from absl import flags
-from test_train import dataset_dir  # noqa: F401  (fixture)
 
 from slimcls import checkpoints
 from slimcls.errors import SlimclsError
@@ -26,12 +26,45 @@ def _run(*args):
     )
 
 
-def test_cli_trains_writes_flags_txt_and_resumes_with_flagfile(dataset_dir, tmp_path):  # noqa: F811
+def _convert(args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "slimcls.download_and_convert_data", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_convert_train_resume_with_flagfile(tmp_path):
+    """Generated class folders -> download_and_convert_data -> train -> resume."""
+    from PIL import Image
+
+    rng = np.random.RandomState(0)
+    for c, name in enumerate(["cat", "dog", "fox"]):
+        os.makedirs(tmp_path / "photos" / name)
+        for i in range(12):
+            pixels = rng.randint(0, 80, (10, 14, 3)) + 80 * c
+            Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "photos" / name / f"{i}.png")
+    dataset_dir = str(tmp_path / "data")
+    res = _convert(
+        [
+            "--dataset_name=folder",
+            f"--source_dir={tmp_path / 'photos'}",
+            f"--dataset_dir={dataset_dir}",
+            "--validation_fraction=0.25",
+            "--output_name=pets",
+        ]
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+
     train_dir = str(tmp_path / "run")
     res = _run(
         f"--train_dir={train_dir}",
         f"--dataset_dir={dataset_dir}",
-        "--dataset_name=toy",
+        "--dataset_name=pets",
         "--model_name=small_cnn",
         "--train_image_size=12",
         "--batch_size=8",
@@ -39,9 +72,12 @@ def test_cli_trains_writes_flags_txt_and_resumes_with_flagfile(dataset_dir, tmp_
         "--log_every_n_steps=2",
         "--optimizer=sgd",
         "--learning_rate_decay_type=fixed",
+        "--validation_split_name=validation",
+        "--eval_every_n_steps=4",
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "step 4: loss = " in res.stderr and "examples/sec" in res.stderr
+    assert "validation accuracy on validation" in res.stderr
     flagfile = os.path.join(train_dir, "flags.txt")
     text = open(flagfile).read()
     assert "--model_name=small_cnn" in text and "--optimizer=sgd" in text
