@@ -198,8 +198,14 @@ def _main(argv: list[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
+    import sys
+
     from slimcls.cli import run
 
+    # absl's --helpshort lists the flags of the module named sys.argv[0]; for a console
+    # script that is the wrapper, not this module.
+    for flag in FLAGS.flags_by_module_dict().get(__name__, []):
+        FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     run(_main, PROG)
 
 

@@ -107,5 +107,5 @@ def test_flowers_download_offline(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_console_script_installed():
     exe = os.path.join(os.path.dirname(sys.executable), "download_and_convert_data")
-    r = subprocess.run([exe, "--helpfull"], capture_output=True, text=True, env=ENV, timeout=120)
+    r = subprocess.run([exe, "--helpshort"], capture_output=True, text=True, env=ENV, timeout=120)
     assert "--dataset_name: <folder|flowers|cifar10|hwdb>" in r.stdout  # absl exits 1 on help
