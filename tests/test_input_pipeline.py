@@ -71,3 +71,16 @@ def test_per_worker_sharding_covers_split_once(tiny):
         ds = input_pipeline.make_dataset(desc, _to_float, 8, False, input_context=ctx)
         seen += np.concatenate([b[1].numpy() for b in ds]).tolist()
     assert sorted(seen) == sorted(labels.tolist())
+
+
+def test_non_local_filesystem_ram():
+    """Every path goes through tf.io.gfile: TensorFlow's ram:// filesystem stands in for gs://."""
+    d = "ram://slimcls-test/tiny"
+    images = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2, 1)
+    dataset_utils.write_dataset_from_arrays(d, "ramds", {"test": (images, [0, 1, 0])}, ["x", "y"])
+    assert not dataset_utils.OutputPlan(d, "ramds", log=lambda m: None).prepare()  # complete
+    desc = dataset_factory.get_dataset("ramds", "test", d)
+    assert desc.files == ("ram://slimcls-test/tiny/ramds_test_00000-of-00001.tfrecord",)
+    ((got, labels),) = list(input_pipeline.make_dataset(desc, _to_float, 3, is_training=False))
+    np.testing.assert_array_equal(got.numpy(), images.astype(np.float32))
+    assert labels.numpy().tolist() == [0, 1, 0]
