@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/finetune_inception_v3_on_flowers.sh [DATASET_DIR] [TRAIN_DIR] [PRETRAINED_DIR]
-#   (override PHASE1_STEPS, PHASE2_STEPS, BATCH_SIZE, SOURCE_DIR as environment variables;
+#   (override PHASE1_STEPS, PHASE2_STEPS, BATCH_SIZE, IMAGE_SIZE, SOURCE_DIR as env variables;
 #    SOURCE_DIR=a folder of class sub-folders fine-tunes on your own images instead)
 # TF-Slim's recipe: converts the flowers photos, downloads the published InceptionV3
 # checkpoint, then
@@ -19,11 +19,12 @@ SOURCE_DIR="${SOURCE_DIR:-}"
 PHASE1_STEPS="${PHASE1_STEPS:-1000}"
 PHASE2_STEPS="${PHASE2_STEPS:-500}"
 BATCH_SIZE="${BATCH_SIZE:-32}"
+IMAGE_SIZE="${IMAGE_SIZE:-299}"
 CHECKPOINT_URL="http://download.tensorflow.org/models/inception_v3_2016_08_28.tar.gz"
 PYTHON="${PYTHON:-python}"
 
 # 1. The published checkpoint (TF-Slim names; 1001 classes, class 0 = background).
-if [[ ! -f "${PRETRAINED_DIR}/inception_v3.ckpt" ]]; then
+if [[ ! -e "${PRETRAINED_DIR}/inception_v3.ckpt" && ! -e "${PRETRAINED_DIR}/inception_v3.ckpt.index" ]]; then
   mkdir -p "${PRETRAINED_DIR}"
   curl -fsSL "${CHECKPOINT_URL}" | tar -xz -C "${PRETRAINED_DIR}"
 fi
@@ -42,6 +43,7 @@ COMMON_FLAGS=(
   --dataset_split_name=train
   --dataset_dir="${DATASET_DIR}"
   --model_name=inception_v3
+  --train_image_size="${IMAGE_SIZE}"
   --batch_size="${BATCH_SIZE}"
   --learning_rate_decay_type=fixed
   --save_interval_secs=60
@@ -66,7 +68,7 @@ COMMON_FLAGS=(
 "$PYTHON" -m slimcls.eval_image_classifier \
   --checkpoint_path="${TRAIN_DIR}" --eval_dir="${TRAIN_DIR}/eval" \
   --dataset_name=flowers --dataset_split_name=validation --dataset_dir="${DATASET_DIR}" \
-  --model_name=inception_v3
+  --model_name=inception_v3 --eval_image_size="${IMAGE_SIZE}"
 
 if [[ "${PHASE2_STEPS}" -le 0 ]]; then
   exit 0
@@ -83,4 +85,4 @@ fi
 "$PYTHON" -m slimcls.eval_image_classifier \
   --checkpoint_path="${TRAIN_DIR}/all" --eval_dir="${TRAIN_DIR}/all/eval" \
   --dataset_name=flowers --dataset_split_name=validation --dataset_dir="${DATASET_DIR}" \
-  --model_name=inception_v3
+  --model_name=inception_v3 --eval_image_size="${IMAGE_SIZE}"
