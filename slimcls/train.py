@@ -168,6 +168,12 @@ def _create_strategy(clone_on_cpu: bool) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def _strategy_text(strategy: tf.distribute.Strategy) -> str:
+    if strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
+        return "one device (default strategy)"
+    return f"{strategy.__class__.__name__} ({strategy.num_replicas_in_sync} replicas)"
+
+
 def _is_chief(strategy: tf.distribute.Strategy) -> bool:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
@@ -376,7 +382,7 @@ def train(config: TrainConfig) -> TrainResult:
         config.batch_size,
         image_shape[0],
         image_shape[1],
-        strategy.__class__.__name__,
+        _strategy_text(strategy),
     )
     _restore(config, model_vars, global_step, slots, ema, spec, num_classes)
 
