@@ -20,6 +20,7 @@ from absl import flags
 from slimcls import classify as cl
 from slimcls import cli, flag_defs
 from slimcls.errors import SlimclsError
+from slimcls.evaluate import quiet_tensorflow_info
 
 flag_defs.define_dataset_flags(default_split="test", default_batch_size=32)
 flag_defs.define_model_flags(image_size_flag_name="eval_image_size")
@@ -63,6 +64,11 @@ def config_from_flags() -> cl.ClassifierConfig:
 
 
 def _main(argv: list[str]) -> int:
+    with quiet_tensorflow_info():  # tf-slim and SavedModel INFO chatter
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
     inputs = argv[1:]
     if not inputs:
         raise SlimclsError("no images given; usage: classify_image [--flags] IMAGE|DIR|GLOB ...")

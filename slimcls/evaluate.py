@@ -14,6 +14,7 @@ see images and weights the same way.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -138,6 +139,19 @@ def restore_model(model: SlimModel, prefix: str, use_moving_averages: bool = Fal
     checkpoints.restore_variables(model.variables_by_name(), prefix, name_map=name_map)
 
 
+@contextlib.contextmanager
+def quiet_tensorflow_info():
+    """Hides TensorFlow's INFO log lines (tf-slim's "Scale of 0 disables regularizer",
+    SavedModel writer chatter) that say nothing to users of the command-line tools."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def load_model(
     model_name: str,
     num_classes: int,
@@ -148,8 +162,9 @@ def load_model(
     """Builds the registered net and restores it from the checkpoint ``prefix``."""
     from slimcls.models import create_model
 
-    model = create_model(model_name, num_classes)
-    model.build_variables(tuple(image_shape))
+    with quiet_tensorflow_info():
+        model = create_model(model_name, num_classes)
+        model.build_variables(tuple(image_shape))
     restore_model(model, prefix, use_moving_averages)
     return model
 
@@ -302,8 +317,9 @@ class Evaluator:
     def _build(self) -> None:
         from slimcls.models import create_model
 
-        model = create_model(self.config.model_name, self.num_classes)
-        model.build_variables(self.image_shape)
+        with quiet_tensorflow_info():
+            model = create_model(self.config.model_name, self.num_classes)
+            model.build_variables(self.image_shape)
         k = min(RECALL_K, self.num_classes)
         num_classes = self.num_classes
 

@@ -28,6 +28,7 @@ from typing import Any
 from slimcls.classify import Classifier, ClassifierConfig
 from slimcls.compat import tf
 from slimcls.errors import SlimclsError
+from slimcls.evaluate import quiet_tensorflow_info
 
 INPUT_NAME = "image_bytes"
 SIGNATURE = "serving_default"
@@ -109,7 +110,8 @@ def export_saved_model(config: ExportConfig) -> dict[str, Any]:
         tf.io.gfile.makedirs(parent)
         temp = os.path.join(parent, f".{os.path.basename(out.rstrip('/'))}.tmp-{uuid.uuid4().hex}")
         try:
-            tf.saved_model.save(module, temp, signatures={SIGNATURE: module.serve})
+            with quiet_tensorflow_info():
+                tf.saved_model.save(module, temp, signatures={SIGNATURE: module.serve})
             info = {
                 "output_dir": out,
                 "checkpoint": classifier.checkpoint,

@@ -22,6 +22,7 @@ from slimcls import cli, flag_defs
 from slimcls import export as ex
 from slimcls.classify import ClassifierConfig
 from slimcls.errors import SlimclsError
+from slimcls.evaluate import quiet_tensorflow_info
 
 flag_defs.define_dataset_flags(default_split="test", default_batch_size=32)
 flag_defs.define_model_flags(image_size_flag_name="image_size")
@@ -74,6 +75,11 @@ def config_from_flags() -> ex.ExportConfig:
 
 
 def _main(argv: list[str]) -> int:
+    with quiet_tensorflow_info():  # tf-slim and SavedModel INFO chatter
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
     if FLAGS.output_file:
@@ -81,6 +87,9 @@ def _main(argv: list[str]) -> int:
             "--output_file (a frozen GraphDef) is not supported; pass --output_dir to get a "
             "SavedModel with the weights and preprocessing inside"
         )
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING)  # SavedModel writer INFO lines
     info = ex.export_saved_model(config_from_flags())
     print(json.dumps(info, indent=2, ensure_ascii=False))
     print(f"wrote SavedModel to {info['output_dir']}")

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Usage: scripts/quickstart.sh [WORK_DIR]      (default WORK_DIR: /tmp/slimcls_quickstart)
+# On a machine with only Python 3 (3.10+): creates .venv, installs slimcls with its demo extra,
+# writes scikit-learn's bundled handwritten digits (1,797 real 8x8 scans, 10 classes) as a
+# class-folder dataset of 32x32 PNGs, converts it to TFRecords, trains CifarNet on the CPU,
+# evaluates it on the validation split, classifies a few images and exports a SavedModel.
+# Expected run time: a few minutes of install on a fresh machine, then ~3 min on 2 CPU cores
+# (measured 170 s, training 120 s, on a shared 2-core machine: bench/bench_quickstart.py).
+# Expected validation accuracy: >= 97% (measured 98.6%).
+# Environment: PYTHON (default python3), SLIMCLS_VENV (default <repo>/.venv), STEPS (800).
+set -euo pipefail
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK_DIR="${1:-/tmp/slimcls_quickstart}"
+VENV="${SLIMCLS_VENV:-$REPO_DIR/.venv}"
+PYTHON="${PYTHON:-python3}"
+STEPS="${STEPS:-800}"
+MODEL=cifarnet
+PREPROCESSING=handwriting   # grayscale, resize, brightness/contrast jitter; no flips for digits
+
+IMAGES_DIR="$WORK_DIR/digits_images"
+DATASET_DIR="$WORK_DIR/digits"
+TRAIN_DIR="$WORK_DIR/train"
+EVAL_DIR="$WORK_DIR/eval"
+EXPORT_DIR="$WORK_DIR/export/digits/1"
+
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
+step() { printf '\n==> %s\n' "$*"; }
+start=$SECONDS
+
+step "virtual environment $VENV"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+if ! "$PY" -c "import slimcls, sklearn" 2>/dev/null; then
+  "$PY" -m pip install --quiet --upgrade pip
+  "$PY" -m pip install --quiet -e "$REPO_DIR[demo]"
+fi
+
+rm -rf "$WORK_DIR"
+mkdir -p "$WORK_DIR"
+
+step "writing scikit-learn's digits as 32x32 PNG class folders"
+"$PY" -m slimcls.demo_digits --output_dir="$IMAGES_DIR" --size=32
+
+step "converting to TFRecords (80% train / 20% validation, stratified)"
+"$PY" -m slimcls.download_and_convert_data --dataset_name=folder --source_dir="$IMAGES_DIR" \
+  --dataset_dir="$DATASET_DIR" --output_name=digits --validation_fraction=0.2 --random_seed=0 \
+  --grayscale
+
+step "training $MODEL for $STEPS steps on the CPU"
+train_start=$SECONDS
+"$PY" -m slimcls.train_image_classifier --train_dir="$TRAIN_DIR" --dataset_dir="$DATASET_DIR" \
+  --dataset_name=digits --dataset_split_name=train --model_name="$MODEL" \
+  --preprocessing_name="$PREPROCESSING" --optimizer=sgd --learning_rate=0.05 \
+  --learning_rate_decay_type=fixed --batch_size=32 --max_number_of_steps="$STEPS" \
+  --log_every_n_steps=250 --save_interval_secs=600 --save_summaries_secs=600 --random_seed=0
+train_secs=$((SECONDS - train_start))
+
+step "evaluating on the validation split"
+"$PY" -m slimcls.eval_image_classifier --checkpoint_path="$TRAIN_DIR" \
+  --dataset_dir="$DATASET_DIR" --dataset_split_name=validation --model_name="$MODEL" \
+  --preprocessing_name="$PREPROCESSING" --eval_dir="$EVAL_DIR"
+
+step "classifying a few images"
+"$PY" -m slimcls.classify_image --checkpoint_path="$TRAIN_DIR" --dataset_dir="$DATASET_DIR" \
+  --model_name="$MODEL" --preprocessing_name="$PREPROCESSING" --top_k=3 \
+  --output_json="$WORK_DIR/predictions.json" \
+  "$IMAGES_DIR/0/0000.png" "$IMAGES_DIR/3/0003.png" "$IMAGES_DIR/7/0007.png"
+
+step "exporting a SavedModel"
+"$PY" -m slimcls.export_inference_graph --checkpoint_path="$TRAIN_DIR" \
+  --dataset_dir="$DATASET_DIR" --model_name="$MODEL" --preprocessing_name="$PREPROCESSING" \
+  --output_dir="$EXPORT_DIR" > "$WORK_DIR/export.log"
+tail -n 1 "$WORK_DIR/export.log"
+
+accuracy="$("$PY" -c 'import json, sys; print("%.2f%%" % (100 * json.load(open(sys.argv[1]))["accuracy"]))' \
+  "$EVAL_DIR/metrics.json")"
+cat <<SUMMARY
+
+==> done in $((SECONDS - start)) s (training $train_secs s)
+  validation accuracy  $accuracy  ($EVAL_DIR/metrics.json)
+  image folders        $IMAGES_DIR
+  TFRecord dataset     $DATASET_DIR
+  checkpoints          $TRAIN_DIR  (TensorBoard: tensorboard --logdir $WORK_DIR)
+  eval outputs         $EVAL_DIR  (metrics.json, confusion_matrix.png, summaries)
+  predictions          $WORK_DIR/predictions.json
+  SavedModel           $EXPORT_DIR  (signature serving_default: image_bytes -> classes, labels, probabilities)
+SUMMARY
