@@ -1,8 +1,13 @@
-"""Helpers shared by the command-line entry points (never imported by library code)."""
+"""Helpers shared by the command-line entry points (never imported by library code).
+
+Every command reports expected problems the same way: one line
+``<command>: error: <what was wrong and what was expected>`` on stderr, exit status 1,
+no traceback. That covers bad flag values (absl's parser) and :class:`SlimclsError`
+raised anywhere below the entry point.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 
@@ -17,8 +22,7 @@ def report_errors(main: Callable[[list[str]], object], prog: str) -> Callable[[l
             return main(argv)
         except SlimclsError as e:
             sys.stderr.write(f"{prog}: error: {e}\n")
-            sys.stderr.flush()
-            os._exit(1) if os.environ.get("SLIMCLS_HARD_EXIT") else sys.exit(1)
+            sys.exit(1)
         except KeyboardInterrupt:
             sys.stderr.write(f"{prog}: interrupted\n")
             sys.exit(130)
@@ -26,9 +30,22 @@ def report_errors(main: Callable[[list[str]], object], prog: str) -> Callable[[l
     return wrapped
 
 
-def run(main: Callable[[list[str]], object], prog: str | None = None) -> None:
-    """Runs an absl main with slimcls' error reporting (for console scripts)."""
+def one_line_flags_parser(prog: str) -> Callable[[list[str]], list[str]]:
+    """absl's flag parser, but a bad flag is ``prog: error: ...`` and exit 1 (absl: 2 lines)."""
+    from absl import flags
+
+    def parse(argv: list[str]) -> list[str]:
+        try:
+            return flags.FLAGS(argv)
+        except flags.Error as e:
+            sys.stderr.write(f"{prog}: error: {e}\n")
+            sys.exit(1)
+
+    return parse
+
+
+def run(main: Callable[[list[str]], object], prog: str) -> None:
+    """Runs an absl ``main`` with slimcls' one-line error reporting (console scripts)."""
     from absl import app
 
-    prog = prog or os.path.basename(sys.argv[0]).removesuffix(".py")
-    app.run(report_errors(main, prog))
+    app.run(report_errors(main, prog), flags_parser=one_line_flags_parser(prog))

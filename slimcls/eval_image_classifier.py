@@ -106,25 +106,9 @@ def _run(argv: list[str]) -> int:
     return 0
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-    """absl's parser, but a bad flag is one line (``prog: error: ...``) and exit 1.
-
-    (absl's default prints two lines. Candidate for ``slimcls.cli.run``.)
-    """
-    import sys
-
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        sys.stderr.write(f"{PROG}: error: {e}\n")
-        sys.exit(1)
-
-
 def main() -> None:
     """Console-script entry point."""
-    from absl import app
-
-    app.run(cli.report_errors(_main, PROG), flags_parser=_parse_flags)
+    cli.run(_main, PROG)
 
 
 if __name__ == "__main__":
