@@ -4,6 +4,9 @@ Usage:
   .venv/bin/python bench/bench_train.py [--steps 20] [--warmup 3] [--jit both|off|on]
       [--models cifarnet,inception_v3] [--json out.json]
 
+Wall time depends on what else runs on the machine: the table also shows the process's
+CPU seconds per step (all its threads) and the load average, to judge a noisy run.
+
 Runs ``slimcls.train.train`` end to end (TFRecord shards -> tf.data -> preprocessing ->
 tf.function step -> TF1 optimizer -> EMA-free checkpoint at the end) on generated images,
 so the numbers include the input pipeline, as TF-Slim's did. Steady-state time per step is
@@ -80,6 +83,7 @@ def bench_one(model_name: str, jit: bool, steps: int, warmup: int, root: str) ->
     total = time.perf_counter() - started
     steady = result.step_seconds[warmup:]
     sec = statistics.median(steady)
+    cpu = statistics.median(result.step_cpu_seconds[warmup:])
     return dict(
         model=model_name,
         batch_size=batch,
@@ -88,6 +92,7 @@ def bench_one(model_name: str, jit: bool, steps: int, warmup: int, root: str) ->
         steps=len(steady),
         sec_per_step=sec,
         examples_per_sec=batch / sec,
+        cpu_sec_per_step=cpu,
         first_step_sec=result.step_seconds[0],
         total_sec=total,
         tf_slim_sec_per_step=base["tf_slim_sec_per_step"],
@@ -99,7 +104,8 @@ def bench_one(model_name: str, jit: bool, steps: int, warmup: int, root: str) ->
 def print_table(rows: list[dict]) -> None:
     header = (
         f"{'model':<13} {'batch':>5} {'XLA':>4} {'s/step':>8} {'ex/s':>8} "
-        f"{'TF-Slim s/step':>15} {'TF-Slim ex/s':>13} {'vs TF-Slim':>10} {'1st step s':>10}"
+        f"{'CPU s/step':>10} {'TF-Slim s/step':>15} {'TF-Slim ex/s':>13} {'vs TF-Slim':>10} "
+        f"{'1st step s':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -107,6 +113,7 @@ def print_table(rows: list[dict]) -> None:
         print(
             f"{r['model']:<13} {r['batch_size']:>5} {'on' if r['jit_compile'] else 'off':>4} "
             f"{r['sec_per_step']:>8.3f} {r['examples_per_sec']:>8.1f} "
+            f"{r['cpu_sec_per_step']:>10.3f} "
             f"{r['tf_slim_sec_per_step']:>15.3f} {r['tf_slim_examples_per_sec']:>13.1f} "
             f"{r['speedup']:>9.2f}x {r['first_step_sec']:>10.1f}"
         )

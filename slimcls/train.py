@@ -99,7 +99,8 @@ class TrainResult:
     losses: dict[str, float]
     validation_accuracy: float | None = None
     interrupted_by: str | None = None  # "SIGINT" / "SIGTERM"
-    step_seconds: list[float] = dataclasses.field(default_factory=list)  # this run's steps
+    step_seconds: list[float] = dataclasses.field(default_factory=list)  # wall, per step
+    step_cpu_seconds: list[float] = dataclasses.field(default_factory=list)  # process CPU
 
 
 # ------------------------------------------------------------------------------ losses
@@ -306,6 +307,13 @@ def train(config: TrainConfig) -> TrainResult:
         raise SlimclsError(
             f"--labels_offset={config.labels_offset} leaves no classes of {descriptor.num_classes}"
         )
+    schedule = optim.learning_rate_schedule(
+        config.learning_rate, descriptor.num_samples, config.batch_size, config.max_number_of_steps
+    )
+    if config.validation_split_name:  # fail now, not after building the model
+        dataset_factory.get_dataset(
+            config.dataset_name, config.validation_split_name, config.dataset_dir
+        )
     if config.random_seed is not None:
         tf.keras.utils.set_random_seed(config.random_seed)
 
@@ -386,9 +394,6 @@ def train(config: TrainConfig) -> TrainResult:
     )
     _restore(config, model_vars, global_step, slots, ema, spec, num_classes)
 
-    schedule = optim.learning_rate_schedule(
-        config.learning_rate, descriptor.num_samples, config.batch_size, config.max_number_of_steps
-    )
     state = {GLOBAL_STEP: global_step, **model_vars, **slots, **(ema.shadows if ema else {})}
     step_fn = _make_train_step(
         config, strategy, model, opt, to_train, global_step, lr_var, schedule, ema,
@@ -618,15 +623,17 @@ def _loop(config, strategy, dataset, step_fn, state, global_step, save_dir, vali
 
     iterator = iter(dataset)
     step_seconds: list[float] = []
+    step_cpu_seconds: list[float] = []
     with _Signals(config.handle_signals) as signals, writer.as_default():
         while max_steps is None or step < max_steps:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             images, labels = next(iterator)
             outputs = step_fn(images, labels)
             step += 1
             window_steps += 1
             values = {k: float(v) for k, v in outputs.items()}  # waits for the step
             step_seconds.append(time.perf_counter() - started)
+            step_cpu_seconds.append(time.process_time() - cpu_started)
             if not math.isfinite(values["total_loss"]):
                 raise SlimclsError(
                     f"loss is {values['total_loss']} at step {step} "
@@ -654,7 +661,9 @@ def _loop(config, strategy, dataset, step_fn, state, global_step, save_dir, vali
                 accuracy = _run_validation(validate, step, config.validation_split_name)
             if signals.received:
                 saved = save()
-                return TrainResult(step, saved, values, accuracy, signals.received, step_seconds)
+                return TrainResult(
+                    step, saved, values, accuracy, signals.received, step_seconds, step_cpu_seconds
+                )
             if now - last_save >= config.save_interval_secs:
                 saved, last_save = save(), time.monotonic()
         if validate and (accuracy is None or step % (config.eval_every_n_steps or 1) != 0):
@@ -662,7 +671,7 @@ def _loop(config, strategy, dataset, step_fn, state, global_step, save_dir, vali
         if saved is None or checkpoints.step_of(saved) != step:
             saved = save()
         writer.flush()
-    return TrainResult(step, saved, values, accuracy, step_seconds=step_seconds)
+    return TrainResult(step, saved, values, accuracy, None, step_seconds, step_cpu_seconds)
 
 
 def _loss_text(values: Mapping[str, float]) -> str:

@@ -312,6 +312,14 @@ def test_cosine_with_warmup_runs_in_the_loop(dataset_dir, tmp_path):
         (dict(num_clones=2), "not supported yet"),
         (dict(checkpoint_path="/nonexistent/model.ckpt-1"), "does not exist"),
         (dict(trainable_scopes=("SmallCNN/Logits",)), "matches no variable"),
+        (dict(validation_split_name="valid"), "'valid' is not in dataset 'toy'"),
+        (
+            dict(
+                max_number_of_steps=None,
+                learning_rate=optim.LearningRateConfig(learning_rate_decay_type="cosine"),
+            ),
+            "cosine needs --max_number_of_steps",
+        ),
     ],
 )
 def test_bad_input_is_a_one_line_error(dataset_dir, tmp_path, kw, message):
