@@ -11,6 +11,7 @@ lives in :mod:`slimcls.train`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -70,14 +71,17 @@ def _check_deployment_flags() -> None:
         logging.warning("--master=%s is ignored (TF2 has no session target)", FLAGS.master)
 
 
-def config_from_flags():  # noqa: D401
+def _from_flags(config_class):
+    """A config dataclass whose every field is the flag of the same name."""
+    return config_class(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(config_class)})
+
+
+def config_from_flags():
     """The :class:`slimcls.train.TrainConfig` described by the parsed flags."""
     from slimcls import finetune, train
 
-    names = {f.name for f in dataclasses_fields(optim.OptimizerConfig)}
-    opt = optim.OptimizerConfig(**{n: FLAGS[n].value for n in names})
-    names = {f.name for f in dataclasses_fields(optim.LearningRateConfig)}
-    lr = optim.LearningRateConfig(**{n: FLAGS[n].value for n in names})
+    opt = _from_flags(optim.OptimizerConfig)
+    lr = _from_flags(optim.LearningRateConfig)
     return train.TrainConfig(
         train_dir=FLAGS.train_dir,
         dataset_dir=FLAGS.dataset_dir,
@@ -113,12 +117,6 @@ def config_from_flags():  # noqa: D401
         validation_split_name=FLAGS.validation_split_name,
         eval_every_n_steps=FLAGS.eval_every_n_steps,
     )
-
-
-def dataclasses_fields(cls):
-    import dataclasses
-
-    return dataclasses.fields(cls)
 
 
 def _setup_logging() -> None:
