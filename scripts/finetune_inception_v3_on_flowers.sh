@@ -7,9 +7,10 @@
 #   phase 1: trains only the new classifier (InceptionV3/Logits, InceptionV3/AuxLogits) from
 #            the published weights (its 1001-class logits are excluded);
 #   phase 2: trains all layers from phase 1's result at a 100x lower learning rate.
-# Expected run time on one GPU: conversion ~1 min, phase 1 (1,000 steps) ~10 min, phase 2
-# (500 steps) ~10 min, ~89-91% validation accuracy. On 2 CPU cores a step at batch 32 takes
-# ~15 s (phase 1 ~4 h): use a GPU, or PHASE1_STEPS=100 PHASE2_STEPS=0 for a smoke run.
+# Expected run time on 2 CPU cores (measured 2.6 s/step for all of InceptionV3 at batch 8,
+# 299x299): ~10 s/step at batch 32, so phase 2 (500 steps) ~1.5 h; phase 1 backpropagates
+# through the logits only and is cheaper per step. Use a GPU for the full recipe. Smoke run:
+# PHASE1_STEPS=3 PHASE2_STEPS=2 BATCH_SIZE=4 IMAGE_SIZE=80 (measured 1.5 min with both evals).
 set -euo pipefail
 
 DATASET_DIR="${1:-/tmp/flowers}"
