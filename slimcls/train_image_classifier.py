@@ -154,23 +154,12 @@ def _main(argv: list[str]) -> int:
     return 0
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-    """absl's parser, but a bad flag value is one line (``prog: error: ...``) and exit 1."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        sys.stderr.write(f"{PROG}: error: {e}\n")
-        sys.exit(1)
-
-
 def main() -> None:
     """Console-script entry point (``train_image_classifier``)."""
-    from absl import app
-
     from slimcls import cli
 
     flag_defs.show_in_short_help()
-    app.run(cli.report_errors(_main, PROG), flags_parser=_parse_flags)
+    cli.run(_main, PROG)
 
 
 if __name__ == "__main__":
