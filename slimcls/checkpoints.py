@@ -13,6 +13,7 @@ checkpoint that looks complete.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -234,13 +235,24 @@ def save_checkpoint(
         for old in kept[:-max_to_keep]:
             _delete(old)
         kept = kept[-max_to_keep:]
-    tf.compat.v1.train.update_checkpoint_state(
-        directory,
-        os.path.basename(prefix),
-        all_model_checkpoint_paths=[os.path.basename(p) for p in kept],
-    )
+    _write_state(directory, os.path.basename(prefix), [os.path.basename(p) for p in kept])
     _remove_stale_temps(directory)
     return prefix
+
+
+def _write_state(directory: str, latest: str, kept: Sequence[str]) -> None:
+    """Writes TensorFlow's ``checkpoint`` state file (CheckpointState text proto) atomically.
+
+    Same content as TF1's ``update_checkpoint_state`` (deprecated, and noisy about it),
+    with paths relative to ``directory`` as TF1's Saver writes them.
+    """
+    lines = [f"model_checkpoint_path: {json.dumps(latest)}"]
+    lines += [f"all_model_checkpoint_paths: {json.dumps(p)}" for p in kept]
+    path = os.path.join(directory, STATE_FILE)
+    temp = f"{path}{_TEMP_MARKER}{uuid.uuid4().hex}"
+    with tf.io.gfile.GFile(temp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    tf.io.gfile.rename(temp, path, overwrite=True)
 
 
 def _delete(prefix: str) -> None:

@@ -659,15 +659,15 @@ class EvalWriter:
         _atomic_write(paths["confusion_csv"], "\n".join(rows) + "\n")
         # tf.summary.scalar/image need the tensorboard package; slimcls writes the same
         # records through tf.summary.write (helpers shared with training).
-        from slimcls.train import summary_images, summary_scalar
+        from slimcls import summaries
 
         step = int(metrics.get("global_step") or 0)
         with self._summaries.as_default():
-            summary_scalar("eval/Accuracy", metrics["accuracy"], step)
-            summary_scalar("eval/Recall_5", metrics["recall_5"], step)
-            summary_scalar("eval/Loss", metrics["loss"], step)
+            summaries.scalar("eval/Accuracy", metrics["accuracy"], step)
+            summaries.scalar("eval/Recall_5", metrics["recall_5"], step)
+            summaries.scalar("eval/Loss", metrics["loss"], step)
             pixels = np.asarray(image, np.float32)[None] / 255.0
-            summary_images("eval/confusion_matrix", pixels, step)
+            summaries.images("eval/confusion_matrix", pixels, step)
         self._summaries.flush()
         return paths
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from slimcls import checkpoints, finetune, optim
+from slimcls import checkpoints, finetune, optim, summaries
 from slimcls.compat import tf
 from slimcls.errors import SlimclsError
 from slimcls.slim_model import variable_name
@@ -679,67 +679,20 @@ def _loss_text(values: Mapping[str, float]) -> str:
     return ", ".join(f"{k} {values[k]:.4f}" for k in keys if k in values)
 
 
-def _summary_metadata(plugin: str, data_class: int):
-    from tensorflow.core.framework import summary_pb2
-
-    return summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin),
-        data_class=data_class,
-    )
-
-
-def summary_scalar(name: str, value: float, step: int) -> None:
-    """``tf.summary.scalar`` without the tensorboard package (TensorBoard reads it as one).
-
-    ``tf.summary.scalar`` lives in the tensorboard pip package, which slimcls does not
-    require; ``tf.summary.write`` with TensorBoard's plugin metadata writes the same record.
-    """
-    from tensorflow.core.framework import summary_pb2
-
-    tf.summary.write(
-        name,
-        tf.constant(value, tf.float32),
-        step=step,
-        metadata=_summary_metadata("scalars", summary_pb2.DATA_CLASS_TENSOR),
-    )
-
-
-def summary_images(name: str, images: tf.Tensor, step: int) -> None:
-    """``tf.summary.image`` for float images in [0, 1] without the tensorboard package."""
-    from tensorflow.core.framework import summary_pb2
-
-    images = tf.convert_to_tensor(images)
-    if images.shape[-1] not in (1, 3, 4):
-        return
-    encoded = tf.map_fn(
-        lambda x: tf.io.encode_png(tf.image.convert_image_dtype(x, tf.uint8, saturate=True)),
-        images,
-        fn_output_signature=tf.string,
-    )
-    height, width = tf.shape(images)[1], tf.shape(images)[2]
-    tensor = tf.concat([tf.strings.as_string([width, height]), encoded], axis=0)
-    tf.summary.write(
-        name,
-        tensor,
-        step=step,
-        metadata=_summary_metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE),
-    )
-
-
 def _write_summaries(values, step, strategy, images, num_images) -> None:
     for key in ("cross_entropy", "aux_loss", "regularization", "total_loss"):
         if key in values:
-            summary_scalar(f"losses/{key}", values[key], step)
-    summary_scalar("learning_rate", values["learning_rate"], step)
-    summary_scalar("train/accuracy", values["accuracy"], step)
+            summaries.scalar(f"losses/{key}", values[key], step)
+    summaries.scalar("learning_rate", values["learning_rate"], step)
+    summaries.scalar("train/accuracy", values["accuracy"], step)
     if num_images:
-        summary_images("images", _image_summary(strategy, images, num_images), step)
+        summaries.images("images", _image_summary(strategy, images, num_images), step)
 
 
 def _run_validation(validate, step, split) -> float:
     accuracy, n = validate()
     log.info("step %d: validation accuracy on %s = %.4f (%d examples)", step, split, accuracy, n)
-    summary_scalar(f"validation/{split}/accuracy", accuracy, step)
+    summaries.scalar(f"validation/{split}/accuracy", accuracy, step)
     return accuracy
 
 

@@ -1,0 +1,59 @@
+"""TensorBoard summaries without the tensorboard package.
+
+``tf.summary.scalar`` and ``tf.summary.image`` live in the ``tensorboard`` pip package,
+which TensorFlow 2.21 no longer installs and slimcls does not require. ``tf.summary.write``
+with TensorBoard's plugin metadata writes the same records, so TensorBoard (installed
+wherever you view the logs) shows them as scalars and images. Call these inside a
+``tf.summary.create_file_writer(...).as_default()`` block.
+"""
+
+from __future__ import annotations
+
+from slimcls.compat import tf
+
+
+def _summary_metadata(plugin: str, data_class: int):
+    from tensorflow.core.framework import summary_pb2
+
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin),
+        data_class=data_class,
+    )
+
+
+def scalar(name: str, value: float, step: int) -> None:
+    """``tf.summary.scalar`` without the tensorboard package (TensorBoard reads it as one).
+
+    ``tf.summary.scalar`` lives in the tensorboard pip package, which slimcls does not
+    require; ``tf.summary.write`` with TensorBoard's plugin metadata writes the same record.
+    """
+    from tensorflow.core.framework import summary_pb2
+
+    tf.summary.write(
+        name,
+        tf.constant(value, tf.float32),
+        step=step,
+        metadata=_summary_metadata("scalars", summary_pb2.DATA_CLASS_TENSOR),
+    )
+
+
+def images(name: str, images: tf.Tensor, step: int) -> None:
+    """``tf.summary.image`` for float images in [0, 1] without the tensorboard package."""
+    from tensorflow.core.framework import summary_pb2
+
+    batch = tf.convert_to_tensor(images)
+    if batch.shape[-1] not in (1, 3, 4):
+        return
+    encoded = tf.map_fn(
+        lambda x: tf.io.encode_png(tf.image.convert_image_dtype(x, tf.uint8, saturate=True)),
+        batch,
+        fn_output_signature=tf.string,
+    )
+    height, width = tf.shape(batch)[1], tf.shape(batch)[2]
+    tensor = tf.concat([tf.strings.as_string([width, height]), encoded], axis=0)
+    tf.summary.write(
+        name,
+        tensor,
+        step=step,
+        metadata=_summary_metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE),
+    )
