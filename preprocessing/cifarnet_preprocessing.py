@@ -9,36 +9,10 @@ RGB unless ``use_grayscale``), and non-square outputs keep height and width apar
 
 from __future__ import annotations
 
+from preprocessing.common import split_seed, to_float
 from slimcls.compat import tf
 
 _PADDING = 4
-
-
-def new_seed() -> tf.Tensor:
-    """A random shape-[2] int64 seed for the stateless ops (used when none is given)."""
-    return tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
-
-
-def to_channels(image: tf.Tensor, grayscale: bool) -> tf.Tensor:
-    """Returns ``image`` with 1 channel (``grayscale``) or 3, whatever its own count.
-
-    Works when the channel count is only known at run time (``decode_image`` with
-    ``channels=0``).
-    """
-    channels = image.shape[-1]
-    if channels is None:
-        image = tf.cond(
-            tf.equal(tf.shape(image)[-1], 1),
-            lambda: tf.tile(image, [1, 1, 3]),
-            lambda: image[..., :3],
-        )
-        image.set_shape([None, None, 3])
-        channels = 3
-    if grayscale and channels != 1:
-        return tf.image.rgb_to_grayscale(image[..., :3])
-    if not grayscale and channels == 1:
-        return tf.tile(image, [1, 1, 3])
-    return image
 
 
 def preprocess_for_train(
@@ -61,11 +35,8 @@ def preprocess_for_train(
     Returns:
       ``[output_height, output_width, 1 or 3]`` float32, per-image standardised.
     """
-    seed = new_seed() if seed is None else seed
-    crop_seed, flip_seed, bright_seed, contrast_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, num=4)
-    )
-    image = to_channels(tf.cast(image, tf.float32), use_grayscale)
+    crop_seed, flip_seed, bright_seed, contrast_seed = split_seed(seed, 4)
+    image = to_float(image, use_grayscale)
     channels = image.shape[-1]
     if padding > 0:
         image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
@@ -87,7 +58,7 @@ def preprocess_for_eval(
     image: tf.Tensor, output_height: int, output_width: int, use_grayscale: bool = False
 ) -> tf.Tensor:
     """Central crop (or zero pad) to the output size, then per-image standardisation."""
-    image = to_channels(tf.cast(image, tf.float32), use_grayscale)
+    image = to_float(image, use_grayscale)
     image = tf.image.resize_with_crop_or_pad(image, output_height, output_width)
     return tf.image.per_image_standardization(image)
 

@@ -9,13 +9,12 @@ and inside ``Dataset.map``.
 
 from __future__ import annotations
 
-from preprocessing.cifarnet_preprocessing import new_seed, to_channels
+from preprocessing.common import split_seed, to_unit_float
 from slimcls.compat import tf
 
 
 def _to_unit_gray(image: tf.Tensor, output_height: int, output_width: int) -> tf.Tensor:
-    image = to_channels(image, grayscale=True)
-    image = tf.image.convert_image_dtype(image, tf.float32)  # uint8 -> [0, 1]
+    image = to_unit_float(image, grayscale=True)
     image = tf.image.resize(image, [output_height, output_width], method="bilinear")
     return tf.clip_by_value(image, 0.0, 1.0)
 
@@ -51,8 +50,7 @@ def preprocess_image(
     image = _to_unit_gray(image, output_height, output_width)
     if not is_training:
         return image
-    seed = new_seed() if seed is None else seed
-    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, num=4))
+    seeds = split_seed(seed, 4)
     if random_flip_left_right:
         image = tf.image.stateless_random_flip_left_right(image, seed=seeds[0])
     if random_flip_up_down:

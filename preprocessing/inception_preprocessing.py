@@ -13,20 +13,26 @@ they were trained on.
 
 from __future__ import annotations
 
-from preprocessing.cifarnet_preprocessing import new_seed, to_channels
+from preprocessing.common import resize_bilinear_tf1, split_seed, to_unit_float
 from slimcls.compat import tf
 
 
 def _resize(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
-    image = tf.compat.v1.image.resize_bilinear(
-        image[tf.newaxis], [height, width], align_corners=False
-    )
-    return image[0]
+    image = resize_bilinear_tf1(image, [height, width])
+    image.set_shape([height, width, 3])
+    return image
+
+
+def _to_output(image: tf.Tensor, use_grayscale: bool) -> tf.Tensor:
+    """[0, 1] RGB -> 1 channel if ``use_grayscale`` -> [-1, 1]."""
+    if use_grayscale:
+        image = tf.image.rgb_to_grayscale(image)
+    return (image - 0.5) * 2.0
 
 
 def _distort_color(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """TF-Slim's fast-mode colour distortion of a [0, 1] RGB image, clipped to [0, 1]."""
-    bright_seed, saturation_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    bright_seed, saturation_seed = split_seed(seed, 2)
     image = tf.image.stateless_random_brightness(image, max_delta=32.0 / 255.0, seed=bright_seed)
     image = tf.image.stateless_random_saturation(image, 0.5, 1.5, seed=saturation_seed)
     return tf.clip_by_value(image, 0.0, 1.0)
@@ -77,21 +83,16 @@ def preprocess_for_train(
     Returns:
       ``[height, width, 1 or 3]`` float32 in [-1, 1].
     """
-    seed = new_seed() if seed is None else seed
-    crop_seed, flip_seed, color_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    image = to_channels(image, grayscale=False)
-    image = tf.image.convert_image_dtype(image, tf.float32)
+    crop_seed, flip_seed, color_seed = split_seed(seed, 3)
+    image = to_unit_float(image, grayscale=False)
     if bbox is None:
         bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, [1, 1, 4])
     if random_crop:
         image = _distorted_bounding_box_crop(image, bbox, crop_seed)
     image = _resize(image, height, width)
-    image.set_shape([height, width, 3])
     image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     image = _distort_color(image, color_seed)
-    if use_grayscale:
-        image = tf.image.rgb_to_grayscale(image)
-    return (image - 0.5) * 2.0
+    return _to_output(image, use_grayscale)
 
 
 def preprocess_for_eval(
@@ -102,15 +103,11 @@ def preprocess_for_eval(
     use_grayscale: bool = False,
 ) -> tf.Tensor:
     """Central crop of ``central_fraction``, bilinear resize, scale to [-1, 1]."""
-    image = to_channels(image, grayscale=False)
-    image = tf.image.convert_image_dtype(image, tf.float32)
+    image = to_unit_float(image, grayscale=False)
     if central_fraction:
         image = tf.image.central_crop(image, central_fraction=central_fraction)
     image = _resize(image, height, width)
-    image.set_shape([height, width, 3])
-    if use_grayscale:
-        image = tf.image.rgb_to_grayscale(image)
-    return (image - 0.5) * 2.0
+    return _to_output(image, use_grayscale)
 
 
 def preprocess_image(

@@ -13,7 +13,7 @@ luminance minus the luminance of the means.
 
 from __future__ import annotations
 
-from preprocessing.cifarnet_preprocessing import new_seed, to_channels
+from preprocessing.common import resize_bilinear_tf1, split_seed, to_float
 from slimcls.compat import tf
 
 R_MEAN, G_MEAN, B_MEAN = 123.68, 116.78, 103.94
@@ -30,10 +30,7 @@ def _aspect_preserving_resize(image: tf.Tensor, smallest_side: tf.Tensor) -> tf.
     scale = smallest_side / tf.minimum(height, width)
     new_height = tf.cast(tf.math.rint(height * scale), tf.int32)
     new_width = tf.cast(tf.math.rint(width * scale), tf.int32)
-    resized = tf.compat.v1.image.resize_bilinear(
-        image[tf.newaxis], [new_height, new_width], align_corners=False
-    )
-    return resized[0]
+    return resize_bilinear_tf1(image, [new_height, new_width])
 
 
 def _subtract_means(image: tf.Tensor) -> tf.Tensor:
@@ -67,9 +64,8 @@ def preprocess_for_train(
     # Outputs larger than the smallest side (where TF-Slim fails) raise the side range.
     resize_side_min = max(resize_side_min, output_height, output_width)
     resize_side_max = max(resize_side_max, resize_side_min)
-    seed = new_seed() if seed is None else seed
-    side_seed, crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    image = to_channels(tf.cast(image, tf.float32), use_grayscale)
+    side_seed, crop_seed, flip_seed = split_seed(seed, 3)
+    image = to_float(image, use_grayscale)
     channels = image.shape[-1]
     side = tf.random.stateless_uniform(
         [], seed=side_seed, minval=resize_side_min, maxval=resize_side_max + 1, dtype=tf.int32
@@ -91,7 +87,7 @@ def preprocess_for_eval(
 ) -> tf.Tensor:
     """Smaller side to ``resize_side`` (at least the output size), central crop, means."""
     resize_side = max(resize_side, output_height, output_width)
-    image = to_channels(tf.cast(image, tf.float32), use_grayscale)
+    image = to_float(image, use_grayscale)
     image = _aspect_preserving_resize(image, resize_side)
     shape = tf.shape(image)
     top = (shape[0] - output_height) // 2
