@@ -20,7 +20,6 @@ from absl import flags
 from slimcls import classify as cl
 from slimcls import cli, flag_defs
 from slimcls.errors import SlimclsError
-from slimcls.evaluate import quiet_tensorflow_info
 
 flag_defs.define_dataset_flags(default_split="test", default_batch_size=32)
 flag_defs.define_model_flags(image_size_flag_name="eval_image_size")
@@ -50,25 +49,10 @@ PROG = "classify_image"
 
 def config_from_flags() -> cl.ClassifierConfig:
     """The library config of the parsed flags."""
-    return cl.ClassifierConfig(
-        checkpoint_path=FLAGS.checkpoint_path,
-        model_name=FLAGS.model_name,
-        dataset_dir=FLAGS.dataset_dir,
-        labels_file=FLAGS.labels_file,
-        labels_offset=FLAGS.labels_offset,
-        preprocessing_name=FLAGS.preprocessing_name,
-        image_size=FLAGS.eval_image_size,
-        use_grayscale=FLAGS.use_grayscale,
-        moving_average_decay=FLAGS.moving_average_decay,
-    )
+    return flag_defs.classifier_config_from_flags(FLAGS.eval_image_size)
 
 
 def _main(argv: list[str]) -> int:
-    with quiet_tensorflow_info():  # tf-slim and SavedModel INFO chatter
-        return _run(argv)
-
-
-def _run(argv: list[str]) -> int:
     inputs = argv[1:]
     if not inputs:
         raise SlimclsError("no images given; usage: classify_image [--flags] IMAGE|DIR|GLOB ...")
@@ -105,7 +89,7 @@ def _run(argv: list[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    cli.run(_main, PROG)
+    cli.run(_main, PROG, quiet_tf_info=True)  # tf-slim and SavedModel INFO chatter
 
 
 if __name__ == "__main__":

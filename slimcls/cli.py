@@ -44,8 +44,28 @@ def one_line_flags_parser(prog: str) -> Callable[[list[str]], list[str]]:
     return parse
 
 
-def run(main: Callable[[list[str]], object], prog: str) -> None:
-    """Runs an absl ``main`` with slimcls' one-line error reporting (console scripts)."""
+def quiet_tensorflow_info(main: Callable[[list[str]], object]) -> Callable[[list[str]], object]:
+    """Wraps ``main(argv)`` so TensorFlow's INFO lines (tf-slim, SavedModel) are hidden."""
+
+    def wrapped(argv: list[str]) -> object:
+        from slimcls.evaluate import quiet_tensorflow_info as quiet
+
+        with quiet():
+            return main(argv)
+
+    return wrapped
+
+
+def run(main: Callable[[list[str]], object], prog: str, quiet_tf_info: bool = False) -> None:
+    """Runs an absl ``main`` with slimcls' one-line error reporting (console scripts).
+
+    Args:
+      main: absl-style ``main(argv)``; its return value is the exit status.
+      prog: the command's name, prefixed to error lines.
+      quiet_tf_info: hide TensorFlow's INFO log lines while ``main`` runs.
+    """
     from absl import app
 
+    if quiet_tf_info:
+        main = quiet_tensorflow_info(main)
     app.run(report_errors(main, prog), flags_parser=one_line_flags_parser(prog))

@@ -18,7 +18,6 @@ from absl import flags
 from slimcls import cli, flag_defs
 from slimcls import evaluate as ev
 from slimcls.errors import SlimclsError
-from slimcls.evaluate import quiet_tensorflow_info
 
 flag_defs.define_dataset_flags(default_split="test", default_batch_size=100)
 flag_defs.define_model_flags(image_size_flag_name="eval_image_size")
@@ -80,11 +79,6 @@ def config_from_flags() -> ev.EvalConfig:
 
 
 def _main(argv: list[str]) -> int:
-    with quiet_tensorflow_info():  # tf-slim and SavedModel INFO chatter
-        return _run(argv)
-
-
-def _run(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
     config = config_from_flags()
@@ -108,7 +102,7 @@ def _run(argv: list[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    cli.run(_main, PROG)
+    cli.run(_main, PROG, quiet_tf_info=True)  # tf-slim and SavedModel INFO chatter
 
 
 if __name__ == "__main__":

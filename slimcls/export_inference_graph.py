@@ -19,9 +19,7 @@ from absl import flags
 
 from slimcls import cli, flag_defs
 from slimcls import export as ex
-from slimcls.classify import ClassifierConfig
 from slimcls.errors import SlimclsError
-from slimcls.evaluate import quiet_tensorflow_info
 
 flag_defs.define_dataset_flags(default_split="test", default_batch_size=32)
 flag_defs.define_model_flags(image_size_flag_name="image_size")
@@ -57,28 +55,13 @@ PROG = "export_inference_graph"
 def config_from_flags() -> ex.ExportConfig:
     """The library config of the parsed flags."""
     return ex.ExportConfig(
-        classifier=ClassifierConfig(
-            checkpoint_path=FLAGS.checkpoint_path,
-            model_name=FLAGS.model_name,
-            dataset_dir=FLAGS.dataset_dir,
-            labels_file=FLAGS.labels_file,
-            labels_offset=FLAGS.labels_offset,
-            preprocessing_name=FLAGS.preprocessing_name,
-            image_size=FLAGS.image_size,
-            use_grayscale=FLAGS.use_grayscale,
-            moving_average_decay=FLAGS.moving_average_decay,
-        ),
+        classifier=flag_defs.classifier_config_from_flags(FLAGS.image_size),
         output_dir=FLAGS.output_dir,
         overwrite=FLAGS.overwrite,
     )
 
 
 def _main(argv: list[str]) -> int:
-    with quiet_tensorflow_info():  # tf-slim and SavedModel INFO chatter
-        return _run(argv)
-
-
-def _run(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
     if FLAGS.output_file:
@@ -97,7 +80,7 @@ def _run(argv: list[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    cli.run(_main, PROG)
+    cli.run(_main, PROG, quiet_tf_info=True)  # tf-slim and SavedModel INFO chatter
 
 
 if __name__ == "__main__":

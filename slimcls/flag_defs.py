@@ -20,8 +20,12 @@ import datetime
 import os
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from absl import flags
+
+if TYPE_CHECKING:
+    from slimcls.classify import ClassifierConfig
 
 FLAGS = flags.FLAGS
 
@@ -155,6 +159,28 @@ def define_moving_average_flags() -> None:
         None,
         "Decay of the exponential moving averages of the model variables, saved as "
         "<var>/ExponentialMovingAverage. None: no moving averages.",
+    )
+
+
+def classifier_config_from_flags(image_size: int | None) -> ClassifierConfig:
+    """The :class:`slimcls.classify.ClassifierConfig` of the parsed flags.
+
+    For the commands that load a trained net (classify, export): they define the dataset,
+    model and moving-average groups, ``checkpoint_path`` and ``labels_file``, and name
+    their image-size flag differently, so its value is passed in.
+    """
+    from slimcls.classify import ClassifierConfig  # imports TF: only when called
+
+    return ClassifierConfig(
+        checkpoint_path=FLAGS.checkpoint_path,
+        model_name=FLAGS.model_name,
+        dataset_dir=FLAGS.dataset_dir,
+        labels_file=FLAGS.labels_file,
+        labels_offset=FLAGS.labels_offset,
+        preprocessing_name=FLAGS.preprocessing_name,
+        image_size=image_size,
+        use_grayscale=FLAGS.use_grayscale,
+        moving_average_decay=FLAGS.moving_average_decay,
     )
 
 
