@@ -34,8 +34,13 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 PY="$VENV/bin/python"
 if ! "$PY" -c "import slimcls, sklearn" 2>/dev/null; then
-  "$PY" -m pip install --quiet --upgrade pip
-  "$PY" -m pip install --quiet -e "$REPO_DIR[demo]"
+  echo "installing slimcls[demo] (log: $VENV/pip-install.log)"
+  if ! { "$PY" -m pip install --upgrade pip &&
+         "$PY" -m pip install -e "$REPO_DIR[demo]"; } >"$VENV/pip-install.log" 2>&1; then
+    tail -n 40 "$VENV/pip-install.log" >&2
+    echo "quickstart: installing slimcls failed (full log: $VENV/pip-install.log)" >&2
+    exit 1
+  fi
 fi
 
 rm -rf "$WORK_DIR"
