@@ -285,29 +285,32 @@ def convert_cifar10(
             total = sum(b.count for b in split_batches)
             n_shards = du.default_num_shards(total, num_shards)
             class_counts = np.zeros(len(class_names), np.int64)
-            progress = du.Progress(total, f"{name} {split}", stream=progress_stream)
-            with du.ShardedWriter(dataset_dir, name, split, n_shards, total) as writer:
-                chunks = _count_labels(_chunks(split_batches, len(class_names)), class_counts)
-                for serialized in du.parallel_map(_encode_chunk, chunks, num_workers):
-                    for record in serialized:
-                        writer.write(record)
-                    progress.update(len(serialized))
-            progress.close()
-            counts[split], shards[split] = writer.count, n_shards
+            chunks = _count_labels(_chunks(split_batches, len(class_names)), class_counts)
+            counts[split] = du.write_split_records(
+                dataset_dir,
+                name,
+                split,
+                n_shards,
+                total,
+                _encode_chunk,
+                chunks,
+                num_workers,
+                progress_stream,
+            )
+            shards[split] = n_shards
             per_class[split] = class_counts.tolist()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    du.write_label_file(dict(enumerate(class_names)), dataset_dir)
-    info = du.make_dataset_info(
+    info = du.write_dataset_metadata(
+        dataset_dir,
         name,
-        len(class_names),
+        class_names,
         counts,
         shards,
         3,
         {"converter": "cifar10", "source_dir": str(source_dir), "format": kind},
     )
-    du.write_dataset_json(dataset_dir, info)
     log(du.format_summary(name, dataset_dir, class_names, per_class))
     return info
 

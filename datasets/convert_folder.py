@@ -269,10 +269,10 @@ def convert_folder(
     empty = [classes[i] for i, c in enumerate(per_class["train"]) if c == 0]
     if empty:
         notes.append(f"warning: no train image for classes {empty}")
-    du.write_label_file(dict(enumerate(classes)), dataset_dir)
-    info = du.make_dataset_info(
+    info = du.write_dataset_metadata(
+        dataset_dir,
         name,
-        len(classes),
+        classes,
         counts,
         shards,
         1 if grayscale else 3,
@@ -285,7 +285,6 @@ def convert_folder(
             "rejected": len(rejected),
         },
     )
-    du.write_dataset_json(dataset_dir, info)
     log(du.format_summary(name, dataset_dir, classes, per_class, notes))
     return info
 

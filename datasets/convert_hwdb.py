@@ -370,16 +370,18 @@ def convert_hwdb(
                         class_counts[label] += 1
                         yield label, w, h, pixels
 
-        progress = du.Progress(total, f"{name} {split}", stream=progress_stream)
-        with du.ShardedWriter(dataset_dir, name, split, n_shards, total) as writer:
-            for serialized in du.parallel_map(
-                _encode_chunk, du.chunked(records(), _CHUNK), num_workers
-            ):
-                for record in serialized:
-                    writer.write(record)
-                progress.update(len(serialized))
-        progress.close()
-        counts[split], shards[split] = writer.count, n_shards
+        counts[split] = du.write_split_records(
+            dataset_dir,
+            name,
+            split,
+            n_shards,
+            total,
+            _encode_chunk,
+            du.chunked(records(), _CHUNK),
+            num_workers,
+            progress_stream,
+        )
+        shards[split] = n_shards
         per_class[split] = class_counts.tolist()
 
     notes = []
@@ -388,10 +390,10 @@ def convert_hwdb(
         notes.append(f"skipped {corrupt} corrupt records (--skip_corrupt)")
     if unknown:
         notes.append(f"skipped {unknown} test records of characters not in train")
-    du.write_label_file(dict(enumerate(classes)), dataset_dir)
-    info = du.make_dataset_info(
+    info = du.write_dataset_metadata(
+        dataset_dir,
         name,
-        len(classes),
+        classes,
         counts,
         shards,
         1,
@@ -403,6 +405,5 @@ def convert_hwdb(
             "skipped_unknown_test_characters": unknown,
         },
     )
-    du.write_dataset_json(dataset_dir, info)
     log(du.format_summary(name, dataset_dir, classes, per_class, notes))
     return info

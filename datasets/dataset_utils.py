@@ -245,6 +245,31 @@ def make_dataset_info(
     }
 
 
+def write_dataset_metadata(
+    dataset_dir: str,
+    name: str,
+    class_names: Sequence[str],
+    splits: Mapping[str, int],
+    shards: Mapping[str, int],
+    channels: int,
+    source: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Writes ``labels.txt``, then ``dataset.json`` (last: it marks the dataset complete).
+
+    Args:
+      dataset_dir: the converted dataset's directory (shards already written).
+      name, splits, shards, channels, source: as in :func:`make_dataset_info`.
+      class_names: names of classes ``0..num_classes-1``.
+
+    Returns:
+      The ``dataset.json`` contents.
+    """
+    write_label_file(dict(enumerate(class_names)), dataset_dir)
+    info = make_dataset_info(name, len(class_names), splits, shards, channels, source)
+    write_dataset_json(dataset_dir, info)
+    return info
+
+
 # --------------------------------------------------------------------------- output plan
 
 
@@ -583,6 +608,40 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def write_split_records(
+    dataset_dir: str,
+    name: str,
+    split: str,
+    num_shards: int,
+    expected: int,
+    encode_chunk: Callable[[Any], Sequence[bytes]],
+    chunks: Iterable[Any],
+    num_workers: int | None = None,
+    progress_stream: TextIO | None = None,
+) -> int:
+    """Encodes ``chunks`` in worker processes and writes one split's shards, in order.
+
+    Args:
+      dataset_dir, name, split, num_shards, expected: as for :class:`ShardedWriter`.
+      encode_chunk: module-level function, chunk -> serialized Examples (see
+        :func:`parallel_map`).
+      chunks: the split's input, lazily (memory stays flat).
+      num_workers: as for :func:`parallel_map`.
+      progress_stream: where :class:`Progress` reports.
+
+    Returns:
+      The number of records written.
+    """
+    progress = Progress(expected, f"{name} {split}", stream=progress_stream)
+    with ShardedWriter(dataset_dir, name, split, num_shards, expected) as writer:
+        for serialized in parallel_map(encode_chunk, chunks, num_workers):
+            for record in serialized:
+                writer.write(record)
+            progress.update(len(serialized))
+    progress.close()
+    return writer.count
+
+
 # --------------------------------------------------------------------------- convenience
 
 
@@ -643,9 +702,12 @@ def write_dataset_from_arrays(
                 writer.write(serialize_example(encode_png(image), "png", h, w, int(label)))
         counts[split] = writer.count
         shards[split] = n_shards
-    write_label_file(dict(enumerate(class_names)), dataset_dir)
-    info = make_dataset_info(
-        name, len(class_names), counts, shards, channels or 3, source or {"converter": "arrays"}
+    return write_dataset_metadata(
+        dataset_dir,
+        name,
+        class_names,
+        counts,
+        shards,
+        channels or 3,
+        source or {"converter": "arrays"},
     )
-    write_dataset_json(dataset_dir, info)
-    return info
