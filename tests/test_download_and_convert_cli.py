@@ -9,21 +9,14 @@ import tarfile
 
 import numpy as np
 import pytest
+from helpers import ENV, run_module
 from PIL import Image
 
 from datasets import convert_folder, dataset_factory, download
 
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-
 
 def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "slimcls.download_and_convert_data", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-    )
+    return run_module("slimcls.download_and_convert_data", *args)
 
 
 def _pets(root):

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from helpers import run_module as run_cli
+from helpers import stderr_lines
 from PIL import Image
 from test_eval_support import (
     MODEL,
@@ -10,9 +12,7 @@ from test_eval_support import (
     build_model,
     images_and_labels,
     make_dataset,
-    run_cli,
     save_model_checkpoint,
-    stderr_lines,
 )
 
 

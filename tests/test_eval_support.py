@@ -7,10 +7,6 @@ the training loop.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 
 from slimcls import checkpoints
@@ -76,25 +72,3 @@ def preprocess_numpy(images, size=SIZE):
 
 def logits_of(model, images):
     return model(tf.constant(preprocess_numpy(images)), training=False)[0].numpy()
-
-
-def run_cli(module, *args, timeout=180):
-    """Runs ``python -m <module> args`` and returns the CompletedProcess (text)."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-    return subprocess.run(
-        [sys.executable, "-m", module, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-
-
-def stderr_lines(proc):
-    """Non-empty stderr lines, without absl's pre-init C++ log noise."""
-    return [
-        ln
-        for ln in proc.stderr.splitlines()
-        if ln.strip() and not ln.startswith(("WARNING: All log messages", "I0000", "W0000"))
-    ]

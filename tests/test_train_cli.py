@@ -1,41 +1,18 @@
 """train_image_classifier as users run it: flags, flags.txt, --flagfile resume, errors."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from absl import flags
+from helpers import run_module
 
 from slimcls import checkpoints
 from slimcls.errors import SlimclsError
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def _run(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "slimcls.train_image_classifier", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=300,
-    )
-
-
-def _convert(args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "slimcls.download_and_convert_data", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=300,
-    )
+    return run_module("slimcls.train_image_classifier", *args)
 
 
 def test_convert_train_resume_with_flagfile(tmp_path):
@@ -49,14 +26,13 @@ def test_convert_train_resume_with_flagfile(tmp_path):
             pixels = rng.randint(0, 80, (10, 14, 3)) + 80 * c
             Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "photos" / name / f"{i}.png")
     dataset_dir = str(tmp_path / "data")
-    res = _convert(
-        [
-            "--dataset_name=folder",
-            f"--source_dir={tmp_path / 'photos'}",
-            f"--dataset_dir={dataset_dir}",
-            "--validation_fraction=0.25",
-            "--output_name=pets",
-        ]
+    res = run_module(
+        "slimcls.download_and_convert_data",
+        "--dataset_name=folder",
+        f"--source_dir={tmp_path / 'photos'}",
+        f"--dataset_dir={dataset_dir}",
+        "--validation_fraction=0.25",
+        "--output_name=pets",
     )
     assert res.returncode == 0, res.stderr[-3000:]
 
