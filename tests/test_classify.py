@@ -9,11 +9,10 @@ from test_eval_support import (
     CLASS_NAMES,
     MODEL,
     SIZE,
-    build_model,
+    classifier_config,
     images_and_labels,
     logits_of,
-    make_dataset,
-    save_model_checkpoint,
+    make_trained_run,
 )
 
 from slimcls import classify as cl
@@ -24,9 +23,7 @@ from slimcls.errors import SlimclsError
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("classify")
-    dataset_dir, _ = make_dataset(root / "data", {"test": 3})
-    model = build_model()
-    save_model_checkpoint(model, root / "train", step=5, ema=lambda v: v * 0.5)
+    dataset_dir, model = make_trained_run(root, step=5, splits={"test": 3}, ema=lambda v: v * 0.5)
     images, _ = images_and_labels(5, seed=7)
     folder = root / "images"
     (folder / "nested").mkdir(parents=True)
@@ -38,12 +35,7 @@ def setup(tmp_path_factory):
         paths.append(str(path))
     (folder / "broken.png").write_bytes(b"\x89PNG this is not really a png")
     (folder / "notes.txt").write_text("not an image, skipped in directories")
-    config = cl.ClassifierConfig(
-        checkpoint_path=str(root / "train"),
-        model_name=MODEL,
-        dataset_dir=dataset_dir,
-        image_size=SIZE,
-    )
+    config = classifier_config(root, dataset_dir)
     return {
         "root": root,
         "model": model,

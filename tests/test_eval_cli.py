@@ -9,18 +9,15 @@ from PIL import Image
 from test_eval_support import (
     MODEL,
     SIZE,
-    build_model,
     images_and_labels,
-    make_dataset,
-    save_model_checkpoint,
+    make_trained_run,
 )
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    dataset_dir, _ = make_dataset(root / "data", {"test": 11})
-    save_model_checkpoint(build_model(), root / "train", step=3)
+    dataset_dir, _ = make_trained_run(root, step=3, splits={"test": 11})
     return root, dataset_dir
 
 

@@ -62,6 +62,31 @@ def save_model_checkpoint(model, train_dir, step, ema=None, max_to_keep=5):
     return checkpoints.save_checkpoint(tensors, str(train_dir), step, max_to_keep=max_to_keep)
 
 
+def make_trained_run(root, step, splits, ema=None):
+    """A dataset in ``root/data`` and a ``small_cnn`` checkpoint at ``step`` in ``root/train``.
+
+    Returns:
+      ``(dataset_dir, model)``.
+    """
+    dataset_dir, _ = make_dataset(root / "data", splits)
+    model = build_model()
+    save_model_checkpoint(model, root / "train", step=step, ema=ema)
+    return dataset_dir, model
+
+
+def classifier_config(root, dataset_dir, **kwargs):
+    """The ClassifierConfig of :func:`make_trained_run`'s checkpoint."""
+    from slimcls.classify import ClassifierConfig
+
+    return ClassifierConfig(
+        checkpoint_path=str(root / "train"),
+        model_name=MODEL,
+        dataset_dir=dataset_dir,
+        image_size=SIZE,
+        **kwargs,
+    )
+
+
 def preprocess_numpy(images, size=SIZE):
     """Eval preprocessing of uint8 images, applied one by one (the reference path)."""
     from preprocessing import preprocessing_factory

@@ -8,12 +8,9 @@ import pytest
 from PIL import Image
 from test_eval_support import (
     CLASS_NAMES,
-    MODEL,
-    SIZE,
-    build_model,
+    classifier_config,
     images_and_labels,
-    make_dataset,
-    save_model_checkpoint,
+    make_trained_run,
 )
 
 from slimcls import classify as cl
@@ -25,16 +22,8 @@ from slimcls.errors import SlimclsError
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
-    dataset_dir, _ = make_dataset(root / "data", {"test": 3})
-    model = build_model()
-    save_model_checkpoint(model, root / "train", step=9, ema=lambda v: v * 0.5)
-    config = cl.ClassifierConfig(
-        checkpoint_path=str(root / "train"),
-        model_name=MODEL,
-        dataset_dir=dataset_dir,
-        image_size=SIZE,
-        moving_average_decay=0.999,
-    )
+    dataset_dir, _ = make_trained_run(root, step=9, splits={"test": 3}, ema=lambda v: v * 0.5)
+    config = classifier_config(root, dataset_dir, moving_average_decay=0.999)
     info = ex.export_saved_model(ex.ExportConfig(config, str(root / "saved" / "1")))
     images, _ = images_and_labels(4, seed=3)
     encoded, paths = [], []
