@@ -1,5 +1,6 @@
 """Fine-tuning: exclude/trainable scopes, restore report and the errors that explain fixes."""
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -160,18 +161,7 @@ def test_inception_v3_from_a_published_style_checkpoint(dataset_dir, tmp_path): 
 
     scopes = ("InceptionV3/Logits", "InceptionV3/AuxLogits")
     result = train.train(
-        _config(
-            dataset_dir,
-            tmp_path / "run",
-            model_name="inception_v3",
-            train_image_size=size,
-            batch_size=4,
-            max_number_of_steps=2,
-            checkpoint_path=prefix,
-            checkpoint_exclude_scopes=scopes,
-            trainable_scopes=scopes,
-            optimizer=optim.OptimizerConfig("rmsprop"),
-        )
+        dataclasses.replace(cfg, checkpoint_exclude_scopes=scopes, trainable_scopes=scopes)
     )
     assert "aux_loss" in result.losses
     after = tf.train.load_checkpoint(result.checkpoint)
