@@ -59,5 +59,11 @@ def resize_bilinear_tf1(image: tf.Tensor, size) -> tf.Tensor:
     ``half_pixel_centers=False`` (unlike ``tf.image.resize``), so published checkpoints
     see the inputs they were trained on.
     """
-    resized = tf.compat.v1.image.resize_bilinear(image[tf.newaxis], size, align_corners=False)
+    # The raw op is what tf.compat.v1.image.resize_bilinear runs, minus its deprecation log.
+    resized = tf.raw_ops.ResizeBilinear(
+        images=image[tf.newaxis],
+        size=tf.cast(size, tf.int32),
+        align_corners=False,
+        half_pixel_centers=False,
+    )
     return resized[0]
