@@ -23,7 +23,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from slimcls import checkpoints, finetune, optim, summaries
@@ -273,8 +273,12 @@ def _per_replica_local(strategy, value):
     return strategy.experimental_local_results(value)[0]
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :class:`TrainConfig`.
+
+    ``on_start`` runs once everything is checked and restored, just before the first step
+    (the entry point writes ``flags.txt`` there, so a run that fails to start leaves no
+    files behind).
 
     Resumes from the newest checkpoint in ``train_dir`` when there is one (then
     ``checkpoint_path`` is not used, and this is logged); otherwise fine-tunes from
@@ -324,7 +328,6 @@ def train(config: TrainConfig) -> TrainResult:
     save_dir = (
         config.train_dir if chief else os.path.join(config.train_dir, f".worker_tmp_{task_id}")
     )
-    tf.io.gfile.makedirs(config.train_dir)
     preprocess = _train_preprocess(config, spec.preprocessing, image_size)
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -400,6 +403,9 @@ def train(config: TrainConfig) -> TrainResult:
         num_classes, loss_scale, good_steps,
     )  # fmt: skip
     validate = _make_validation(config, model, image_size, num_classes)
+    tf.io.gfile.makedirs(config.train_dir)
+    if on_start is not None and chief:
+        on_start()
     return _loop(config, strategy, dataset, step_fn, state, global_step, save_dir, validate)
 
 

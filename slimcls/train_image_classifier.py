@@ -133,10 +133,12 @@ def _main(argv: list[str]) -> int:
     from slimcls import train
 
     config = config_from_flags()
-    train._check_unsupported(config)  # noqa: SLF001 (fail before writing flags.txt)
-    path = flag_defs.write_flagfile(FLAGS.train_dir, module_names=[__name__, "__main__"])
-    logging.info("Effective flags written to %s", path)
-    result = train.train(config)
+
+    def write_flags() -> None:  # once the run is known to start: failed starts leave no files
+        path = flag_defs.write_flagfile(FLAGS.train_dir, module_names=[__name__, "__main__"])
+        logging.info("Effective flags written to %s", path)
+
+    result = train.train(config, on_start=write_flags)
     summary = {
         "global_step": result.global_step,
         "checkpoint": result.checkpoint,

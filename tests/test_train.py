@@ -328,6 +328,22 @@ def test_bad_input_is_a_one_line_error(dataset_dir, tmp_path, kw, message):
     assert "\n" not in str(err.value)
 
 
+def test_failed_start_leaves_no_train_dir_and_on_start_runs_before_first_step(
+    dataset_dir, tmp_path
+):
+    calls = []
+    bad = _config(dataset_dir, tmp_path / "bad", checkpoint_path=str(tmp_path / "nope"))
+    with pytest.raises(SlimclsError, match="does not exist"):
+        train.train(bad, on_start=lambda: calls.append("started"))
+    assert calls == [] and not (tmp_path / "bad").exists()
+
+    def on_start():
+        calls.append(os.listdir(tmp_path / "good"))  # before any checkpoint is written
+
+    result = train.train(_config(dataset_dir, tmp_path / "good", max_number_of_steps=2), on_start)
+    assert calls == [[]] and result.global_step == 2
+
+
 def test_missing_dataset_json_is_an_error(tmp_path):
     with pytest.raises(SlimclsError, match="dataset.json"):
         train.train(_config(str(tmp_path), tmp_path / "run"))
