@@ -56,6 +56,21 @@ def quiet_tensorflow_info(main: Callable[[list[str]], object]) -> Callable[[list
     return wrapped
 
 
+def show_flags_in_short_help(module_names: list[str]) -> None:
+    """Lists the flags defined by ``module_names`` in ``--helpshort``.
+
+    absl's short help shows the key flags of the module named ``sys.argv[0]``; for a
+    console script (``.venv/bin/train_image_classifier``) that is the wrapper, which
+    defines none, so ``--helpshort`` would list no flag at all.
+    """
+    from absl import flags
+
+    by_module = flags.FLAGS.flags_by_module_dict()
+    for name in module_names:
+        for flag in by_module.get(name, []):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
 def run(main: Callable[[list[str]], object], prog: str, quiet_tf_info: bool = False) -> None:
     """Runs an absl ``main`` with slimcls' one-line error reporting (console scripts).
 
@@ -66,6 +81,8 @@ def run(main: Callable[[list[str]], object], prog: str, quiet_tf_info: bool = Fa
     """
     from absl import app
 
+    # The entry point's own flags and the shared groups it defined through flag_defs.
+    show_flags_in_short_help([main.__module__, "slimcls.flag_defs"])
     if quiet_tf_info:
         main = quiet_tensorflow_info(main)
     app.run(report_errors(main, prog), flags_parser=one_line_flags_parser(prog))

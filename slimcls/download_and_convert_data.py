@@ -21,6 +21,7 @@ import os
 from absl import flags
 
 import slimcls  # noqa: F401  (compat before TensorFlow)
+from slimcls import flag_defs
 from slimcls.errors import SlimclsError
 
 PROG = "download_and_convert_data"
@@ -28,75 +29,77 @@ DATASETS = ("folder", "flowers", "cifar10", "hwdb")
 FLAGS = flags.FLAGS
 
 
-def _define(kind: str, name: str, default, help_text: str, **kw) -> None:
-    # Tolerate a process that already imported another entry point defining the same
-    # name (tests run several in one process); main() validates the value itself.
-    if name not in FLAGS:
-        getattr(flags, f"DEFINE_{kind}")(name, default, help_text, **kw)
+# define_once: another entry point imported into the same process (tests) may own a name
+# already; main() validates the values itself.
 
-
-if "dataset_name" not in FLAGS:
-    flags.DEFINE_enum(
-        "dataset_name",
-        None,
-        DATASETS,
-        "Converter: folder (a folder of class sub-folders), flowers (TensorFlow's "
-        "flower_photos, downloaded when --source_dir is not given), cifar10, hwdb. Required.",
-    )
-_define(
-    "string",
+flag_defs.define_once(
+    flags.DEFINE_enum,
+    "dataset_name",
+    None,
+    DATASETS,
+    "Converter: folder (a folder of class sub-folders), flowers (TensorFlow's "
+    "flower_photos, downloaded when --source_dir is not given), cifar10, hwdb. Required.",
+)
+flag_defs.define_once(
+    flags.DEFINE_string,
     "dataset_dir",
     None,
     "Output directory for shards, labels.txt and dataset.json (local or a tf.io.gfile URL "
     "such as gs://...). Required.",
 )
-_define(
-    "string",
+flag_defs.define_once(
+    flags.DEFINE_string,
     "source_dir",
     None,
     "Input: folder: class sub-folders; cifar10: cifar-10-batches-bin, cifar-10-batches-py or "
     "a .tar.gz of either; hwdb: train/ and test/ folders of .gnt (or .zip) files. None: "
     "flowers and cifar10 download their archive into --dataset_dir.",
 )
-_define(
-    "integer",
+flag_defs.define_once(
+    flags.DEFINE_integer,
     "num_shards",
     None,
     "Shards per split. None: one shard per 5,000 images.",
     lower_bound=1,
 )
-_define(
-    "float",
+flag_defs.define_once(
+    flags.DEFINE_float,
     "validation_fraction",
     0.1,
     "folder/flowers: share of each class put in the validation split (0 = train only). "
     "hwdb from one folder of .gnt files: share of writers (files) held out as test.",
 )
-_define("integer", "random_seed", 0, "Seed of the train/validation split and record order.")
-_define(
-    "string",
+flag_defs.define_once(
+    flags.DEFINE_integer, "random_seed", 0, "Seed of the train/validation split and record order."
+)
+flag_defs.define_once(
+    flags.DEFINE_string,
     "output_name",
     None,
     "Dataset name (dataset.json 'name', shard prefix). None: the source folder's name for "
     "folder, else the dataset_name.",
 )
-_define("boolean", "overwrite", False, "Convert again even when the output is complete.")
-_define("boolean", "grayscale", False, "folder/flowers: store 1-channel (L) images.")
-_define(
-    "boolean",
+flag_defs.define_once(
+    flags.DEFINE_boolean, "overwrite", False, "Convert again even when the output is complete."
+)
+flag_defs.define_once(
+    flags.DEFINE_boolean, "grayscale", False, "folder/flowers: store 1-channel (L) images."
+)
+flag_defs.define_once(
+    flags.DEFINE_boolean,
     "skip_corrupt",
     False,
     "hwdb: skip and count corrupt .gnt records instead of stopping at the first one.",
 )
-_define(
-    "integer",
+flag_defs.define_once(
+    flags.DEFINE_integer,
     "num_workers",
     None,
     "Decode/encode processes. None: one per CPU core; 0: convert in the main process.",
     lower_bound=0,
 )
-_define(
-    "string",
+flag_defs.define_once(
+    flags.DEFINE_string,
     "download_url",
     None,
     "flowers/cifar10 without --source_dir: download from this URL (a mirror) instead of "
@@ -198,14 +201,8 @@ def _main(argv: list[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    import sys
-
     from slimcls.cli import run
 
-    # absl's --helpshort lists the flags of the module named sys.argv[0]; for a console
-    # script that is the wrapper, not this module.
-    for flag in FLAGS.flags_by_module_dict().get(__name__, []):
-        FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     run(_main, PROG)
 
 

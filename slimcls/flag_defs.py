@@ -36,7 +36,7 @@ MIXED_PRECISION = ("bfloat16", "float16")
 _defined: set[str] = set()
 
 
-def _define(define_fn, name: str, *args, **kwargs) -> None:
+def define_once(define_fn, name: str, *args, **kwargs) -> None:
     """Defines a flag unless another entry point in this process already did.
 
     Tests (and tools) import several entry points into one process; a name defined
@@ -63,7 +63,7 @@ def define_dataset_flags(default_split: str = "train", default_batch_size: int =
     """
     if not _once("dataset"):
         return
-    _define(
+    define_once(
         flags.DEFINE_string,
         "dataset_name",
         None,
@@ -71,35 +71,35 @@ def define_dataset_flags(default_split: str = "train", default_batch_size: int =
         "e.g. cifar10, flowers, hwdb). A name that disagrees with dataset.json is an error. "
         "None: use whatever dataset --dataset_dir holds.",
     )
-    _define(
+    define_once(
         flags.DEFINE_string,
         "dataset_split_name",
         default_split,
         "Split to read (a key of dataset.json's 'splits').",
     )
-    _define(
+    define_once(
         flags.DEFINE_string,
         "dataset_dir",
         None,
         "Directory of a converted dataset (TFRecord shards + dataset.json + labels.txt). Required.",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "labels_offset",
         0,
         "Subtracted from every label: 1 trains a net without a background class on a "
         "dataset whose label 0 is background (TF-Slim's ImageNet convention).",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer, "batch_size", default_batch_size, "Number of examples in each batch."
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "num_readers",
         4,
         "Shards read in parallel (tf.data interleave cycle length). 0 or None: AUTOTUNE.",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "num_preprocessing_threads",
         4,
@@ -120,27 +120,27 @@ def define_model_flags(image_size_flag_name: str = "train_image_size") -> None:
         return
     from nets.nets_factory import NETWORKS  # lazily: only entry points define flags
 
-    _define(
+    define_once(
         flags.DEFINE_enum,
         "model_name",
         "inception_v3",
         sorted(NETWORKS),
         "Name of the architecture (a key of nets_factory.NETWORKS).",
     )
-    _define(
+    define_once(
         flags.DEFINE_string,
         "preprocessing_name",
         None,
         "Preprocessing to use (see preprocessing_factory). None: the net's own "
         "(NETWORKS[model_name].preprocessing).",
     )
-    _define(
+    define_once(
         flags.DEFINE_boolean,
         "use_grayscale",
         False,
         "Convert images to grayscale during preprocessing (the net then sees 1 channel).",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         image_size_flag_name,
         None,
@@ -153,7 +153,7 @@ def define_moving_average_flags() -> None:
     """moving_average_decay (train: keep shadows; eval: read them)."""
     if not _once("moving_average"):
         return
-    _define(
+    define_once(
         flags.DEFINE_float,
         "moving_average_decay",
         None,
@@ -188,55 +188,59 @@ def define_optimizer_flags() -> None:
     """optimizer, weight_decay and every optimizer's hyper-parameters (TF-Slim's)."""
     if not _once("optimizer"):
         return
-    _define(
+    define_once(
         flags.DEFINE_float, "weight_decay", 0.00004, "Weight decay (L2) on the model's weights."
     )
-    _define(
+    define_once(
         flags.DEFINE_enum,
         "optimizer",
         "rmsprop",
         list(OPTIMIZERS),
         "Optimizer; update rules are TF1's tf.compat.v1.train ones.",
     )
-    _define(flags.DEFINE_float, "adadelta_rho", 0.95, "Decay rate for adadelta.")
-    _define(
+    define_once(flags.DEFINE_float, "adadelta_rho", 0.95, "Decay rate for adadelta.")
+    define_once(
         flags.DEFINE_float,
         "adagrad_initial_accumulator_value",
         0.1,
         "Starting value for the AdaGrad accumulators.",
     )
-    _define(
+    define_once(
         flags.DEFINE_float,
         "adam_beta1",
         0.9,
         "Exponential decay rate for the 1st moment estimates.",
     )
-    _define(
+    define_once(
         flags.DEFINE_float,
         "adam_beta2",
         0.999,
         "Exponential decay rate for the 2nd moment estimates.",
     )
-    _define(flags.DEFINE_float, "opt_epsilon", 1.0, "Epsilon term of adadelta, adam and rmsprop.")
-    _define(flags.DEFINE_float, "ftrl_learning_rate_power", -0.5, "Learning rate power of ftrl.")
-    _define(
+    define_once(
+        flags.DEFINE_float, "opt_epsilon", 1.0, "Epsilon term of adadelta, adam and rmsprop."
+    )
+    define_once(
+        flags.DEFINE_float, "ftrl_learning_rate_power", -0.5, "Learning rate power of ftrl."
+    )
+    define_once(
         flags.DEFINE_float,
         "ftrl_initial_accumulator_value",
         0.1,
         "Starting value for the FTRL accumulators.",
     )
-    _define(flags.DEFINE_float, "ftrl_l1", 0.0, "The FTRL l1 regularization strength.")
-    _define(flags.DEFINE_float, "ftrl_l2", 0.0, "The FTRL l2 regularization strength.")
-    _define(flags.DEFINE_float, "momentum", 0.9, "Momentum of the momentum optimizer.")
-    _define(flags.DEFINE_float, "rmsprop_momentum", 0.9, "Momentum of rmsprop.")
-    _define(flags.DEFINE_float, "rmsprop_decay", 0.9, "Decay term of rmsprop.")
+    define_once(flags.DEFINE_float, "ftrl_l1", 0.0, "The FTRL l1 regularization strength.")
+    define_once(flags.DEFINE_float, "ftrl_l2", 0.0, "The FTRL l2 regularization strength.")
+    define_once(flags.DEFINE_float, "momentum", 0.9, "Momentum of the momentum optimizer.")
+    define_once(flags.DEFINE_float, "rmsprop_momentum", 0.9, "Momentum of rmsprop.")
+    define_once(flags.DEFINE_float, "rmsprop_decay", 0.9, "Decay term of rmsprop.")
 
 
 def define_learning_rate_flags() -> None:
     """learning_rate, decay type and its parameters, warmup_epochs, label_smoothing."""
     if not _once("learning_rate"):
         return
-    _define(
+    define_once(
         flags.DEFINE_enum,
         "learning_rate_decay_type",
         "exponential",
@@ -245,23 +249,25 @@ def define_learning_rate_flags() -> None:
         "down to --end_learning_rate) or cosine (addition: down to --end_learning_rate at "
         "--max_number_of_steps).",
     )
-    _define(flags.DEFINE_float, "learning_rate", 0.01, "Initial learning rate.")
-    _define(
+    define_once(flags.DEFINE_float, "learning_rate", 0.01, "Initial learning rate.")
+    define_once(
         flags.DEFINE_float,
         "end_learning_rate",
         0.0001,
         "Minimal learning rate of polynomial and cosine decay.",
     )
-    _define(flags.DEFINE_float, "label_smoothing", 0.0, "Amount of label smoothing (0 = none).")
-    _define(flags.DEFINE_float, "learning_rate_decay_factor", 0.94, "Learning rate decay factor.")
-    _define(
+    define_once(flags.DEFINE_float, "label_smoothing", 0.0, "Amount of label smoothing (0 = none).")
+    define_once(
+        flags.DEFINE_float, "learning_rate_decay_factor", 0.94, "Learning rate decay factor."
+    )
+    define_once(
         flags.DEFINE_float,
         "num_epochs_per_decay",
         2.0,
         "Epochs after which the learning rate decays; decay steps = int(num_samples / "
         "batch_size * num_epochs_per_decay), num_samples from dataset.json.",
     )
-    _define(
+    define_once(
         flags.DEFINE_float,
         "warmup_epochs",
         0.0,
@@ -274,7 +280,7 @@ def define_checkpoint_flags() -> None:
     """Fine-tuning (checkpoint_path, scopes) and checkpoint-saving flags for training."""
     if not _once("checkpoint"):
         return
-    _define(
+    define_once(
         flags.DEFINE_string,
         "checkpoint_path",
         None,
@@ -282,34 +288,34 @@ def define_checkpoint_flags() -> None:
         "directory (its latest). Not used when --train_dir already holds a checkpoint "
         "(training resumes from that). None: start from scratch.",
     )
-    _define(
+    define_once(
         flags.DEFINE_string,
         "checkpoint_exclude_scopes",
         None,
         "Comma-separated variable scopes not restored from --checkpoint_path, e.g. "
         "InceptionV3/Logits,InceptionV3/AuxLogits. None: restore every model variable.",
     )
-    _define(
+    define_once(
         flags.DEFINE_string,
         "trainable_scopes",
         None,
         "Comma-separated variable scopes to train; all others stay frozen. "
         "None: train every trainable variable.",
     )
-    _define(
+    define_once(
         flags.DEFINE_boolean,
         "ignore_missing_vars",
         False,
         "When restoring from --checkpoint_path, skip model variables the checkpoint lacks "
         "instead of failing.",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "save_interval_secs",
         600,
         "Seconds between checkpoint saves (also saved at the end).",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "max_checkpoints_to_keep",
         5,
@@ -321,23 +327,23 @@ def define_train_flags() -> None:
     """train_dir, steps, logging, summaries and the additions of slimcls' loop."""
     if not _once("train"):
         return
-    _define(
+    define_once(
         flags.DEFINE_string,
         "train_dir",
         "/tmp/tfmodel/",
         "Directory where checkpoints and event logs are written.",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "max_number_of_steps",
         None,
         "Maximum number of training steps. None: train forever.",
     )
-    _define(flags.DEFINE_integer, "log_every_n_steps", 10, "Steps between log lines.")
-    _define(
+    define_once(flags.DEFINE_integer, "log_every_n_steps", 10, "Steps between log lines.")
+    define_once(
         flags.DEFINE_integer, "save_summaries_secs", 600, "Seconds between TensorBoard summaries."
     )
-    _define(
+    define_once(
         flags.DEFINE_enum,
         "mixed_precision",
         None,
@@ -345,26 +351,26 @@ def define_train_flags() -> None:
         "Addition: compute in bfloat16 or float16 with float32 variables (for GPUs/TPUs). "
         "None: float32 everywhere.",
     )
-    _define(
+    define_once(
         flags.DEFINE_boolean,
         "jit_compile",
         False,
         "Addition: compile the train step with XLA. Measure first: on CPU it is often slower.",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "random_seed",
         None,
         "Addition: seed for initialisation and input shuffling. None: nondeterministic.",
     )
-    _define(
+    define_once(
         flags.DEFINE_string,
         "validation_split_name",
         None,
         "Addition: a split evaluated during training every --eval_every_n_steps (accuracy "
         "logged and summarised). None: no evaluation during training.",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "eval_every_n_steps",
         1000,
@@ -380,47 +386,49 @@ def define_distribution_flags() -> None:
     """
     if not _once("distribution"):
         return
-    _define(
+    define_once(
         flags.DEFINE_string, "master", "", "TF-Slim's TF1 session target. Not used (TF2 has none)."
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "num_clones",
         1,
         "Model clones (one per local device). Only 1 is supported yet.",
     )
-    _define(
+    define_once(
         flags.DEFINE_boolean,
         "clone_on_cpu",
         False,
         "Place the clone on the CPU even if GPUs exist.",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "worker_replicas",
         1,
         "TF-Slim's worker count. Not used: set TF_CONFIG instead.",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "num_ps_tasks",
         0,
         "TF-Slim's parameter servers. Not used: set TF_CONFIG instead.",
     )
-    _define(flags.DEFINE_integer, "task", 0, "TF-Slim's task id. Not used: set TF_CONFIG instead.")
-    _define(
+    define_once(
+        flags.DEFINE_integer, "task", 0, "TF-Slim's task id. Not used: set TF_CONFIG instead."
+    )
+    define_once(
         flags.DEFINE_boolean,
         "sync_replicas",
         False,
         "TF-Slim's SyncReplicasOptimizer switch. Not used (TF_CONFIG).",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "replicas_to_aggregate",
         1,
         "TF-Slim's sync-replica count. Not used (TF_CONFIG).",
     )
-    _define(
+    define_once(
         flags.DEFINE_integer,
         "quantize_delay",
         -1,
@@ -474,14 +482,3 @@ def write_flagfile(
         f.write("\n".join(lines) + "\n")
     tf.io.gfile.rename(tmp, path, overwrite=True)
     return path
-
-
-def show_in_short_help(flag_values: flags.FlagValues = FLAGS) -> None:
-    """Lists this module's flags in ``--helpshort`` of the running program.
-
-    absl's short help shows the key flags of the module named ``sys.argv[0]``, which for
-    a console script (``.venv/bin/train_image_classifier``) is not the module that
-    called ``adopt_module_key_flags``. Call this from the entry point's ``main()``.
-    """
-    for flag in flag_values.flags_by_module_dict().get(__name__, []):
-        flag_values.register_key_flag_for_module(sys.argv[0], flag)

@@ -160,7 +160,6 @@ def main() -> None:
     """Console-script entry point (``train_image_classifier``)."""
     from slimcls import cli
 
-    flag_defs.show_in_short_help()
     cli.run(_main, PROG)
 
 
