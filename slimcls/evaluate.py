@@ -152,6 +152,16 @@ def quiet_tensorflow_info():
         logger.setLevel(level)
 
 
+def build_model(model_name: str, num_classes: int, image_shape: Sequence[int]) -> SlimModel:
+    """The registered net with its variables created, for inputs of ``image_shape``."""
+    from slimcls.models import create_model
+
+    with quiet_tensorflow_info():
+        model = create_model(model_name, num_classes)
+        model.build_variables(tuple(image_shape))
+    return model
+
+
 def load_model(
     model_name: str,
     num_classes: int,
@@ -160,11 +170,7 @@ def load_model(
     use_moving_averages: bool = False,
 ) -> SlimModel:
     """Builds the registered net and restores it from the checkpoint ``prefix``."""
-    from slimcls.models import create_model
-
-    with quiet_tensorflow_info():
-        model = create_model(model_name, num_classes)
-        model.build_variables(tuple(image_shape))
+    model = build_model(model_name, num_classes, image_shape)
     restore_model(model, prefix, use_moving_averages)
     return model
 
@@ -315,11 +321,7 @@ class Evaluator:
         self._step = None
 
     def _build(self) -> None:
-        from slimcls.models import create_model
-
-        with quiet_tensorflow_info():
-            model = create_model(self.config.model_name, self.num_classes)
-            model.build_variables(self.image_shape)
+        model = build_model(self.config.model_name, self.num_classes, self.image_shape)
         k = min(RECALL_K, self.num_classes)
         num_classes = self.num_classes
 
@@ -696,6 +698,7 @@ __all__ = [
     "EvalConfig",
     "EvalWriter",
     "Evaluator",
+    "build_model",
     "NetChoice",
     "evaluate",
     "eval_preprocess_fn",
