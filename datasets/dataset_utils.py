@@ -36,12 +36,12 @@ import numpy as np
 
 from slimcls.compat import tf
 from slimcls.errors import SlimclsError
+from slimcls.fileio import TMP_SUFFIX, write_text_atomic  # noqa: F401  (du.TMP_SUFFIX)
 
 DATASET_JSON = "dataset.json"
 LABELS_FILENAME = "labels.txt"
 REJECTED_FILENAME = "rejected.txt"
 FORMAT_VERSION = 1
-TMP_SUFFIX = ".tmp"
 
 #: Records per shard when ``num_shards`` is not given (a few MB to ~100 MB per shard).
 DEFAULT_RECORDS_PER_SHARD = 5000
@@ -157,14 +157,6 @@ def join(*parts: str) -> str:
 
 
 # --------------------------------------------------------------------------- metadata
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Writes UTF-8 text to ``path.tmp`` then renames it over ``path``."""
-    tmp = path + TMP_SUFFIX
-    with tf.io.gfile.GFile(tmp, "wb") as f:
-        f.write(text.encode("utf-8"))
-    tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def write_label_file(labels_to_names: Mapping[int, str], dataset_dir: str) -> str:

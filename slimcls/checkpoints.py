@@ -23,6 +23,7 @@ import numpy as np
 
 from slimcls.compat import tf
 from slimcls.errors import SlimclsError
+from slimcls.fileio import write_text_atomic
 
 _STEP_RE = re.compile(r"-(\d+)$")
 _TEMP_MARKER = "_temp_"
@@ -249,10 +250,9 @@ def _write_state(directory: str, latest: str, kept: Sequence[str]) -> None:
     lines = [f"model_checkpoint_path: {json.dumps(latest)}"]
     lines += [f"all_model_checkpoint_paths: {json.dumps(p)}" for p in kept]
     path = os.path.join(directory, STATE_FILE)
-    temp = f"{path}{_TEMP_MARKER}{uuid.uuid4().hex}"
-    with tf.io.gfile.GFile(temp, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    tf.io.gfile.rename(temp, path, overwrite=True)
+    write_text_atomic(
+        path, "\n".join(lines) + "\n", temp_path=f"{path}{_TEMP_MARKER}{uuid.uuid4().hex}"
+    )
 
 
 def _delete(prefix: str) -> None:

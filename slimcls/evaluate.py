@@ -28,6 +28,7 @@ import numpy as np
 from slimcls import checkpoints
 from slimcls.compat import tf
 from slimcls.errors import SlimclsError
+from slimcls.fileio import write_text_atomic
 from slimcls.slim_model import SlimModel
 
 log = logging.getLogger(__name__)
@@ -642,7 +643,7 @@ class EvalWriter:
             "summaries": d,
         }
         record = json_metrics(metrics)
-        _atomic_write(paths["metrics"], json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        write_text_atomic(paths["metrics"], json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         summary_line = {
             k: v for k, v in record.items() if k not in ("per_class", "confusion_matrix")
         }
@@ -658,7 +659,7 @@ class EvalWriter:
             _csv(names[i]) + "," + ",".join(str(int(c)) for c in row)
             for i, row in enumerate(confusion)
         ]
-        _atomic_write(paths["confusion_csv"], "\n".join(rows) + "\n")
+        write_text_atomic(paths["confusion_csv"], "\n".join(rows) + "\n")
         # tf.summary.scalar/image need the tensorboard package; slimcls writes the same
         # records through tf.summary.write (helpers shared with training).
         from slimcls import summaries
@@ -676,13 +677,6 @@ class EvalWriter:
 
 def _csv(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with tf.io.gfile.GFile(tmp, "w") as f:
-        f.write(text)
-    tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def summary_numbers(metrics: Mapping[str, Any]) -> str:

@@ -459,6 +459,7 @@ def write_flagfile(
       The path written.
     """
     from slimcls.compat import tf
+    from slimcls.fileio import write_text_atomic
 
     by_module = flag_values.flags_by_module_dict()
     names = [__name__, *module_names]
@@ -477,8 +478,5 @@ def write_flagfile(
         lines.append(text if text else f"# --{name} is None")
     path = os.path.join(directory, filename)
     tf.io.gfile.makedirs(directory)
-    tmp = path + ".tmp"
-    with tf.io.gfile.GFile(tmp, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    tf.io.gfile.rename(tmp, path, overwrite=True)
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path
