@@ -21,6 +21,7 @@ changes make any of this unnecessary or insufficient.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import warnings
