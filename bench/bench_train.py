@@ -45,8 +45,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 import slimcls  # noqa: E402,F401  (compat before TensorFlow)
-from datasets import dataset_utils  # noqa: E402
 from slimcls import optim, train  # noqa: E402
+from slimcls.datasets import dataset_utils  # noqa: E402
 
 #: DESIGN.md, "Measured facts": TF-Slim's train_image_classifier.py on this machine.
 BASELINES = {

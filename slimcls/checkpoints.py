@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
-from slimcls.fileio import write_text_atomic
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.core.fileio import write_text_atomic
 
 _STEP_RE = re.compile(r"-(\d+)$")
 _TEMP_MARKER = "_temp_"

@@ -9,7 +9,6 @@ entry in the results; the other files are still classified.
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import os
 import re
@@ -20,8 +19,9 @@ import numpy as np
 
 from slimcls import checkpoints
 from slimcls import evaluate as ev
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.config import ClassifierConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).
@@ -57,40 +57,8 @@ def decode_image(data: tf.Tensor, channels: int) -> tf.Tensor:
     return image
 
 
-@dataclasses.dataclass
-class ClassifierConfig:
-    """What to load for classification or export.
-
-    Attributes:
-      checkpoint_path: a checkpoint prefix or a directory (its latest).
-      model_name: a key of ``nets.nets_factory.NETWORKS``.
-      dataset_dir: a converted dataset: its ``dataset.json`` gives the number of
-        classes and channels, its ``labels.txt`` the names. Optional.
-      labels_file: a ``labels.txt`` that overrides the dataset's.
-      labels_offset: as in training: class i of the net is dataset label i + offset.
-      preprocessing_name: None: the net's own.
-      image_size: None: the net's default size.
-      use_grayscale: as in training.
-      moving_average_decay: when set (> 0), load the EMA shadows.
-      channels: channels images are decoded to; None: the dataset's, else 3.
-      num_classes: None: from the dataset, else from the checkpoint's logits layer.
-    """
-
-    checkpoint_path: str
-    model_name: str
-    dataset_dir: str | None = None
-    labels_file: str | None = None
-    labels_offset: int = 0
-    preprocessing_name: str | None = None
-    image_size: int | None = None
-    use_grayscale: bool = False
-    moving_average_decay: float | None = None
-    channels: int | None = None
-    num_classes: int | None = None
-
-
 def _num_classes_from_checkpoint(model_name: str, prefix: str) -> int:
-    from nets import nets_factory
+    from slimcls.nets import nets_factory
 
     shapes = checkpoints.read_shapes(prefix)
     for scope in nets_factory.get_spec(model_name).logits_scopes:
@@ -119,10 +87,12 @@ class Classifier:
         if config.labels_offset < 0:
             raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
         self.checkpoint = checkpoints.resolve_checkpoint(config.checkpoint_path)
-        self.net = ev.resolve_net(config.model_name, config.preprocessing_name, config.image_size)
+        self.net = ev.resolve_net(
+            config.model_name, config.preprocessing_name, config.eval_image_size
+        )
         info: dict[str, Any] = {}
         if config.dataset_dir:
-            from datasets import dataset_utils
+            from slimcls.datasets import dataset_utils
 
             info = dataset_utils.read_dataset_json(config.dataset_dir)
         self.labels_file = config.labels_file

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 
 from slimcls import checkpoints
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
-from slimcls.fileio import write_text_atomic
+from slimcls.config import EvalConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.core.fileio import write_text_atomic
 from slimcls.slim_model import SlimModel
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def resolve_net(
     Raises:
       SlimclsError: unknown model, or an image size below the net's minimum.
     """
-    from nets import nets_factory
+    from slimcls.nets import nets_factory
 
     spec = nets_factory.get_spec(model_name)
     size = int(image_size or spec.default_image_size)
@@ -78,7 +79,7 @@ def eval_preprocess_fn(
     Raises:
       SlimclsError: unknown preprocessing name.
     """
-    from preprocessing import preprocessing_factory
+    from slimcls.preprocessing import preprocessing_factory
 
     try:
         fn = preprocessing_factory.get_preprocessing(
@@ -182,7 +183,7 @@ def read_labels_file(path: str) -> dict[int, str]:
     Raises:
       SlimclsError: missing or malformed file.
     """
-    from datasets import dataset_utils
+    from slimcls.datasets import dataset_utils
 
     if not tf.io.gfile.exists(path):
         raise SlimclsError(f"labels file {path!r} does not exist")
@@ -197,51 +198,6 @@ def class_names(labels_to_names: Mapping[int, str] | None, num_classes: int, off
 
 # --------------------------------------------------------------------------------------
 # Evaluation.
-
-
-@dataclasses.dataclass
-class EvalConfig:
-    """What ``eval_image_classifier`` evaluates (TF-Slim's flag names).
-
-    Attributes:
-      checkpoint_path: a checkpoint prefix or a directory (its latest; watch mode
-        watches it).
-      dataset_dir: a converted dataset (``dataset.json``).
-      model_name: a key of ``nets.nets_factory.NETWORKS``.
-      dataset_name: must match ``dataset.json`` when given; None accepts any.
-      split_name: the split to evaluate.
-      batch_size: examples per batch (the last batch may be smaller).
-      max_num_batches: evaluate only this many batches (reported as truncated).
-      labels_offset: subtracted from the dataset labels; the net has
-        ``num_classes - labels_offset`` outputs.
-      preprocessing_name: None: the net's own.
-      eval_image_size: None: the net's default size.
-      use_grayscale: preprocessing converts to one channel.
-      moving_average_decay: when set (> 0), evaluate the EMA shadows.
-      eval_dir: where metrics.json, confusion_matrix.png/.csv and summaries go; None:
-        nothing is written.
-      num_readers, num_preprocessing_threads: tf.data parallelism (None: AUTOTUNE).
-    """
-
-    checkpoint_path: str
-    dataset_dir: str
-    model_name: str
-    dataset_name: str | None = None
-    split_name: str = "test"
-    batch_size: int = 100
-    max_num_batches: int | None = None
-    labels_offset: int = 0
-    preprocessing_name: str | None = None
-    eval_image_size: int | None = None
-    use_grayscale: bool = False
-    moving_average_decay: float | None = None
-    eval_dir: str | None = None
-    num_readers: int | None = None
-    num_preprocessing_threads: int | None = None
-
-    @property
-    def use_moving_averages(self) -> bool:
-        return bool(self.moving_average_decay)
 
 
 def _check_config(config: EvalConfig) -> None:
@@ -293,12 +249,12 @@ class Evaluator:
     """
 
     def __init__(self, config: EvalConfig) -> None:
-        from datasets import dataset_factory
+        from slimcls.datasets import dataset_factory
 
         _check_config(config)
         self.config = config
         self.descriptor = dataset_factory.get_dataset(
-            config.dataset_name, config.split_name, config.dataset_dir
+            config.dataset_name, config.dataset_split_name, config.dataset_dir
         )
         self.num_classes = int(self.descriptor.num_classes) - config.labels_offset
         if self.num_classes < 1:
@@ -366,7 +322,7 @@ class Evaluator:
             if bad.any():
                 raise SlimclsError(
                     f"label {int(labels[bad][0]) + self.config.labels_offset} in split "
-                    f"{self.config.split_name!r} is outside the net's {self.num_classes} "
+                    f"{self.config.dataset_split_name!r} is outside the net's {self.num_classes} "
                     f"classes (--labels_offset={self.config.labels_offset})"
                 )
             np.add.at(confusion, (labels, preds), 1)
@@ -377,7 +333,8 @@ class Evaluator:
         num_examples = int(confusion.sum())
         if num_examples == 0:
             raise SlimclsError(
-                f"split {self.config.split_name!r} of {self.config.dataset_dir!r} has no examples"
+                f"--dataset_split_name={self.config.dataset_split_name!r} of "
+                f"{self.config.dataset_dir!r} has no examples"
             )
         return self._metrics(prefix, confusion, top_k_hits, loss_sum, num_batches, seconds)
 
@@ -408,7 +365,7 @@ class Evaluator:
             "checkpoint": prefix,
             "moving_averages": self.config.use_moving_averages,
             "dataset_dir": self.config.dataset_dir,
-            "split_name": self.config.split_name,
+            "split_name": self.config.dataset_split_name,
             "model_name": self.config.model_name,
             "image_size": self.net.image_size,
             "per_class": per_class,
@@ -689,7 +646,6 @@ def summary_numbers(metrics: Mapping[str, Any]) -> str:
 
 
 __all__ = [
-    "EvalConfig",
     "EvalWriter",
     "Evaluator",
     "build_model",

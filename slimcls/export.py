@@ -17,7 +17,6 @@ Decoding and the net's eval preprocessing run inside the graph, with the same fu
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -25,28 +24,14 @@ import tempfile
 import uuid
 from typing import Any
 
-from slimcls.classify import Classifier, ClassifierConfig
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.classify import Classifier
+from slimcls.config import ExportConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.evaluate import quiet_tensorflow_info
 
 INPUT_NAME = "image_bytes"
 SIGNATURE = "serving_default"
-
-
-@dataclasses.dataclass
-class ExportConfig:
-    """``ClassifierConfig`` fields plus where to write.
-
-    Attributes:
-      classifier: what to load (checkpoint, net, labels, EMA, preprocessing).
-      output_dir: the SavedModel directory (must not exist unless ``overwrite``).
-      overwrite: replace an existing ``output_dir``.
-    """
-
-    classifier: ClassifierConfig
-    output_dir: str
-    overwrite: bool = False
 
 
 def build_serving_module(classifier: Classifier, labels_path: str) -> tf.Module:

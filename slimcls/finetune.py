@@ -19,8 +19,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from slimcls import checkpoints
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.slim_model import variable_name
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 _FEATURES = {
     "image/encoded": tf.io.FixedLenFeature((), tf.string),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nets import nets_factory
+from slimcls.nets import nets_factory
 from slimcls.slim_model import SlimModel
 
 

@@ -14,49 +14,18 @@ TF1 graph collections), so they run inside an XLA-compiled train step.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.config import LearningRateConfig, OptimizerConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.slim_model import variable_name
 
 OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
 DECAY_TYPES = ("fixed", "exponential", "polynomial", "cosine")
 
 Schedule = Callable[[tf.Tensor], tf.Tensor]
-
-
-@dataclasses.dataclass(frozen=True)
-class OptimizerConfig:
-    """TF-Slim's optimizer flags (same names and defaults)."""
-
-    optimizer: str = "rmsprop"
-    adadelta_rho: float = 0.95
-    adagrad_initial_accumulator_value: float = 0.1
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    opt_epsilon: float = 1.0
-    ftrl_learning_rate_power: float = -0.5
-    ftrl_initial_accumulator_value: float = 0.1
-    ftrl_l1: float = 0.0
-    ftrl_l2: float = 0.0
-    momentum: float = 0.9
-    rmsprop_momentum: float = 0.9
-    rmsprop_decay: float = 0.9
-
-
-@dataclasses.dataclass(frozen=True)
-class LearningRateConfig:
-    """TF-Slim's learning-rate flags plus ``warmup_epochs`` and the cosine type."""
-
-    learning_rate: float = 0.01
-    learning_rate_decay_type: str = "exponential"
-    learning_rate_decay_factor: float = 0.94
-    num_epochs_per_decay: float = 2.0
-    end_learning_rate: float = 0.0001
-    warmup_epochs: float = 0.0
 
 
 def decay_steps(num_samples: int, batch_size: int, num_epochs_per_decay: float) -> int:

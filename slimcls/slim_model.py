@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 NetFn = Callable[..., tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
 

@@ -9,7 +9,7 @@ wherever you view the logs) shows them as scalars and images. Call these inside 
 
 from __future__ import annotations
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 
 def _summary_metadata(plugin: str, data_class: int):

@@ -27,8 +27,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from slimcls import checkpoints, finetune, optim, summaries
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.config import TrainConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.slim_model import variable_name
 
 log = logging.getLogger(__name__)
@@ -37,57 +38,6 @@ AUX_LOSS_WEIGHT = 0.4
 GLOBAL_STEP = checkpoints.GLOBAL_STEP
 #: float16 dynamic loss scaling: start, growth interval (steps), bounds.
 _LOSS_SCALE_START, _LOSS_SCALE_GROWTH_STEPS = 2.0**15, 2000
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything ``train`` needs; field names are TF-Slim's flag names.
-
-    ``None`` means: dataset_name -> whatever dataset_dir holds; preprocessing_name ->
-    the net's; train_image_size -> the net's default size; max_number_of_steps -> train
-    until interrupted; moving_average_decay -> no moving averages; checkpoint_path ->
-    start from scratch; random_seed -> nondeterministic; mixed_precision -> float32;
-    validation_split_name -> no evaluation during training.
-    """
-
-    train_dir: str
-    dataset_dir: str
-    dataset_name: str | None = None
-    dataset_split_name: str = "train"
-    labels_offset: int = 0
-    model_name: str = "inception_v3"
-    preprocessing_name: str | None = None
-    use_grayscale: bool = False
-    train_image_size: int | None = None
-    batch_size: int = 32
-    max_number_of_steps: int | None = None
-    num_readers: int | None = 4
-    num_preprocessing_threads: int | None = 4
-    shuffle_buffer_size: int = 10000
-    weight_decay: float = 0.00004
-    optimizer: optim.OptimizerConfig = dataclasses.field(default_factory=optim.OptimizerConfig)
-    learning_rate: optim.LearningRateConfig = dataclasses.field(
-        default_factory=optim.LearningRateConfig
-    )
-    label_smoothing: float = 0.0
-    moving_average_decay: float | None = None
-    checkpoint_path: str | None = None
-    checkpoint_exclude_scopes: tuple[str, ...] = ()
-    trainable_scopes: tuple[str, ...] = ()
-    ignore_missing_vars: bool = False
-    log_every_n_steps: int = 10
-    save_summaries_secs: float = 600
-    save_interval_secs: float = 600
-    max_checkpoints_to_keep: int = 5
-    num_clones: int = 1
-    clone_on_cpu: bool = False
-    mixed_precision: str | None = None
-    jit_compile: bool = False
-    random_seed: int | None = None
-    validation_split_name: str | None = None
-    eval_every_n_steps: int = 1000
-    num_summary_images: int = 3
-    handle_signals: bool = True
 
 
 @dataclasses.dataclass
@@ -289,10 +239,10 @@ def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> 
       SlimclsError: bad configuration or data, a checkpoint that does not fit, or a
         NaN/Inf loss (the message names the step; the last good checkpoint is kept).
     """
-    from datasets import dataset_factory
-    from nets import nets_factory
     from slimcls import input_pipeline
+    from slimcls.datasets import dataset_factory
     from slimcls.models import create_model
+    from slimcls.nets import nets_factory
 
     _check_unsupported(config)
     spec = nets_factory.get_spec(config.model_name)
@@ -427,7 +377,7 @@ def _compute_in(model, dtype: tf.DType) -> None:
 
 
 def _train_preprocess(config: TrainConfig, default_name: str, image_size: int):
-    from preprocessing import preprocessing_factory
+    from slimcls.preprocessing import preprocessing_factory
 
     name = config.preprocessing_name or default_name
     try:
@@ -558,10 +508,10 @@ def _make_validation(config, model, image_size, num_classes):
     """Returns ``validate() -> (accuracy, n)`` on validation_split_name, or None."""
     if not config.validation_split_name:
         return None
-    from datasets import dataset_factory
-    from nets import nets_factory
-    from preprocessing import preprocessing_factory
     from slimcls import input_pipeline
+    from slimcls.datasets import dataset_factory
+    from slimcls.nets import nets_factory
+    from slimcls.preprocessing import preprocessing_factory
 
     descriptor = dataset_factory.get_dataset(
         config.dataset_name, config.validation_split_name, config.dataset_dir

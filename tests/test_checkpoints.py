@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from slimcls import checkpoints
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 
 
 def _tensors(step):

@@ -16,8 +16,9 @@ from test_eval_support import (
 )
 
 from slimcls import classify as cl
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls import config as cfg
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +103,11 @@ def test_grayscale_datasets_decode_every_format(setup, tmp_path):
 def test_moving_averages_and_labels_without_dataset(setup, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"{i}:name{i}\n" for i in range(len(CLASS_NAMES))))
-    config = cl.ClassifierConfig(
+    config = cfg.ClassifierConfig(
         checkpoint_path=setup["config"].checkpoint_path,
         model_name=MODEL,
         labels_file=str(labels),
-        image_size=SIZE,
+        eval_image_size=SIZE,
         moving_average_decay=0.9999,
     )
     classifier = cl.Classifier(config)
@@ -119,6 +120,6 @@ def test_moving_averages_and_labels_without_dataset(setup, tmp_path):
 
 
 def test_bad_checkpoint_is_a_clear_error(setup, tmp_path):
-    config = cl.ClassifierConfig(checkpoint_path=str(tmp_path), model_name=MODEL)
+    config = cfg.ClassifierConfig(checkpoint_path=str(tmp_path), model_name=MODEL)
     with pytest.raises(SlimclsError, match="without checkpoints"):
         cl.Classifier(config)

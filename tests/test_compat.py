@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 import slimcls
-from slimcls import compat
+from slimcls.core import compat
 
 
 def test_legacy_keras_is_active():
@@ -47,14 +47,15 @@ def test_batch_norm_fails_without_shim():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
     ).stdout
     assert "CRASH" in out, (
-        f"tf-slim batch_norm now works without slimcls.compat ({compat.UPSTREAM_ISSUE} "
+        f"tf-slim batch_norm now works without slimcls.core.compat ({compat.UPSTREAM_ISSUE} "
         f"fixed upstream?): drop the alias. Output: {out!r}"
     )
 
 
 def test_importing_packages_applies_shim_in_fresh_process():
     code = (
-        "import slimcls, nets, datasets, preprocessing, tf_slim as slim, tensorflow as tf\n"
+        "import slimcls.nets, slimcls.datasets, slimcls.preprocessing\n"
+        "import tf_slim as slim, tensorflow as tf\n"
         "g = tf.Graph()\n"
         "with g.as_default():\n"
         "    y = slim.batch_norm(tf.compat.v1.placeholder(tf.float32, [2, 4, 4, 3]))\n"

@@ -8,10 +8,10 @@ import tarfile
 import numpy as np
 import pytest
 
-from datasets import convert_cifar10, dataset_factory, download
 from slimcls import input_pipeline
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_cifar10, dataset_factory, download
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 SIZES = {"data_batch_1": 7, "data_batch_2": 5, "test_batch": 4}

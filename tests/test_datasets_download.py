@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from datasets import download
-from slimcls.errors import SlimclsError
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import download
 
 
 def _file(tmp_path, data=b"hello archive"):

@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from datasets import dataset_factory, dataset_utils
-from slimcls.errors import SlimclsError
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_factory, dataset_utils
 
 
 @pytest.fixture

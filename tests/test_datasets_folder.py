@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets import convert_folder, dataset_factory
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_folder, dataset_factory
 
 
 def _save(path, img, fmt, **kw):

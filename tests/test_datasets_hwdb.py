@@ -7,9 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from datasets import convert_hwdb, dataset_factory
 from slimcls import input_pipeline
-from slimcls.errors import SlimclsError
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_hwdb, dataset_factory
 
 CHARS = ["啊", "阿", "埃", "挨", "哎"]
 

@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from datasets import dataset_utils
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils
 
 
 def _read_records(path):

@@ -12,7 +12,7 @@ import pytest
 from helpers import ENV, run_module
 from PIL import Image
 
-from datasets import convert_folder, dataset_factory, download
+from slimcls.datasets import convert_folder, dataset_factory, download
 
 
 def run_cli(*args):

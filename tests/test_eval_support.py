@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from slimcls import checkpoints
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 MODEL = "small_cnn"
 SIZE = 8
@@ -29,7 +29,7 @@ def images_and_labels(n, seed=0, size=SIZE, channels=3, num_classes=NUM_CLASSES)
 
 def make_dataset(directory, splits=None, channels=3, name="tiny", seed=0):
     """Writes a converted dataset; ``splits`` maps split name -> number of examples."""
-    from datasets import dataset_utils
+    from slimcls.datasets import dataset_utils
 
     splits = splits or {"test": 23}
     arrays = {
@@ -76,20 +76,20 @@ def make_trained_run(root, step, splits, ema=None):
 
 def classifier_config(root, dataset_dir, **kwargs):
     """The ClassifierConfig of :func:`make_trained_run`'s checkpoint."""
-    from slimcls.classify import ClassifierConfig
+    from slimcls.config import ClassifierConfig
 
     return ClassifierConfig(
         checkpoint_path=str(root / "train"),
         model_name=MODEL,
         dataset_dir=dataset_dir,
-        image_size=SIZE,
+        eval_image_size=SIZE,
         **kwargs,
     )
 
 
 def preprocess_numpy(images, size=SIZE):
     """Eval preprocessing of uint8 images, applied one by one (the reference path)."""
-    from preprocessing import preprocessing_factory
+    from slimcls.preprocessing import preprocessing_factory
 
     fn = preprocessing_factory.get_preprocessing("cifarnet", is_training=False)
     return np.stack([fn(tf.constant(im), size, size).numpy() for im in images])

@@ -18,8 +18,9 @@ from test_eval_support import (
     save_model_checkpoint,
 )
 
+from slimcls import config
 from slimcls import evaluate as ev
-from slimcls.errors import SlimclsError
+from slimcls.core.errors import SlimclsError
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def setup(tmp_path_factory):
 
 def _config(setup, **kw):
     kw.setdefault("batch_size", 5)
-    return ev.EvalConfig(
+    return config.EvalConfig(
         checkpoint_path=str(setup["root"] / "train"),
         dataset_dir=setup["dataset_dir"],
         model_name=MODEL,
@@ -125,7 +126,7 @@ def test_missing_checkpoint_and_bad_split_are_clear_errors(setup, tmp_path):
     with pytest.raises(SlimclsError, match="does not exist"):
         ev.evaluate(config)
     with pytest.raises(SlimclsError, match="expected one of"):
-        ev.evaluate(_config(setup, split_name="validation"))
+        ev.evaluate(_config(setup, dataset_split_name="validation"))
     with pytest.raises(SlimclsError, match="batch_size"):
         ev.evaluate(_config(setup, batch_size=0))
 

@@ -15,8 +15,8 @@ from test_eval_support import (
 
 from slimcls import classify as cl
 from slimcls import export as ex
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 
 
 @pytest.fixture(scope="module")

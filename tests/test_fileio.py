@@ -2,7 +2,7 @@
 
 import os
 
-from slimcls.fileio import TMP_SUFFIX, write_text_atomic
+from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic
 
 
 def test_writes_utf8_and_replaces_without_leftovers(tmp_path):

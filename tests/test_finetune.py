@@ -8,8 +8,8 @@ import pytest
 from test_train import NUM_CLASSES, SIZE, TINY_SPEC, _config, dataset_dir, tiny_net  # noqa: F401
 
 from slimcls import checkpoints, finetune, optim, train
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.slim_model import SlimModel
 
 LOGITS = "Tiny/Logits,Tiny/AuxLogits"

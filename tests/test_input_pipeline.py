@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from datasets import dataset_factory, dataset_utils
 from slimcls import input_pipeline
-from slimcls.compat import tf
+from slimcls.core.compat import tf
+from slimcls.datasets import dataset_factory, dataset_utils
 
 
 def _to_float(image):

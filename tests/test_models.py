@@ -2,7 +2,7 @@
 
 import pytest
 
-from slimcls.errors import SlimclsError
+from slimcls.core.errors import SlimclsError
 from slimcls.models import create_model
 
 

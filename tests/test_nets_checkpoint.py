@@ -6,8 +6,8 @@ import pytest
 from test_nets_cifarnet import CIFARNET_VARIABLES
 from test_nets_inception_v3 import expected_variables as inception_v3_variables
 
-from nets import nets_factory
-from slimcls.compat import tf
+from slimcls.core.compat import tf
+from slimcls.nets import nets_factory
 from slimcls.slim_model import SlimModel
 
 

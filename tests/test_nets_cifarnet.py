@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nets import cifarnet, nets_factory, small_cnn
-from slimcls.compat import tf
+from slimcls.core.compat import tf
+from slimcls.nets import cifarnet, nets_factory, small_cnn
 from slimcls.slim_model import SlimModel
 
 # TF-Slim's CifarNet (research/slim/nets/cifarnet.py) on 32x32x3 images, 10 classes.

@@ -2,9 +2,9 @@
 
 import pytest
 
-from nets import nets_factory
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.nets import nets_factory
 
 # Graph construction of the deepest nets takes 10-30 s on 2 shared cores.
 SLOW_TO_BUILD = {"resnet_v1_101", "resnet_v1_152", "resnet_v2_101", "resnet_v2_152"}

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nets import inception_v3, nets_factory
-from slimcls.compat import tf
+from slimcls.core.compat import tf
+from slimcls.nets import inception_v3, nets_factory
 
 # InceptionV3's convolutions as TF-Slim's research/slim/nets/inception_v3.py defines them
 # (depth_multiplier=1): (scope, kernel height, kernel width, input depth, output depth).
@@ -125,7 +125,7 @@ def _build(fn, shape, **kwargs):
 
 
 def tf_slim_arg_scope():
-    import tf_slim as slim  # after slimcls.compat
+    import tf_slim as slim  # after slimcls.core.compat
 
     return slim.arg_scope(inception_v3.inception_v3_arg_scope())
 

@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from slimcls import optim
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls import config, optim
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 
 
 def _lr(kind, step, **kw):
     defaults = dict(learning_rate=0.1, learning_rate_decay_factor=0.5, num_epochs_per_decay=2.0)
-    cfg = optim.LearningRateConfig(learning_rate_decay_type=kind, **{**defaults, **kw})
+    cfg = config.LearningRateConfig(learning_rate_decay_type=kind, **{**defaults, **kw})
     # 100 examples, batch 10 -> 10 steps/epoch -> decay_steps 20
     sched = optim.learning_rate_schedule(
         cfg, num_samples=100, batch_size=10, max_number_of_steps=50
@@ -54,16 +54,16 @@ def test_warmup_rises_linearly_then_decays_from_warmup_end():
 def test_schedule_errors():
     with pytest.raises(SlimclsError, match="cosine needs --max_number_of_steps"):
         optim.learning_rate_schedule(
-            optim.LearningRateConfig(learning_rate_decay_type="cosine"), 100, 10, None
+            config.LearningRateConfig(learning_rate_decay_type="cosine"), 100, 10, None
         )
     with pytest.raises(SlimclsError, match="decay steps is 0"):
         optim.learning_rate_schedule(
-            optim.LearningRateConfig(num_epochs_per_decay=0.01), 100, 10, None
+            config.LearningRateConfig(num_epochs_per_decay=0.01), 100, 10, None
         )
     with pytest.raises(SlimclsError, match="expected one of"):
-        optim.learning_rate_schedule(optim.LearningRateConfig(learning_rate_decay_type="x"), 1, 1)
+        optim.learning_rate_schedule(config.LearningRateConfig(learning_rate_decay_type="x"), 1, 1)
     with pytest.raises(SlimclsError, match="Unknown optimizer 'adamw'"):
-        optim.create_optimizer(optim.OptimizerConfig(optimizer="adamw"), 0.1)
+        optim.create_optimizer(config.OptimizerConfig(optimizer="adamw"), 0.1)
 
 
 EXPECTED_SLOTS = {
@@ -82,9 +82,9 @@ def test_each_optimizer_trains_in_tf_function_with_tf1_slot_names(name):
     w = tf.Variable([[1.0, -2.0], [3.0, 0.5]], name="W/weights")
     frozen = tf.Variable([1.0, 2.0], name="W/frozen")
     step = tf.Variable(0, dtype=tf.int64, name="global_step")
-    sched = optim.learning_rate_schedule(optim.LearningRateConfig(learning_rate=0.1), 100, 10)
+    sched = optim.learning_rate_schedule(config.LearningRateConfig(learning_rate=0.1), 100, 10)
     lr = tf.Variable(0.0, trainable=False, name="learning_rate")
-    opt = optim.create_optimizer(optim.OptimizerConfig(optimizer=name), lr)
+    opt = optim.create_optimizer(config.OptimizerConfig(optimizer=name), lr)
     slots = optim.create_slots(opt, [w])
     assert set(slots) == EXPECTED_SLOTS[name]
     assert not any("frozen" in k for k in slots)
@@ -109,7 +109,7 @@ def test_rmsprop_matches_tf1_update_rule_epsilon_inside_sqrt():
     w0, lr, decay, mom_c, eps = 2.0, 0.1, 0.9, 0.9, 1.0
     w = tf.Variable([w0], name="R/weights")
     opt = optim.create_optimizer(
-        optim.OptimizerConfig(optimizer="rmsprop", rmsprop_decay=decay, rmsprop_momentum=mom_c),
+        config.OptimizerConfig(optimizer="rmsprop", rmsprop_decay=decay, rmsprop_momentum=mom_c),
         lr,
     )
     ms, mom, x = 1.0, 0.0, w0

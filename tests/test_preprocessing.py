@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from preprocessing import preprocessing_factory
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.preprocessing import preprocessing_factory
 
 STYLES = sorted(preprocessing_factory.STYLES)
 
@@ -90,7 +90,7 @@ def test_unknown_name_lists_choices():
 
 
 def test_every_registered_net_name_is_a_preprocessing_name():
-    from nets import nets_factory
+    from slimcls.nets import nets_factory
 
     for name, spec in nets_factory.NETWORKS.items():
         assert preprocessing_factory.resolve(name) == spec.preprocessing, name

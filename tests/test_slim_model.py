@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tf_slim as slim  # noqa: F401  (used by the exec'd net source)
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 from slimcls.slim_model import SlimModel
 
 TINY_SOURCE = """
@@ -133,7 +133,7 @@ def test_mirrored_strategy_with_two_logical_cpus():
             """
         import numpy as np
         import tf_slim as slim
-        from slimcls.compat import tf
+        from slimcls.core.compat import tf
         from slimcls.slim_model import SlimModel
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from slimcls import summaries
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 
 def _events(logdir):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import tf_slim as slim
 
-from datasets import dataset_utils
-from nets import nets_factory
-from slimcls import checkpoints, optim, train
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls import checkpoints, config, train
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils
+from slimcls.nets import nets_factory
 
 NUM_CLASSES = 4
 SIZE = 12
@@ -91,12 +91,12 @@ def _config(dataset_dir, train_dir, **kw):
         max_number_of_steps=20,
         log_every_n_steps=10,
         weight_decay=0.0,
-        optimizer=optim.OptimizerConfig(optimizer="momentum"),
-        learning_rate=optim.LearningRateConfig(learning_rate=0.01),
+        optimizer=config.OptimizerConfig(optimizer="momentum"),
+        learning_rate=config.LearningRateConfig(learning_rate=0.01),
         random_seed=1,
         shuffle_buffer_size=64,
     )
-    return train.TrainConfig(**{**defaults, **kw})
+    return config.TrainConfig(**{**defaults, **kw})
 
 
 def test_end_to_end_tf_slim_names_tf1_saver_and_resume(dataset_dir, tmp_path, caplog):
@@ -220,8 +220,8 @@ def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(dataset_d
     bad = dataclasses.replace(
         cfg,
         max_number_of_steps=50,
-        optimizer=optim.OptimizerConfig(optimizer="sgd"),
-        learning_rate=optim.LearningRateConfig(learning_rate=1e38),
+        optimizer=config.OptimizerConfig(optimizer="sgd"),
+        learning_rate=config.LearningRateConfig(learning_rate=1e38),
     )
     with pytest.raises(SlimclsError, match=r"loss is (nan|inf) at step \d+") as err:
         train.train(bad)
@@ -249,7 +249,7 @@ def test_optimizer_slots_saved_under_tf1_names_and_restored_on_resume(
     dataset_dir, tmp_path, optimizer
 ):
     cfg = _config(
-        dataset_dir, tmp_path, max_number_of_steps=2, optimizer=optim.OptimizerConfig(optimizer)
+        dataset_dir, tmp_path, max_number_of_steps=2, optimizer=config.OptimizerConfig(optimizer)
     )
     first = train.train(cfg).checkpoint
     keys = set(checkpoints.read_shapes(first))
@@ -291,7 +291,7 @@ def test_mixed_precision_and_xla_keep_float32_variables(dataset_dir, tmp_path, t
 
 
 def test_cosine_with_warmup_runs_in_the_loop(dataset_dir, tmp_path):
-    lr = optim.LearningRateConfig(
+    lr = config.LearningRateConfig(
         learning_rate=0.02,
         learning_rate_decay_type="cosine",
         warmup_epochs=0.5,
@@ -316,7 +316,7 @@ def test_cosine_with_warmup_runs_in_the_loop(dataset_dir, tmp_path):
         (
             dict(
                 max_number_of_steps=None,
-                learning_rate=optim.LearningRateConfig(learning_rate_decay_type="cosine"),
+                learning_rate=config.LearningRateConfig(learning_rate_decay_type="cosine"),
             ),
             "cosine needs --max_number_of_steps",
         ),

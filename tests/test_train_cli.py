@@ -8,7 +8,7 @@ from absl import flags
 from helpers import run_module
 
 from slimcls import checkpoints
-from slimcls.errors import SlimclsError
+from slimcls.core.errors import SlimclsError
 
 
 def _run(*args):
@@ -76,7 +76,7 @@ def test_cli_expected_error_is_one_line_without_traceback(tmp_path):
 @pytest.fixture
 def parsed():
     """Parses argv with the entry point's flags in this process, then resets them."""
-    from slimcls import train_image_classifier as entry
+    from slimcls.cli import train_image_classifier as entry
 
     def parse(*args):
         flags.FLAGS.unparse_flags()

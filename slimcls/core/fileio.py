@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 #: Suffix of a file being written; renamed away once complete.
 TMP_SUFFIX = ".tmp"

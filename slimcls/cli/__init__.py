@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from slimcls.errors import SlimclsError
+from slimcls.core.errors import SlimclsError
 
 
 def report_errors(main: Callable[[list[str]], object], prog: str) -> Callable[[list[str]], object]:
@@ -82,7 +82,7 @@ def run(main: Callable[[list[str]], object], prog: str, quiet_tf_info: bool = Fa
     from absl import app
 
     # The entry point's own flags and the shared groups it defined through flag_defs.
-    show_flags_in_short_help([main.__module__, "slimcls.flag_defs"])
+    show_flags_in_short_help([main.__module__, "slimcls.cli.flag_defs"])
     if quiet_tf_info:
         main = quiet_tensorflow_info(main)
     app.run(report_errors(main, prog), flags_parser=one_line_flags_parser(prog))

@@ -9,8 +9,8 @@ RGB unless ``use_grayscale``), and non-square outputs keep height and width apar
 
 from __future__ import annotations
 
-from preprocessing.common import split_seed, to_float
-from slimcls.compat import tf
+from slimcls.core.compat import tf
+from slimcls.preprocessing.common import split_seed, to_float
 
 _PADDING = 4
 

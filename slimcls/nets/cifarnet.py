@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import tf_slim as slim
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 _trunc_normal = lambda stddev: tf.compat.v1.truncated_normal_initializer(stddev=stddev)
 

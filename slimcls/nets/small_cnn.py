@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import tf_slim as slim
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 
 def small_cnn(

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from datasets import dataset_utils as du
-from datasets import download
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils as du
+from slimcls.datasets import download
 
 RECORD_BYTES = 1 + 32 * 32 * 3
 _CHUNK = 500

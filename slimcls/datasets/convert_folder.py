@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from datasets import dataset_utils as du
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils as du
 
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP")  # MPO: cameras' JPEG
 SPLITS = ("train", "validation")
@@ -308,7 +308,7 @@ def convert_flowers(
     import shutil
     import tempfile
 
-    from datasets import download
+    from slimcls.datasets import download
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     kw = dict(name=name, converter="flowers", log=log, progress_stream=progress_stream, **kwargs)

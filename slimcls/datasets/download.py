@@ -18,9 +18,9 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 
-from datasets import dataset_utils as du
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils as du
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ that order gives.
 
 from __future__ import annotations
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 
 def new_seed() -> tf.Tensor:

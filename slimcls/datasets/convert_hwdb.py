@@ -24,9 +24,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from datasets import dataset_utils as du
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils as du
 
 HEADER_BYTES = 10
 #: Larger than any HWDB character (~100-300 px); refuses absurd sizes before allocating.

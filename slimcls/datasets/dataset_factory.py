@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from datasets import dataset_utils
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils
 
 
 @dataclasses.dataclass(frozen=True)

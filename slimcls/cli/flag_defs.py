@@ -8,7 +8,7 @@ process, so two entry points imported in one process (tests) do not clash.
 
 Typical use in an entry point::
 
-    from slimcls import flag_defs
+    from slimcls.cli import flag_defs
     flag_defs.define_dataset_flags(default_split="train", default_batch_size=32)
     flag_defs.define_model_flags(image_size_flag_name="train_image_size")
     FLAGS = flags.FLAGS
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from absl import flags
 
 if TYPE_CHECKING:
-    from slimcls.classify import ClassifierConfig
+    from slimcls.config import ClassifierConfig
 
 FLAGS = flags.FLAGS
 
@@ -118,7 +118,7 @@ def define_model_flags(image_size_flag_name: str = "train_image_size") -> None:
     """
     if not _once("model"):
         return
-    from nets.nets_factory import NETWORKS  # lazily: only entry points define flags
+    from slimcls.nets.nets_factory import NETWORKS  # lazily: only entry points define flags
 
     define_once(
         flags.DEFINE_enum,
@@ -169,7 +169,7 @@ def classifier_config_from_flags(image_size: int | None) -> ClassifierConfig:
     model and moving-average groups, ``checkpoint_path`` and ``labels_file``, and name
     their image-size flag differently, so its value is passed in.
     """
-    from slimcls.classify import ClassifierConfig  # imports TF: only when called
+    from slimcls.config import ClassifierConfig  # imports TF: only when called
 
     return ClassifierConfig(
         checkpoint_path=FLAGS.checkpoint_path,
@@ -178,7 +178,7 @@ def classifier_config_from_flags(image_size: int | None) -> ClassifierConfig:
         labels_file=FLAGS.labels_file,
         labels_offset=FLAGS.labels_offset,
         preprocessing_name=FLAGS.preprocessing_name,
-        image_size=image_size,
+        eval_image_size=image_size,
         use_grayscale=FLAGS.use_grayscale,
         moving_average_decay=FLAGS.moving_average_decay,
     )
@@ -458,8 +458,8 @@ def write_flagfile(
     Returns:
       The path written.
     """
-    from slimcls.compat import tf
-    from slimcls.fileio import write_text_atomic
+    from slimcls.core.compat import tf
+    from slimcls.core.fileio import write_text_atomic
 
     by_module = flag_values.flags_by_module_dict()
     names = [__name__, *module_names]

@@ -22,9 +22,9 @@ import tf_slim as slim
 from tf_slim.nets import alexnet, inception_v1, inception_v2, resnet_utils, resnet_v1, resnet_v2
 from tf_slim.nets import vgg as vgg_nets
 
-from nets import cifarnet, inception_v3, small_cnn
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.nets import cifarnet, inception_v3, small_cnn
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import tf_slim as slim
 from tf_slim.nets import inception_v3 as _tf_slim_inception_v3
 
-from slimcls.compat import tf
+from slimcls.core.compat import tf
 
 #: The trunk, reused from tf_slim: ``inception_v3_base(inputs, final_endpoint, min_depth,
 #: depth_multiplier, scope) -> (net, end_points)``.

@@ -34,9 +34,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
-from slimcls.fileio import TMP_SUFFIX, write_text_atomic  # noqa: F401  (du.TMP_SUFFIX)
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic  # noqa: F401  (du.TMP_SUFFIX)
 
 DATASET_JSON = "dataset.json"
 LABELS_FILENAME = "labels.txt"

@@ -10,15 +10,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from slimcls.compat import tf
-from slimcls.errors import SlimclsError
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 
 #: preprocessing style -> module implementing ``preprocess_image``.
 STYLES: dict[str, str] = {
-    "cifarnet": "preprocessing.cifarnet_preprocessing",
-    "handwriting": "preprocessing.handwriting_preprocessing",
-    "inception": "preprocessing.inception_preprocessing",
-    "vgg": "preprocessing.vgg_preprocessing",
+    "cifarnet": "slimcls.preprocessing.cifarnet_preprocessing",
+    "handwriting": "slimcls.preprocessing.handwriting_preprocessing",
+    "inception": "slimcls.preprocessing.inception_preprocessing",
+    "vgg": "slimcls.preprocessing.vgg_preprocessing",
 }
 
 #: other accepted names (the registered model names, as in TF-Slim) -> style.

@@ -1,3 +1,0 @@
-"""TF-Slim-style `nets` package of slimcls (imports slimcls.compat first)."""
-
-import slimcls.compat  # noqa: F401  (legacy Keras + tf-slim aliases before tf_slim)
