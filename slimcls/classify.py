@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from slimcls import checkpoints
-from slimcls import evaluate as ev
+from slimcls import checkpoints, modeling
 from slimcls.config import ClassifierConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils
 from slimcls.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).
@@ -57,20 +57,6 @@ def decode_image(data: tf.Tensor, channels: int) -> tf.Tensor:
     return image
 
 
-def _num_classes_from_checkpoint(model_name: str, prefix: str) -> int:
-    from slimcls.nets import nets_factory
-
-    shapes = checkpoints.read_shapes(prefix)
-    for scope in nets_factory.get_spec(model_name).logits_scopes:
-        for key in (f"{scope}/biases", f"{scope}/weights"):
-            if key in shapes:
-                return int(shapes[key][-1])
-    raise SlimclsError(
-        f"cannot tell the number of classes of {model_name} from checkpoint {prefix!r}; "
-        "pass --dataset_dir (a converted dataset) or --labels_file"
-    )
-
-
 class Classifier:
     """A restored net with its preprocessing and class names.
 
@@ -79,7 +65,8 @@ class Classifier:
       names: class names, index = the net's class id.
       checkpoint: the resolved checkpoint prefix.
       labels_file: the labels file the names came from (None: ids only).
-      channels, image_shape, net: decoding channels, preprocessed shape, resolved net.
+      plan: the resolved :class:`~slimcls.modeling.ModelPlan`.
+      channels, image_shape: decoding channels, preprocessed shape.
     """
 
     def __init__(self, config: ClassifierConfig) -> None:
@@ -87,40 +74,39 @@ class Classifier:
         if config.labels_offset < 0:
             raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
         self.checkpoint = checkpoints.resolve_checkpoint(config.checkpoint_path)
-        self.net = ev.resolve_net(
-            config.model_name, config.preprocessing_name, config.eval_image_size
-        )
         info: dict[str, Any] = {}
         if config.dataset_dir:
-            from slimcls.datasets import dataset_utils
-
             info = dataset_utils.read_dataset_json(config.dataset_dir)
         self.labels_file = config.labels_file
         if not self.labels_file and info:
             self.labels_file = os.path.join(config.dataset_dir, str(info["labels_file"]))
-        labels = ev.read_labels_file(self.labels_file) if self.labels_file else {}
-        num_classes = config.num_classes
-        if num_classes is None and info:
-            num_classes = int(info["num_classes"]) - config.labels_offset
-        if num_classes is None:
-            num_classes = _num_classes_from_checkpoint(config.model_name, self.checkpoint)
-        if num_classes < 1:
-            raise SlimclsError(f"the net would have {num_classes} classes; check --labels_offset")
-        self.num_classes = num_classes
-        self.names = ev.class_names(labels, num_classes, config.labels_offset)
-        self.channels = int(config.channels or info.get("channels") or 3)
-        if self.channels not in (1, 3):
-            raise SlimclsError(f"channels={self.channels}; expected 1 or 3")
-        self.preprocess = ev.eval_preprocess_fn(self.net, config.use_grayscale)
-        self.image_shape = ev.preprocessed_shape(
-            self.preprocess, self.channels, self.net.image_size
-        )
-        self.model: SlimModel = ev.load_model(
+        labels = dataset_utils.read_label_file(self.labels_file) if self.labels_file else {}
+        if config.num_classes is not None:
+            dataset_classes = config.num_classes + config.labels_offset
+        elif info:
+            dataset_classes = int(info["num_classes"])
+        else:
+            dataset_classes = (
+                modeling.num_classes_in_checkpoint(config.model_name, self.checkpoint)
+                + config.labels_offset
+            )
+        self.plan = modeling.plan(
             config.model_name,
-            num_classes,
-            self.image_shape,
-            self.checkpoint,
-            bool(config.moving_average_decay),
+            dataset_classes,
+            preprocessing_name=config.preprocessing_name,
+            image_size=config.eval_image_size,
+            channels=int(config.channels or info.get("channels") or 3),
+            use_grayscale=config.use_grayscale,
+            labels_offset=config.labels_offset,
+            size_flag="--eval_image_size",
+        )
+        self.num_classes = self.plan.num_classes
+        self.channels = self.plan.channels
+        self.names = modeling.class_names(labels, self.num_classes, config.labels_offset)
+        self.preprocess = self.plan.preprocess_fn(is_training=False)
+        self.image_shape = self.plan.image_shape
+        self.model: SlimModel = modeling.load(
+            self.plan, self.checkpoint, bool(config.moving_average_decay)
         )
         self._probabilities = tf.function(
             lambda images: tf.nn.softmax(

@@ -28,7 +28,7 @@ from slimcls.classify import Classifier
 from slimcls.config import ExportConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.evaluate import quiet_tensorflow_info
+from slimcls.core.logs import quiet_tensorflow_info
 
 INPUT_NAME = "image_bytes"
 SIGNATURE = "serving_default"
@@ -102,9 +102,9 @@ def export_saved_model(config: ExportConfig) -> dict[str, Any]:
                 "checkpoint": classifier.checkpoint,
                 "model_name": config.classifier.model_name,
                 "num_classes": classifier.num_classes,
-                "image_size": classifier.net.image_size,
+                "image_size": classifier.plan.image_size,
                 "channels": classifier.channels,
-                "preprocessing_name": classifier.net.preprocessing_name,
+                "preprocessing_name": classifier.plan.preprocessing_name,
                 "moving_averages": bool(config.classifier.moving_average_decay),
                 "labels_file": os.path.join(out, "assets", "labels.txt"),
                 "signature": {

@@ -13,7 +13,7 @@ every later call, eagerly, inside ``tf.function`` (with or without XLA) and unde
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from slimcls.core.compat import tf
@@ -27,6 +27,25 @@ def variable_name(variable: tf.Variable) -> str:
     return name[:-2] if name.endswith(":0") else name
 
 
+@contextlib.contextmanager
+def float32_variables(compute_dtype: tf.DType) -> Iterator[None]:
+    """Keeps TF-Slim variables float32 while its layers compute in ``compute_dtype``.
+
+    tf_slim layers ask for variables of their input's dtype; this custom getter creates
+    (or reuses) float32 ones and hands the layer a cast copy (the classic TF1 mixed
+    precision recipe), so checkpoints, regularizers and the optimizer see float32.
+    """
+
+    def getter(next_getter, name, shape=None, dtype=None, *args, **kwargs):
+        var = next_getter(name, shape, tf.float32, *args, **kwargs)
+        return tf.cast(var, compute_dtype) if dtype not in (None, tf.float32) else var
+
+    with tf.compat.v1.variable_scope(
+        tf.compat.v1.get_variable_scope(), custom_getter=getter, auxiliary_name_scope=False
+    ):
+        yield
+
+
 class SlimModel(tf.keras.layers.Layer):
     """A trackable model around a TF-Slim net function.
 
@@ -38,6 +57,8 @@ class SlimModel(tf.keras.layers.Layer):
         context manager, e.g. ``lambda: slim.arg_scope(cifarnet_arg_scope(4e-3))`` or
         ``nets_factory.arg_scope_fn("cifarnet", 4e-3)``.
       net_kwargs: extra keyword arguments for ``net_fn``.
+      compute_dtype: dtype the layers compute in (``bfloat16``/``float16`` for mixed
+        precision); variables stay float32 and logits come back float32.
       name: Keras layer name (does not appear in variable names).
     """
 
@@ -47,6 +68,7 @@ class SlimModel(tf.keras.layers.Layer):
         num_classes: int,
         arg_scope: Callable[[], Any] | None = None,
         net_kwargs: Mapping[str, Any] | None = None,
+        compute_dtype: str | tf.DType = "float32",
         name: str = "slim_model",
         **kwargs: Any,
     ) -> None:
@@ -55,16 +77,36 @@ class SlimModel(tf.keras.layers.Layer):
         self.num_classes = num_classes
         self._arg_scope = arg_scope
         self._net_kwargs = dict(net_kwargs or {})
+        self.compute_dtype_ = tf.dtypes.as_dtype(compute_dtype)
+        self._variables_built = False
+        self._num_decay_terms = 0
 
     @tf.compat.v1.keras.utils.track_tf1_style_variables
     def call(self, images: tf.Tensor, training: bool = False):
-        """Returns ``(logits, end_points)`` for a batch of preprocessed images."""
+        """Returns ``(logits, end_points)`` for a batch of preprocessed images.
+
+        Logits (and AuxLogits) are float32 whatever the compute dtype, so losses and
+        metrics are computed in float32.
+        """
         scope = self._arg_scope() if self._arg_scope else contextlib.nullcontext()
-        with scope:
+        # The first (building) call always runs in float32: variables, and the weight-decay
+        # terms of their regularizers, are created once in float32, eagerly; the custom
+        # getter of later calls then only reuses them (it cannot create them eagerly).
+        mixed = self._variables_built and self.compute_dtype_ != tf.float32
+        precision = float32_variables(self.compute_dtype_) if mixed else contextlib.nullcontext()
+        with scope, precision:
             logits, end_points = self._net_fn(
-                images, num_classes=self.num_classes, is_training=training, **self._net_kwargs
+                tf.cast(images, self.compute_dtype_) if mixed else images,
+                num_classes=self.num_classes,
+                is_training=training,
+                **self._net_kwargs,
             )
-        return logits, dict(end_points)
+        end_points = dict(end_points)
+        if mixed:
+            logits = tf.cast(logits, tf.float32)
+            if "AuxLogits" in end_points:
+                end_points["AuxLogits"] = tf.cast(end_points["AuxLogits"], tf.float32)
+        return logits, end_points
 
     def build_variables(self, image_shape: tuple[int, int, int]) -> None:
         """Creates all variables with one eval-mode call on a zero batch.
@@ -73,12 +115,21 @@ class SlimModel(tf.keras.layers.Layer):
         first ``tf.function`` step, so variables are created once, outside replicas.
         """
         self(tf.zeros((1, *image_shape), tf.float32), training=False)
+        self._variables_built = True
+        self._num_decay_terms = len(self.losses)
 
     def variables_by_name(self) -> dict[str, tf.Variable]:
         """All variables (trainable and not) keyed by their TF-Slim names."""
         return {variable_name(v): v for v in self.variables}
 
     def regularization_loss(self) -> tf.Tensor:
-        """Sum of the net's weight-decay terms (0.0 when it has none)."""
-        losses = self.losses
+        """Sum of the net's weight-decay terms in float32 (0.0 when it has none).
+
+        Only the terms recorded when the variables were built count: they are callables of
+        the float32 variables. In mixed precision the legacy layers add one more term per
+        call, on the 16-bit copy of each weight; summing ``self.losses`` would count weight
+        decay twice.
+        """
+        terms = self.losses[: self._num_decay_terms] if self._variables_built else self.losses
+        losses = [tf.cast(loss, tf.float32) for loss in terms]
         return tf.add_n(losses) if losses else tf.constant(0.0)

@@ -41,7 +41,7 @@ def make_dataset(directory, splits=None, channels=3, name="tiny", seed=0):
 
 
 def build_model(num_classes=NUM_CLASSES, channels=3, seed=0):
-    from slimcls.models import create_model
+    from slimcls.modeling import create_model
 
     tf.random.set_seed(seed)
     model = create_model(MODEL, num_classes)

@@ -18,7 +18,7 @@ from test_eval_support import (
     save_model_checkpoint,
 )
 
-from slimcls import config
+from slimcls import config, eval_report
 from slimcls import evaluate as ev
 from slimcls.core.errors import SlimclsError
 
@@ -80,7 +80,7 @@ def test_every_example_once_and_metrics_equal_numpy(setup):
     for row in metrics["per_class"]:
         assert row["name"] == CLASS_NAMES[row["id"]]
         assert row["num_examples"] == int((labels == row["id"]).sum())
-    report = ev.format_report(metrics)
+    report = eval_report.format_report(metrics)
     assert f"eval/Accuracy[{ref['accuracy']:.4f}]" in report.splitlines()[0]
     assert report.splitlines()[1].startswith("eval/Recall_5[")
 
@@ -95,7 +95,7 @@ def test_batch_size_does_not_change_metrics(setup):
 def test_max_num_batches_is_reported_as_truncated(setup):
     metrics = ev.evaluate(_config(setup, max_num_batches=2))
     assert metrics["num_examples"] == 10 and metrics["truncated"]
-    assert "--max_num_batches" in ev.format_report(metrics)
+    assert "--max_num_batches" in eval_report.format_report(metrics)
 
 
 def test_moving_averages_are_evaluated(setup):
@@ -157,7 +157,7 @@ def test_outputs_metrics_json_png_and_summaries(setup, tmp_path):
 
 def test_large_confusion_matrix_renders_as_heat_map():
     confusion = np.eye(300, dtype=int) * 3
-    image = ev.render_confusion_matrix(confusion, ["字"] * 300)
+    image = eval_report.render_confusion_matrix(confusion, ["字"] * 300)
     assert image.size == (600, 600)
 
 

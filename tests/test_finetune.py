@@ -136,7 +136,7 @@ def test_trainable_scopes_select_by_prefix():
 @pytest.mark.slow
 def test_inception_v3_from_a_published_style_checkpoint(dataset_dir, tmp_path):  # noqa: F811
     """1001-class InceptionV3 checkpoint -> 4 classes: the exact fix, then phase 1 training."""
-    from slimcls.models import create_model
+    from slimcls.modeling import create_model
 
     size = 80
     published = create_model("inception_v3", 1001)

@@ -15,6 +15,7 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_utils
 from slimcls.nets import nets_factory
+from slimcls.train import precision
 
 NUM_CLASSES = 4
 SIZE = 12
@@ -272,7 +273,11 @@ def test_optimizer_slots_saved_under_tf1_names_and_restored_on_resume(
     [dict(mixed_precision="bfloat16"), dict(mixed_precision="float16"), dict(jit_compile=True)],
     ids=["bfloat16", "float16", "xla"],
 )
-def test_mixed_precision_and_xla_keep_float32_variables(dataset_dir, tmp_path, tiny_net, kw):
+def test_mixed_precision_and_xla_keep_float32_variables(
+    dataset_dir, tmp_path, tiny_net, kw, monkeypatch
+):
+    # float16 is refused on CPUs (too slow); pretend to have a GPU to run its loss scaling.
+    monkeypatch.setattr(precision, "has_gpu", lambda: True)
     cfg = _config(
         dataset_dir,
         tmp_path,
@@ -288,6 +293,36 @@ def test_mixed_precision_and_xla_keep_float32_variables(dataset_dir, tmp_path, t
     for name in ("Tiny/conv1/weights", "Tiny/conv1/BatchNorm/moving_mean", "Tiny/Logits/weights"):
         assert dtypes[name] == tf.float32
         assert dtypes[f"{name}/ExponentialMovingAverage"] == tf.float32
+
+
+def test_float16_without_gpu_is_refused_in_one_line(dataset_dir, tmp_path):
+    with pytest.raises(SlimclsError, match="float16 needs a GPU.*bfloat16") as e:
+        train.train(_config(dataset_dir, tmp_path / "run", mixed_precision="float16"))
+    assert "\n" not in str(e.value)
+    assert not os.path.exists(tmp_path / "run")
+
+
+@pytest.mark.parametrize("model_name", ["cifarnet", "small_cnn"])
+def test_bfloat16_counts_weight_decay_once_and_trains_every_net_op(
+    dataset_dir, tmp_path, model_name
+):
+    """Weight decay at step 1 is the same in float32 and bfloat16 (same seed, same
+    weights); cifarnet's LRN, which has no bfloat16 kernel, runs in float32."""
+    regularization = {}
+    for dtype in ("float32", "bfloat16"):
+        cfg = _config(
+            dataset_dir,
+            tmp_path / dtype,
+            model_name=model_name,
+            max_number_of_steps=1,
+            weight_decay=0.004,
+            random_seed=3,
+            mixed_precision=None if dtype == "float32" else dtype,
+        )
+        result = train.train(cfg)
+        assert np.isfinite(result.losses["total_loss"])
+        regularization[dtype] = result.losses["regularization"]
+    assert regularization["bfloat16"] == pytest.approx(regularization["float32"], rel=1e-6)
 
 
 def test_cosine_with_warmup_runs_in_the_loop(dataset_dir, tmp_path):

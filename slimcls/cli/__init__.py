@@ -48,7 +48,7 @@ def quiet_tensorflow_info(main: Callable[[list[str]], object]) -> Callable[[list
     """Wraps ``main(argv)`` so TensorFlow's INFO lines (tf-slim, SavedModel) are hidden."""
 
     def wrapped(argv: list[str]) -> object:
-        from slimcls.evaluate import quiet_tensorflow_info as quiet
+        from slimcls.core.logs import quiet_tensorflow_info as quiet
 
         with quiet():
             return main(argv)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from slimcls import cli
+from slimcls import cli, eval_report
 from slimcls import evaluate as ev
 from slimcls.cli import flag_defs
 from slimcls.config import EvalConfig
@@ -86,7 +86,7 @@ def _main(argv: list[str]) -> int:
     config = config_from_flags()
 
     def report(metrics):
-        print(ev.format_report(metrics), flush=True)
+        print(eval_report.format_report(metrics), flush=True)
         if config.eval_dir:
             print(f"wrote {config.eval_dir.rstrip('/')}/metrics.json", flush=True)
 

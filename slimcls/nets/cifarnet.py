@@ -17,10 +17,19 @@ _trunc_normal = lambda stddev: tf.compat.v1.truncated_normal_initializer(stddev=
 
 
 def _lrn(net: tf.Tensor, name: str) -> tf.Tensor:
-    # The CIFAR-10 tutorial's local response normalisation (depth radius 4).
-    return tf.nn.local_response_normalization(
+    """The CIFAR-10 tutorial's local response normalisation (depth radius 4).
+
+    TensorFlow has LRN kernels for float32 (and float16 on GPU) only, none for bfloat16:
+    in mixed precision it runs in float32 and casts back. It is two cheap element-wise
+    passes, so the casts cost little next to the convolutions.
+    """
+    dtype = net.dtype
+    if dtype != tf.float32:
+        net = tf.cast(net, tf.float32)
+    net = tf.nn.local_response_normalization(
         net, depth_radius=4, bias=1.0, alpha=0.001 / 9.0, beta=0.75, name=name
     )
+    return tf.cast(net, dtype) if dtype != tf.float32 else net
 
 
 def cifarnet(

@@ -1,9 +1,9 @@
-"""create_model: registered nets by name, TF-Slim names, weight decay, bad names."""
+"""modeling.create_model: registered nets by name, TF-Slim names, weight decay, bad names."""
 
 import pytest
 
 from slimcls.core.errors import SlimclsError
-from slimcls.models import create_model
+from slimcls.modeling import create_model
 
 
 def test_create_model_builds_cifarnet_with_weight_decay():

@@ -1,0 +1,233 @@
+"""``train(config)``: checks the run, builds the state, runs steps until done.
+
+The order is chosen so a run that cannot work fails before it costs anything: flags and
+dataset first, then the model and the checkpoint it starts from, and only then files in
+``train_dir`` (through ``on_start``) and the first step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from slimcls import checkpoints, input_pipeline, modeling, optim
+from slimcls.config import TrainConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_factory
+from slimcls.train import distribute, hooks, precision
+from slimcls.train.state import create_state, resume_or_finetune
+from slimcls.train.step import StepOptions, make_step_fn
+
+log = logging.getLogger("slimcls.train")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a finished (or interrupted) run left behind."""
+
+    global_step: int
+    checkpoint: str | None
+    losses: dict[str, float]
+    validation_accuracy: float | None = None
+    interrupted_by: str | None = None  # "SIGINT" / "SIGTERM"
+    step_seconds: list[float] = dataclasses.field(default_factory=list)  # wall, per call
+    step_cpu_seconds: list[float] = dataclasses.field(default_factory=list)  # process CPU
+
+
+def _check(config: TrainConfig) -> None:
+    if config.num_clones != 1:
+        raise SlimclsError(
+            f"--num_clones={config.num_clones} is not supported yet (multi-device training "
+            "comes in a later release); use --num_clones=1"
+        )
+    if config.batch_size < 1:
+        raise SlimclsError(f"--batch_size={config.batch_size}; expected at least 1")
+
+
+def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> TrainResult:
+    """Trains ``config.model_name`` on a converted dataset; see :class:`TrainConfig`.
+
+    ``on_start`` runs once everything is checked and restored, just before the first step
+    (the entry point writes ``flags.txt`` there, so a run that fails to start leaves no
+    files behind).
+
+    Resumes from the newest checkpoint in ``train_dir`` when there is one (then
+    ``checkpoint_path`` is not used, and this is logged); otherwise fine-tunes from
+    ``checkpoint_path`` when given. Saves every ``save_interval_secs``, at the end and on
+    SIGINT/SIGTERM.
+
+    Raises:
+      SlimclsError: bad configuration or data, a checkpoint that does not fit, or a
+        NaN/Inf loss (the message names the step; the last good checkpoint is kept).
+    """
+    _check(config)
+    descriptor = dataset_factory.get_dataset(
+        config.dataset_name, config.dataset_split_name, config.dataset_dir
+    )
+    if config.batch_size > descriptor.num_samples:
+        raise SlimclsError(
+            f"--batch_size={config.batch_size} is larger than split "
+            f"{descriptor.split_name!r} of {descriptor.name!r} ({descriptor.num_samples} examples)"
+        )
+    model_plan = modeling.plan(
+        config.model_name,
+        descriptor.num_classes,
+        preprocessing_name=config.preprocessing_name,
+        image_size=config.train_image_size,
+        channels=int(descriptor.channels or 3),
+        use_grayscale=config.use_grayscale,
+        labels_offset=config.labels_offset,
+        compute_dtype=precision.compute_dtype(config.mixed_precision),
+    )
+    schedule = optim.learning_rate_schedule(
+        config.learning_rate, descriptor.num_samples, config.batch_size, config.max_number_of_steps
+    )
+    validation = None
+    if config.validation_split_name:  # fail now, not after building the model
+        validation = dataset_factory.get_dataset(
+            config.dataset_name, config.validation_split_name, config.dataset_dir
+        )
+    if config.random_seed is not None:
+        tf.keras.utils.set_random_seed(config.random_seed)
+
+    strategy = distribute.create_strategy(config.clone_on_cpu)
+    preprocess = model_plan.preprocess_fn(is_training=True)
+
+    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+        return input_pipeline.make_dataset(
+            descriptor,
+            preprocess,
+            ctx.get_per_replica_batch_size(config.batch_size),
+            is_training=True,
+            labels_offset=config.labels_offset,
+            shuffle_buffer_size=config.shuffle_buffer_size,
+            num_readers=config.num_readers or None,
+            num_parallel_calls=config.num_preprocessing_threads or None,
+            seed=config.random_seed,
+            input_context=ctx,
+        )
+
+    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    with strategy.scope():
+        state = create_state(config, model_plan)
+    image_shape = model_plan.image_shape
+    log.info(
+        "Training %s (%d variables, %d trained, %d classes) on %s/%s (%d examples), "
+        "batch %d, image %dx%d, %s, %s",
+        config.model_name,
+        len(state.model_variables()),
+        len(state.trainable),
+        model_plan.num_classes,
+        descriptor.name,
+        descriptor.split_name,
+        descriptor.num_samples,
+        config.batch_size,
+        image_shape[0],
+        image_shape[1],
+        model_plan.compute_dtype,
+        distribute.describe(strategy),
+    )
+    log.info("%s", resume_or_finetune(state, config, model_plan))
+
+    options = StepOptions(
+        num_classes=model_plan.num_classes,
+        label_smoothing=config.label_smoothing,
+        global_batch_size=config.batch_size,
+        num_summary_images=config.num_summary_images,
+    )
+    step_fn = make_step_fn(state, strategy, schedule, options, config.jit_compile)
+    chief = distribute.is_chief(strategy)
+    save_dir = config.train_dir if chief else distribute.worker_dir(config.train_dir, strategy)
+    tf.io.gfile.makedirs(config.train_dir)
+    if on_start is not None and chief:
+        on_start()
+    writer = tf.summary.create_file_writer(config.train_dir)
+    run_hooks: list[hooks.Hook] = [
+        hooks.LoggingHook(config.log_every_n_steps, config.batch_size),
+        hooks.SummaryHook(writer, config.save_summaries_secs),
+    ]
+    if validation is not None:
+        validate = _make_validation(config, model_plan, validation, state.model)
+        run_hooks.append(
+            hooks.ValidationHook(
+                validate, config.eval_every_n_steps, config.validation_split_name, writer
+            )
+        )
+    run_hooks.append(hooks.CheckpointHook(config.save_interval_secs))
+    run = hooks.Run(config, state, save_dir, step=state.step)
+    return _loop(run, step_fn, iter(dataset), run_hooks)
+
+
+def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> TrainResult:
+    config = run.config
+    max_steps = config.max_number_of_steps
+    if max_steps is not None and run.step >= max_steps:
+        log.info("global_step %d already reached --max_number_of_steps=%d", run.step, max_steps)
+        return TrainResult(run.step, checkpoints.latest_checkpoint(config.train_dir), {})
+    step_seconds: list[float] = []
+    step_cpu_seconds: list[float] = []
+    for hook in run_hooks:
+        hook.begin(run)
+    with hooks.StopOnSignals(run, config.handle_signals):
+        while (max_steps is None or run.step < max_steps) and run.stop_reason is None:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            outputs = step_fn(iterator)
+            run.images = outputs.pop("images", None)
+            run.values = {k: float(v) for k, v in outputs.items()}  # waits for the step
+            run.step = run.state.step
+            step_seconds.append(time.perf_counter() - started)
+            step_cpu_seconds.append(time.process_time() - cpu_started)
+            if not math.isfinite(run.values["total_loss"]):
+                raise SlimclsError(
+                    f"loss is {run.values['total_loss']} at step {run.step} "
+                    f"({hooks.loss_text(run.values)}); stopped without saving, the last good "
+                    f"checkpoint is {checkpoints.latest_checkpoint(config.train_dir) or 'none'} "
+                    "(lower --learning_rate, or check the data)"
+                )
+            for hook in run_hooks:
+                hook.after_step(run)
+        for hook in run_hooks:
+            hook.end(run)
+    return TrainResult(
+        run.step,
+        run.checkpoint,
+        run.values,
+        run.validation_accuracy,
+        run.stop_reason,
+        step_seconds,
+        step_cpu_seconds,
+    )
+
+
+def _make_validation(config: TrainConfig, model_plan, descriptor, model):
+    """Returns ``validate() -> (accuracy, n)`` over every example of the split once."""
+    dataset = input_pipeline.make_dataset(
+        descriptor,
+        model_plan.preprocess_fn(is_training=False),
+        config.batch_size,
+        is_training=False,
+        labels_offset=config.labels_offset,
+        num_parallel_calls=config.num_preprocessing_threads or None,
+    )
+
+    @tf.function
+    def count(images, labels):
+        logits, _ = model(images, training=False)
+        predictions = tf.argmax(logits, axis=-1, output_type=labels.dtype)
+        return tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.int64))
+
+    def validate() -> tuple[float, int]:
+        correct = total = 0
+        for images, labels in dataset:
+            correct += int(count(images, labels))
+            total += int(labels.shape[0])
+        return correct / max(total, 1), total
+
+    return validate
+
+
+__all__ = ["TrainResult", "train"]
