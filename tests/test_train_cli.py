@@ -78,6 +78,8 @@ def parsed():
     """Parses argv with the entry point's flags in this process, then resets them."""
     from slimcls.cli import train_image_classifier as entry
 
+    entry.define_flags()
+
     def parse(*args):
         flags.FLAGS.unparse_flags()
         flags.FLAGS(["train_image_classifier", "--dataset_dir=/tmp/x", *args])
