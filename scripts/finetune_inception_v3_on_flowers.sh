@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/finetune_inception_v3_on_flowers.sh [DATASET_DIR] [TRAIN_DIR] [PRETRAINED_DIR]
-#   (override PHASE1_STEPS, PHASE2_STEPS, BATCH_SIZE, IMAGE_SIZE, SOURCE_DIR as env variables;
+#   (PYTHON: default <repo>/.venv/bin/python; override PHASE1_STEPS, PHASE2_STEPS, BATCH_SIZE, IMAGE_SIZE, SOURCE_DIR as env variables;
 #    SOURCE_DIR=a folder of class sub-folders fine-tunes on your own images instead)
 # TF-Slim's recipe: converts the flowers photos, downloads the published InceptionV3
 # checkpoint, then
@@ -22,7 +22,12 @@ PHASE2_STEPS="${PHASE2_STEPS:-500}"
 BATCH_SIZE="${BATCH_SIZE:-32}"
 IMAGE_SIZE="${IMAGE_SIZE:-299}"
 CHECKPOINT_URL="http://download.tensorflow.org/models/inception_v3_2016_08_28.tar.gz"
-PYTHON="${PYTHON:-python}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"   # the project's venv (scripts/test.sh creates it)
+if ! command -v "$PYTHON" >/dev/null; then
+  echo "$(basename "$0"): no Python at $PYTHON; run scripts/test.sh to create .venv, or set PYTHON=/path/to/python" >&2
+  exit 2
+fi
 
 # 1. The published checkpoint (TF-Slim names; 1001 classes, class 0 = background).
 if [[ ! -e "${PRETRAINED_DIR}/inception_v3.ckpt" && ! -e "${PRETRAINED_DIR}/inception_v3.ckpt.index" ]]; then

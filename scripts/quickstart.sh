@@ -7,13 +7,18 @@
 # Expected run time: a few minutes of install on a fresh machine, then ~3 min on 2 CPU cores
 # (measured 170 s, training 120 s, on a shared 2-core machine: bench/bench_quickstart.py).
 # Expected validation accuracy: >= 97% (measured 98.6%).
-# Environment: PYTHON (default python3), SLIMCLS_VENV (default <repo>/.venv), STEPS (800).
+# Environment: PYTHON (default <repo>/.venv/bin/python, created with BOOTSTRAP_PYTHON=python3
+# when missing), STEPS (800). WORK_DIR must be empty, new, or this script's earlier output
+# (it holds .slimcls-quickstart); only the script's own outputs in it are replaced.
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK_DIR="${1:-/tmp/slimcls_quickstart}"
-VENV="${SLIMCLS_VENV:-$REPO_DIR/.venv}"
-PYTHON="${PYTHON:-python3}"
+VENV="$REPO_DIR/.venv"
+PY="${PYTHON:-$VENV/bin/python}"
+BOOTSTRAP_PYTHON="${BOOTSTRAP_PYTHON:-python3}"
+MARKER=".slimcls-quickstart"
+PIP_LOG="${TMPDIR:-/tmp}/slimcls-pip-install.log"
 STEPS="${STEPS:-800}"
 MODEL=cifarnet
 PREPROCESSING=handwriting   # grayscale, resize, brightness/contrast jitter; no flips for digits
@@ -28,23 +33,43 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
 step() { printf '\n==> %s\n' "$*"; }
 start=$SECONDS
 
-step "virtual environment $VENV"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  "$PYTHON" -m venv "$VENV"
+# Refuse before doing anything: a non-empty WORK_DIR that is not our earlier output.
+if [[ -e "$WORK_DIR" && ! -d "$WORK_DIR" ]]; then
+  echo "quickstart: $WORK_DIR is not a directory; pass a new or empty directory" >&2
+  exit 2
 fi
-PY="$VENV/bin/python"
+if [[ -d "$WORK_DIR" && -n "$(ls -A "$WORK_DIR")" && ! -e "$WORK_DIR/$MARKER" ]]; then
+  echo "quickstart: $WORK_DIR is not empty and not an earlier quickstart output (no $MARKER); pass a new or empty directory" >&2
+  exit 2
+fi
+
+if [[ -n "${PYTHON:-}" ]]; then
+  if ! command -v "$PY" >/dev/null; then
+    echo "quickstart: no Python at PYTHON=$PY" >&2
+    exit 2
+  fi
+else
+  step "virtual environment $VENV"
+  if [[ ! -x "$PY" ]]; then
+    echo "no $PY yet: creating the project's venv with $BOOTSTRAP_PYTHON"
+    "$BOOTSTRAP_PYTHON" -m venv "$VENV"
+  fi
+fi
 if ! "$PY" -c "import slimcls, sklearn" 2>/dev/null; then
-  echo "installing slimcls[demo] (log: $VENV/pip-install.log)"
+  echo "installing slimcls[demo] (log: $PIP_LOG)"
   if ! { "$PY" -m pip install --upgrade pip &&
-         "$PY" -m pip install -e "$REPO_DIR[demo]"; } >"$VENV/pip-install.log" 2>&1; then
-    tail -n 40 "$VENV/pip-install.log" >&2
-    echo "quickstart: installing slimcls failed (full log: $VENV/pip-install.log)" >&2
+         "$PY" -m pip install -e "$REPO_DIR[demo]"; } >"$PIP_LOG" 2>&1; then
+    tail -n 40 "$PIP_LOG" >&2
+    echo "quickstart: installing slimcls failed (full log: $PIP_LOG)" >&2
     exit 1
   fi
 fi
 
-rm -rf "$WORK_DIR"
 mkdir -p "$WORK_DIR"
+touch "$WORK_DIR/$MARKER"
+# Only this script's own outputs are replaced (never the directory itself).
+rm -rf "$IMAGES_DIR" "$DATASET_DIR" "$TRAIN_DIR" "$EVAL_DIR" "$WORK_DIR/export"
+rm -f "$WORK_DIR/predictions.json" "$WORK_DIR/export.log"
 
 step "writing scikit-learn's digits as 32x32 PNG class folders"
 "$PY" -m slimcls.demo_digits --output_dir="$IMAGES_DIR" --size=32

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/train_cifarnet_on_cifar10.sh [DATASET_DIR] [TRAIN_DIR]
-#   (override MAX_STEPS, BATCH_SIZE, SOURCE_DIR, EXTRA_TRAIN_FLAGS as environment variables)
+#   (PYTHON: default <repo>/.venv/bin/python; override MAX_STEPS, BATCH_SIZE, SOURCE_DIR, EXTRA_TRAIN_FLAGS as environment variables)
 # TF-Slim's recipe: converts CIFAR-10 (downloads it unless SOURCE_DIR points at
 # cifar-10-batches-{bin,py} or the .tar.gz), trains CifarNet from scratch, evaluates on test.
 # Expected run time on 2 CPU cores (measured 0.34 s/step for CifarNet at batch 128):
@@ -14,7 +14,12 @@ SOURCE_DIR="${SOURCE_DIR:-}"
 MAX_STEPS="${MAX_STEPS:-100000}"
 BATCH_SIZE="${BATCH_SIZE:-128}"
 EXTRA_TRAIN_FLAGS="${EXTRA_TRAIN_FLAGS:-}"
-PYTHON="${PYTHON:-python}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"   # the project's venv (scripts/test.sh creates it)
+if ! command -v "$PYTHON" >/dev/null; then
+  echo "$(basename "$0"): no Python at $PYTHON; run scripts/test.sh to create .venv, or set PYTHON=/path/to/python" >&2
+  exit 2
+fi
 
 # 1. Convert (a complete earlier conversion is kept as is).
 "$PYTHON" -m slimcls.download_and_convert_data \

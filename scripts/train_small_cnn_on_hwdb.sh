@@ -20,7 +20,12 @@ TRAIN_DIR="${3:-/tmp/hwdb-models/small_cnn}"
 MAX_STEPS="${MAX_STEPS:-20000}"
 BATCH_SIZE="${BATCH_SIZE:-128}"
 IMAGE_SIZE="${IMAGE_SIZE:-32}"
-PYTHON="${PYTHON:-python}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"   # the project's venv (scripts/test.sh creates it)
+if ! command -v "$PYTHON" >/dev/null; then
+  echo "$(basename "$0"): no Python at $PYTHON; run scripts/test.sh to create .venv, or set PYTHON=/path/to/python" >&2
+  exit 2
+fi
 
 "$PYTHON" -m slimcls.download_and_convert_data \
   --dataset_name=hwdb \

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 COMMANDS = (
@@ -32,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
             f"slimcls: error: unknown command {argv[0]!r}; expected one of {', '.join(COMMANDS)}\n"
         )
         return 2
-    module = importlib.import_module(f"slimcls.cli.{argv[0]}")
+    from slimcls.cli import entry
+
     sys.argv = [argv[0], *argv[1:]]
-    module.main()
+    entry(argv[0])
     return 0
 
 

@@ -191,13 +191,50 @@ def restore_variables(
         elif list(shapes[key]) != var.shape.as_list():
             mismatched.append(f"{key} {list(shapes[key])} vs model {var.shape.as_list()}")
     if missing:
-        raise SlimclsError(f"checkpoint {prefix!r} lacks {_some(missing)}")
+        whose = _whose_model(shapes, variables)
+        raise SlimclsError(f"checkpoint {prefix!r} lacks {_some(missing)}{whose}")
     if mismatched:
         raise SlimclsError(f"checkpoint {prefix!r} has other shapes for {_some(mismatched)}")
     for name, var in variables.items():
         value = reader.get_tensor(name_map.get(name, name))
         var.assign(tf.cast(value, var.dtype) if value.dtype != var.dtype.as_numpy_dtype else value)
     return list(variables)
+
+
+def _net_scopes() -> dict[str, str]:
+    """model_name -> the top-level variable scope of its net (``cifarnet`` -> ``CifarNet``)."""
+    from slimcls.nets import nets_factory  # lazily: nets import tf_slim
+
+    return {
+        name: spec.logits_scopes[0].split("/")[0]
+        for name, spec in nets_factory.NETWORKS.items()
+        if spec.logits_scopes
+    }
+
+
+def _nets_in(names) -> list[tuple[str, str]]:
+    """(model_name, scope) of the registered nets whose scope tops one of ``names``."""
+    scopes = {name.split("/")[0] for name in names}
+    return [(net, scope) for net, scope in _net_scopes().items() if scope in scopes]
+
+
+def describe_model(prefix: str) -> str | None:
+    """Which registered net a checkpoint holds, e.g. "a cifarnet model (scope CifarNet)".
+
+    Returns None when no registered net's scope is in the checkpoint.
+    """
+    found = _nets_in(read_shapes(prefix))
+    return " or ".join(f"a {net} model (scope {scope})" for net, scope in found) or None
+
+
+def _whose_model(shapes: Mapping[str, object], variables: Mapping[str, object]) -> str:
+    """``; it holds a cifarnet model (scope CifarNet), not inception_v3`` when the
+    checkpoint's net is another registered one than the model's; else empty."""
+    held, wanted = _nets_in(shapes), _nets_in(variables)
+    if not held or not wanted or set(held) & set(wanted):
+        return ""
+    holds = " or ".join(f"a {net} model (scope {scope})" for net, scope in held)
+    return f"; it holds {holds}, not {' or '.join(net for net, _ in wanted)}"
 
 
 def save_checkpoint(

@@ -1,6 +1,6 @@
 """`python -m slimcls.classify_image`: runs :mod:`slimcls.cli.classify_image`."""
 
 if __name__ == "__main__":
-    from slimcls.cli.classify_image import main
+    from slimcls.cli import entry
 
-    main()
+    entry("classify_image")

@@ -1,170 +1,372 @@
 """The plain configuration objects of every command: one dataclass per job.
 
-Field names are the commands' flag names (TF-Slim's), and each default is declared
-here once: ``slimcls.cli`` generates the absl flags from these classes, and library
-code takes these objects, never flags.
+Field names are the commands' flag names (TF-Slim's), and each default, help text and
+choice list is declared here once, in the field's metadata (see :func:`setting`):
+``slimcls.cli`` generates the absl flags from these classes, and library code takes these
+objects, never flags. Importing this module is cheap (no TensorFlow), so a command can
+answer ``--help`` and reject a bad flag before TensorFlow loads.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
+
+#: Keys of ``nets.nets_factory.NETWORKS``. Kept here because the registry imports
+#: TensorFlow and ``--help`` must not; ``tests/test_flags.py`` checks the two agree.
+MODEL_NAMES = (
+    "alexnet_v2",
+    "cifarnet",
+    "inception_v1",
+    "inception_v2",
+    "inception_v3",
+    "resnet_v1_101",
+    "resnet_v1_152",
+    "resnet_v1_50",
+    "resnet_v2_101",
+    "resnet_v2_152",
+    "resnet_v2_50",
+    "small_cnn",
+    "vgg_16",
+    "vgg_19",
+)
+OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
+DECAY_TYPES = ("fixed", "exponential", "polynomial", "cosine")
+MIXED_PRECISION = ("bfloat16", "float16")
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    help: str = "",  # noqa: A002  (absl's word)
+    *,
+    choices: tuple[str, ...] | None = None,
+    flag_default: Any = dataclasses.MISSING,
+    lower_bound: int | float | None = None,
+    flag: bool = True,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A dataclass field that also describes its command-line flag.
+
+    Args:
+      default: the field's default; none: a required field (its flag defaults to None and
+        the command reports a missing value).
+      help: the flag's help text (says what None means).
+      choices: allowed string values (an enum flag: a typo fails at parsing).
+      flag_default: the flag's default where TF-Slim's command had one and the library
+        has none (``--train_dir=/tmp/tfmodel/``).
+      lower_bound: smallest accepted number.
+      flag: False: a library-only knob, not a flag.
+      default_factory: for nested configs (their fields become flags of the same names).
+    """
+    metadata = {
+        "help": help,
+        "choices": choices,
+        "flag_default": flag_default,
+        "lower_bound": lower_bound,
+        "flag": flag,
+    }
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+# Help texts shared by several commands (one wording, one place).
+_DATASET_DIR = "Directory of a converted dataset (TFRecord shards + dataset.json + labels.txt)."
+_DATASET_NAME = (
+    "Name of the converted dataset in --dataset_dir (the 'name' in its dataset.json, e.g. "
+    "cifar10, flowers, hwdb). A name that disagrees with dataset.json is an error. None: use "
+    "whatever dataset --dataset_dir holds."
+)
+_SPLIT = "Split to read (a key of dataset.json's 'splits')."
+_LABELS_OFFSET = (
+    "Subtracted from every label: 1 trains a net without a background class on a dataset "
+    "whose label 0 is background (TF-Slim's ImageNet convention)."
+)
+_MODEL_NAME = "Name of the architecture (a key of nets_factory.NETWORKS)."
+_FROM_RUN = " None: the one recorded in the training run's flags.txt (next to --checkpoint_path)."
+_PREPROCESSING = (
+    "Preprocessing to use (see preprocessing_factory). None: the net's own "
+    "(NETWORKS[model_name].preprocessing)."
+)
+_GRAYSCALE = "Convert images to grayscale during preprocessing (the net then sees 1 channel)."
+_IMAGE_SIZE = "Height and width in pixels of the images fed to the net. None: the net's default."
+_EMA = (
+    "Decay of the exponential moving averages of the model variables, saved as "
+    "<var>/ExponentialMovingAverage. None: no moving averages."
+)
+_READERS = "Shards read in parallel (tf.data interleave cycle length). 0 or None: AUTOTUNE."
+_THREADS = (
+    "Parallel decode + preprocess calls (tf.data map num_parallel_calls). 0 or None: AUTOTUNE."
+)
+_TF_CONFIG = "Not used: set TF_CONFIG instead (tf.distribute)."
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
     """TF-Slim's optimizer flags (same names and defaults)."""
 
-    optimizer: str = "rmsprop"
-    adadelta_rho: float = 0.95
-    adagrad_initial_accumulator_value: float = 0.1
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    opt_epsilon: float = 1.0
-    ftrl_learning_rate_power: float = -0.5
-    ftrl_initial_accumulator_value: float = 0.1
-    ftrl_l1: float = 0.0
-    ftrl_l2: float = 0.0
-    momentum: float = 0.9
-    rmsprop_momentum: float = 0.9
-    rmsprop_decay: float = 0.9
+    optimizer: str = setting(
+        "rmsprop", "Optimizer; update rules are TF1's tf.compat.v1.train ones.", choices=OPTIMIZERS
+    )
+    adadelta_rho: float = setting(0.95, "Decay rate for adadelta.")
+    adagrad_initial_accumulator_value: float = setting(
+        0.1, "Starting value for the AdaGrad accumulators."
+    )
+    adam_beta1: float = setting(0.9, "Exponential decay rate for the 1st moment estimates.")
+    adam_beta2: float = setting(0.999, "Exponential decay rate for the 2nd moment estimates.")
+    opt_epsilon: float = setting(1.0, "Epsilon term of adadelta, adam and rmsprop.")
+    ftrl_learning_rate_power: float = setting(-0.5, "Learning rate power of ftrl.")
+    ftrl_initial_accumulator_value: float = setting(
+        0.1, "Starting value for the FTRL accumulators."
+    )
+    ftrl_l1: float = setting(0.0, "The FTRL l1 regularization strength.")
+    ftrl_l2: float = setting(0.0, "The FTRL l2 regularization strength.")
+    momentum: float = setting(0.9, "Momentum of the momentum optimizer.")
+    rmsprop_momentum: float = setting(0.9, "Momentum of rmsprop.")
+    rmsprop_decay: float = setting(0.9, "Decay term of rmsprop.")
 
 
 @dataclasses.dataclass(frozen=True)
 class LearningRateConfig:
     """TF-Slim's learning-rate flags plus ``warmup_epochs`` and the cosine type."""
 
-    learning_rate: float = 0.01
-    learning_rate_decay_type: str = "exponential"
-    learning_rate_decay_factor: float = 0.94
-    num_epochs_per_decay: float = 2.0
-    end_learning_rate: float = 0.0001
-    warmup_epochs: float = 0.0
+    learning_rate: float = setting(0.01, "Initial learning rate.")
+    learning_rate_decay_type: str = setting(
+        "exponential",
+        "How the learning rate decays: fixed, exponential (staircase), polynomial (power 1 "
+        "down to --end_learning_rate) or cosine (addition: down to --end_learning_rate at "
+        "--max_number_of_steps).",
+        choices=DECAY_TYPES,
+    )
+    learning_rate_decay_factor: float = setting(0.94, "Learning rate decay factor.")
+    num_epochs_per_decay: float = setting(
+        2.0,
+        "Epochs after which the learning rate decays; decay steps = int(num_samples / "
+        "batch_size * num_epochs_per_decay), num_samples from dataset.json.",
+    )
+    end_learning_rate: float = setting(
+        0.0001, "Minimal learning rate of polynomial and cosine decay."
+    )
+    warmup_epochs: float = setting(
+        0.0,
+        "Addition: epochs of linear warmup from 0 to --learning_rate before decay starts. "
+        "0: no warmup.",
+    )
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything ``train`` needs; field names are TF-Slim's flag names.
+    """Everything ``train`` needs; field names are TF-Slim's flag names (see each help)."""
 
-    ``None`` means: dataset_name -> whatever dataset_dir holds; preprocessing_name ->
-    the net's; train_image_size -> the net's default size; max_number_of_steps -> train
-    until interrupted; moving_average_decay -> no moving averages; checkpoint_path ->
-    start from scratch; random_seed -> nondeterministic; mixed_precision -> float32;
-    validation_split_name -> no evaluation during training.
+    train_dir: str = setting(
+        help="Directory where checkpoints, flags.txt, runs.jsonl and event logs are written.",
+        flag_default="/tmp/tfmodel/",
+    )
+    dataset_dir: str = setting(help=_DATASET_DIR + " Required.")
+    dataset_name: str | None = setting(None, _DATASET_NAME)
+    dataset_split_name: str = setting("train", _SPLIT)
+    labels_offset: int = setting(0, _LABELS_OFFSET, lower_bound=0)
+    model_name: str = setting("inception_v3", _MODEL_NAME, choices=MODEL_NAMES)
+    preprocessing_name: str | None = setting(None, _PREPROCESSING)
+    use_grayscale: bool = setting(False, _GRAYSCALE)
+    train_image_size: int | None = setting(None, _IMAGE_SIZE)
+    batch_size: int = setting(32, "Number of examples in each batch.", lower_bound=1)
+    max_number_of_steps: int | None = setting(
+        None, "Maximum number of training steps. None: train until interrupted."
+    )
+    num_readers: int | None = setting(4, _READERS)
+    num_preprocessing_threads: int | None = setting(4, _THREADS)
+    shuffle_buffer_size: int = setting(
+        10000, "Addition: examples in the shuffle buffer.", lower_bound=1
+    )
+    weight_decay: float = setting(0.00004, "Weight decay (L2) on the model's weights.")
+    optimizer: OptimizerConfig = setting(default_factory=OptimizerConfig)
+    learning_rate: LearningRateConfig = setting(default_factory=LearningRateConfig)
+    label_smoothing: float = setting(0.0, "Amount of label smoothing (0 = none).")
+    moving_average_decay: float | None = setting(None, _EMA)
+    checkpoint_path: str | None = setting(
+        None,
+        "Checkpoint to fine-tune from: a prefix (model.ckpt-1000, inception_v3.ckpt) or a "
+        "directory (its latest). Not used when --train_dir already holds a checkpoint "
+        "(training resumes from that). None: start from scratch.",
+    )
+    checkpoint_exclude_scopes: tuple[str, ...] = setting(
+        (),
+        "Comma-separated variable scopes not restored from --checkpoint_path, e.g. "
+        "InceptionV3/Logits,InceptionV3/AuxLogits. Empty: restore every model variable.",
+    )
+    trainable_scopes: tuple[str, ...] = setting(
+        (),
+        "Comma-separated variable scopes to train; all others stay frozen. Empty: train "
+        "every trainable variable.",
+    )
+    ignore_missing_vars: bool = setting(
+        False,
+        "When restoring from --checkpoint_path, skip model variables the checkpoint lacks "
+        "instead of failing.",
+    )
+    log_every_n_steps: int = setting(10, "Steps between log lines.", lower_bound=1)
+    save_summaries_secs: float = setting(600, "Seconds between TensorBoard summaries.")
+    save_interval_secs: float = setting(
+        600, "Seconds between checkpoint saves (also saved at the end)."
+    )
+    max_checkpoints_to_keep: int = setting(
+        5, "Addition: newest checkpoints kept in --train_dir. 0: keep all.", lower_bound=0
+    )
+    num_clones: int = setting(
+        1, "Model clones (one per local device). Only 1 is supported yet.", lower_bound=1
+    )
+    clone_on_cpu: bool = setting(False, "Place the clone on the CPU even if GPUs exist.")
+    mixed_precision: str | None = setting(
+        None,
+        "Addition: compute in bfloat16 or float16 with float32 variables (for GPUs/TPUs). "
+        "None: float32 everywhere.",
+        choices=MIXED_PRECISION,
+    )
+    jit_compile: bool = setting(
+        False,
+        "Addition: compile the train step with XLA. Measure first: on CPU it is often slower.",
+    )
+    random_seed: int | None = setting(
+        None, "Addition: seed for initialisation and input shuffling. None: nondeterministic."
+    )
+    validation_split_name: str | None = setting(
+        None,
+        "Addition: a split evaluated during training every --eval_every_n_steps (accuracy "
+        "logged and summarised). None: no evaluation during training.",
+    )
+    eval_every_n_steps: int = setting(
+        1000, "Addition: steps between evaluations on --validation_split_name.", lower_bound=1
+    )
+    num_summary_images: int = setting(
+        3, "Addition: preprocessed input images shown in TensorBoard.", lower_bound=0
+    )
+    handle_signals: bool = setting(True, flag=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class TfSlimDeploymentConfig:
+    """TF-Slim's TF1 deployment flags: accepted so old scripts parse, then explained.
+
+    Multi-worker training uses TF_CONFIG with tf.distribute; any non-default value here
+    is an error saying so (``master`` is only ignored, with a warning).
     """
 
-    train_dir: str
-    dataset_dir: str
-    dataset_name: str | None = None
-    dataset_split_name: str = "train"
-    labels_offset: int = 0
-    model_name: str = "inception_v3"
-    preprocessing_name: str | None = None
-    use_grayscale: bool = False
-    train_image_size: int | None = None
-    batch_size: int = 32
-    max_number_of_steps: int | None = None
-    num_readers: int | None = 4
-    num_preprocessing_threads: int | None = 4
-    shuffle_buffer_size: int = 10000
-    weight_decay: float = 0.00004
-    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
-    learning_rate: LearningRateConfig = dataclasses.field(default_factory=LearningRateConfig)
-    label_smoothing: float = 0.0
-    moving_average_decay: float | None = None
-    checkpoint_path: str | None = None
-    checkpoint_exclude_scopes: tuple[str, ...] = ()
-    trainable_scopes: tuple[str, ...] = ()
-    ignore_missing_vars: bool = False
-    log_every_n_steps: int = 10
-    save_summaries_secs: float = 600
-    save_interval_secs: float = 600
-    max_checkpoints_to_keep: int = 5
-    num_clones: int = 1
-    clone_on_cpu: bool = False
-    mixed_precision: str | None = None
-    jit_compile: bool = False
-    random_seed: int | None = None
-    validation_split_name: str | None = None
-    eval_every_n_steps: int = 1000
-    num_summary_images: int = 3
-    handle_signals: bool = True
+    master: str = setting("", "TF-Slim's TF1 session target. Not used (TF2 has none).")
+    worker_replicas: int = setting(1, "TF-Slim's worker count. " + _TF_CONFIG)
+    num_ps_tasks: int = setting(0, "TF-Slim's parameter servers. " + _TF_CONFIG)
+    task: int = setting(0, "TF-Slim's task id. " + _TF_CONFIG)
+    sync_replicas: bool = setting(False, "TF-Slim's SyncReplicasOptimizer switch. " + _TF_CONFIG)
+    replicas_to_aggregate: int = setting(1, "TF-Slim's sync-replica count. " + _TF_CONFIG)
+    quantize_delay: int = setting(-1, "TF-Slim's quantized training. Not supported: must stay -1.")
 
 
 @dataclasses.dataclass
 class EvalConfig:
-    """What ``eval_image_classifier`` evaluates (TF-Slim's flag names).
+    """What ``eval_image_classifier`` evaluates (TF-Slim's flag names; see each help).
 
-    Attributes:
-      checkpoint_path: a checkpoint prefix or a directory (its latest; watch mode
-        watches it).
-      dataset_dir: a converted dataset (``dataset.json``).
-      model_name: a key of ``nets.nets_factory.NETWORKS``.
-      dataset_name: must match ``dataset.json`` when given; None accepts any.
-      dataset_split_name: the split to evaluate.
-      batch_size: examples per batch (the last batch may be smaller).
-      max_num_batches: evaluate only this many batches (reported as truncated).
-      labels_offset: subtracted from the dataset labels; the net has
-        ``num_classes - labels_offset`` outputs.
-      preprocessing_name: None: the net's own.
-      eval_image_size: None: the net's default size.
-      use_grayscale: preprocessing converts to one channel.
-      moving_average_decay: when set (> 0), evaluate the EMA shadows.
-      eval_dir: where metrics.json, confusion_matrix.png/.csv and summaries go; None:
-        nothing is written.
-      num_readers, num_preprocessing_threads: tf.data parallelism (None: AUTOTUNE).
+    ``use_moving_averages``: evaluate the EMA shadows (``moving_average_decay`` > 0).
     """
 
-    checkpoint_path: str
-    dataset_dir: str
-    model_name: str
-    dataset_name: str | None = None
-    dataset_split_name: str = "test"
-    batch_size: int = 100
-    max_num_batches: int | None = None
-    labels_offset: int = 0
-    preprocessing_name: str | None = None
-    eval_image_size: int | None = None
-    use_grayscale: bool = False
-    moving_average_decay: float | None = None
-    eval_dir: str | None = None
-    num_readers: int | None = None
-    num_preprocessing_threads: int | None = None
+    checkpoint_path: str = setting(
+        help="The checkpoint to evaluate: a prefix (train_dir/model.ckpt-1000) or a directory "
+        "(its latest checkpoint; in watch mode, the directory to watch). Required."
+    )
+    dataset_dir: str = setting(help=_DATASET_DIR + _FROM_RUN)
+    model_name: str = setting(help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES)
+    dataset_name: str | None = setting(None, _DATASET_NAME)
+    dataset_split_name: str = setting("test", _SPLIT)
+    batch_size: int = setting(
+        100, "Examples per batch (the last batch may be smaller).", lower_bound=1
+    )
+    max_num_batches: int | None = setting(
+        None,
+        "Evaluate only this many batches (reported as truncated). None: the whole split, "
+        "every example once.",
+    )
+    labels_offset: int = setting(0, _LABELS_OFFSET + " Default: the run's.", lower_bound=0)
+    preprocessing_name: str | None = setting(None, _PREPROCESSING + " Default: the run's.")
+    eval_image_size: int | None = setting(
+        None, _IMAGE_SIZE + " Default: the run's --train_image_size."
+    )
+    use_grayscale: bool = setting(False, _GRAYSCALE + " Default: the run's.")
+    moving_average_decay: float | None = setting(
+        None, "When set (> 0), evaluate the moving averages (EMA shadows). None: the variables."
+    )
+    eval_dir: str | None = setting(
+        None,
+        "Directory for metrics.json, confusion_matrix.png/.csv and TensorBoard summaries.",
+        flag_default="/tmp/tfmodel/",
+    )
+    num_readers: int | None = setting(None, _READERS)
+    num_preprocessing_threads: int | None = setting(None, _THREADS)
 
     @property
     def use_moving_averages(self) -> bool:
         return bool(self.moving_average_decay)
 
 
+@dataclasses.dataclass(frozen=True)
+class WatchConfig:
+    """eval's watch mode: evaluate each new checkpoint of a running training."""
+
+    eval_interval_secs: float | None = setting(
+        None,
+        "Watch mode: poll --checkpoint_path (a directory) this often and evaluate each new "
+        "checkpoint once. None: evaluate once and exit.",
+    )
+    timeout: float | None = setting(
+        None,
+        "Watch mode: stop after this many seconds without a new checkpoint. None: wait until "
+        "training's final step (--max_number_of_steps in its flags.txt) has been evaluated.",
+        lower_bound=0,
+    )
+
+
 @dataclasses.dataclass
 class ClassifierConfig:
-    """What to load for classification or export.
+    """What to load for classification or export (see each help).
 
-    Attributes:
-      checkpoint_path: a checkpoint prefix or a directory (its latest).
-      model_name: a key of ``nets.nets_factory.NETWORKS``.
-      dataset_dir: a converted dataset: its ``dataset.json`` gives the number of
-        classes and channels, its ``labels.txt`` the names. Optional.
-      labels_file: a ``labels.txt`` that overrides the dataset's.
-      labels_offset: as in training: class i of the net is dataset label i + offset.
-      preprocessing_name: None: the net's own.
-      eval_image_size: None: the net's default size.
-      use_grayscale: as in training.
-      moving_average_decay: when set (> 0), load the EMA shadows.
-      channels: channels images are decoded to; None: the dataset's, else 3.
-      num_classes: None: from the dataset, else from the checkpoint's logits layer.
+    ``channels`` (None: the dataset's, else 3) and ``num_classes`` (None: from the
+    dataset, else from the checkpoint's logits layer) are library-only overrides.
     """
 
-    checkpoint_path: str
-    model_name: str
-    dataset_dir: str | None = None
-    labels_file: str | None = None
-    labels_offset: int = 0
-    preprocessing_name: str | None = None
-    eval_image_size: int | None = None
-    use_grayscale: bool = False
-    moving_average_decay: float | None = None
-    channels: int | None = None
-    num_classes: int | None = None
+    checkpoint_path: str = setting(
+        help="Checkpoint to load: a prefix or a directory (its latest). Required."
+    )
+    model_name: str = setting(help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES)
+    dataset_dir: str | None = setting(
+        None,
+        "A converted dataset: its dataset.json gives the number of classes and channels, its "
+        "labels.txt the names. None: the run's (flags.txt), if any.",
+    )
+    labels_file: str | None = setting(
+        None,
+        "labels.txt (<id>:<name> per line) naming the classes. None: the one in "
+        "--dataset_dir; without either, class ids are the labels.",
+    )
+    labels_offset: int = setting(0, _LABELS_OFFSET + " Default: the run's.", lower_bound=0)
+    preprocessing_name: str | None = setting(None, _PREPROCESSING + " Default: the run's.")
+    eval_image_size: int | None = setting(
+        None, _IMAGE_SIZE + " Default: the run's --train_image_size."
+    )
+    use_grayscale: bool = setting(False, _GRAYSCALE + " Default: the run's.")
+    moving_average_decay: float | None = setting(
+        None, "When set (> 0), load the moving averages (EMA shadows). None: the variables."
+    )
+    channels: int | None = setting(None, flag=False)
+    num_classes: int | None = setting(None, flag=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifyOutputConfig:
+    """classify_image's own settings: how many classes, batching, JSON output."""
+
+    top_k: int = setting(5, "Number of most probable classes reported per image.", lower_bound=1)
+    batch_size: int = setting(32, "Images classified per batch.", lower_bound=1)
+    output_json: str | None = setting(
+        None, "Also write all results as JSON to this file ('-': print only JSON to stdout)."
+    )
 
 
 @dataclasses.dataclass
@@ -172,11 +374,24 @@ class ExportConfig:
     """``ClassifierConfig`` fields plus where to write.
 
     Attributes:
-      classifier: what to load (checkpoint, net, labels, EMA, preprocessing).
+      classifier: what to load (its ``eval_image_size`` is export's ``--image_size``,
+        TF-Slim's name).
       output_dir: the SavedModel directory (must not exist unless ``overwrite``).
       overwrite: replace an existing ``output_dir``.
     """
 
     classifier: ClassifierConfig
-    output_dir: str
-    overwrite: bool = False
+    output_dir: str = setting(
+        help="Directory for the SavedModel (for TF Serving: <model_base>/<version>). Required."
+    )
+    overwrite: bool = setting(False, "Replace an existing --output_dir.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TfSlimExportConfig:
+    """TF-Slim's export flags slimcls does not support (accepted, then explained)."""
+
+    output_file: str | None = setting(
+        None,
+        "TF-Slim's GraphDef output. Not supported: slimcls writes a SavedModel to --output_dir.",
+    )

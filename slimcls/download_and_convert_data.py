@@ -1,6 +1,6 @@
-"""`python -m slimcls.download_and_convert_data`: runs its :mod:`slimcls.cli` module."""
+"""`python -m slimcls.download_and_convert_data`: runs its :mod:`slimcls.cli` command."""
 
 if __name__ == "__main__":
-    from slimcls.cli.download_and_convert_data import main
+    from slimcls.cli import entry
 
-    main()
+    entry("download_and_convert_data")

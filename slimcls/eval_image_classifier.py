@@ -1,6 +1,6 @@
 """`python -m slimcls.eval_image_classifier`: runs :mod:`slimcls.cli.eval_image_classifier`."""
 
 if __name__ == "__main__":
-    from slimcls.cli.eval_image_classifier import main
+    from slimcls.cli import entry
 
-    main()
+    entry("eval_image_classifier")

@@ -13,14 +13,13 @@ training, classification and export; the outputs are written by
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from slimcls import checkpoints, input_pipeline, modeling
+from slimcls import checkpoints, input_pipeline, modeling, run_info
 from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
@@ -211,16 +210,7 @@ def evaluate(config: EvalConfig, checkpoint: str | None = None) -> dict[str, Any
 
 def final_step_of(train_dir: str) -> int | None:
     """``--max_number_of_steps`` from ``<train_dir>/flags.txt`` (written by training)."""
-    path = os.path.join(train_dir, "flags.txt")
-    try:
-        with tf.io.gfile.GFile(path) as f:
-            for line in f:
-                line = line.strip()
-                if line.startswith("--max_number_of_steps="):
-                    return int(line.split("=", 1)[1])
-    except (tf.errors.OpError, ValueError):
-        return None
-    return None
+    return run_info.recorded_int(train_dir, "max_number_of_steps")
 
 
 def watch(

@@ -1,6 +1,6 @@
 """`python -m slimcls.export_inference_graph`: runs :mod:`slimcls.cli.export_inference_graph`."""
 
 if __name__ == "__main__":
-    from slimcls.cli.export_inference_graph import main
+    from slimcls.cli import entry
 
-    main()
+    entry("export_inference_graph")

@@ -17,13 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from slimcls.config import LearningRateConfig, OptimizerConfig
+from slimcls.config import DECAY_TYPES, OPTIMIZERS, LearningRateConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.slim_model import variable_name
-
-OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
-DECAY_TYPES = ("fixed", "exponential", "polynomial", "cosine")
 
 Schedule = Callable[[tf.Tensor], tf.Tensor]
 

@@ -1,6 +1,6 @@
 """`python -m slimcls.train_image_classifier`: runs :mod:`slimcls.cli.train_image_classifier`."""
 
 if __name__ == "__main__":
-    from slimcls.cli.train_image_classifier import main
+    from slimcls.cli import entry
 
-    main()
+    entry("train_image_classifier")

@@ -13,11 +13,15 @@ from test_eval_support import (
     make_trained_run,
 )
 
+from slimcls import run_info
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     dataset_dir, _ = make_trained_run(root, step=3, splits={"test": 11})
+    flags = [f"--model_name={MODEL}", f"--train_image_size={SIZE}", f"--dataset_dir={dataset_dir}"]
+    run_info.record_run(str(root / "train"), flags, ["train"], "train_image_classifier")
     return root, dataset_dir
 
 
@@ -32,12 +36,9 @@ def _assert_one_line_error(proc, *fragments):
 
 def test_eval_cli_prints_tf_slim_lines_and_writes_metrics(trained):
     root, dataset_dir = trained
-    proc = run_cli(
+    proc = run_cli(  # model, image size and dataset: from the run's flags.txt
         "slimcls.eval_image_classifier",
         f"--checkpoint_path={root / 'train'}",
-        f"--dataset_dir={dataset_dir}",
-        f"--model_name={MODEL}",
-        f"--eval_image_size={SIZE}",
         "--batch_size=4",
         f"--eval_dir={root / 'eval'}",
     )

@@ -1,11 +1,16 @@
 """train_image_classifier as users run it: flags, flags.txt, --flagfile resume, errors."""
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 from absl import flags
-from helpers import run_module
+from helpers import ENV, REPO, run_module, stderr_lines
 
 from slimcls import checkpoints
 from slimcls.core.errors import SlimclsError
@@ -63,6 +68,9 @@ def test_convert_train_resume_with_flagfile(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Resumed from" in res.stderr
     assert checkpoints.step_of(checkpoints.latest_checkpoint(train_dir)) == 6
+    assert open(flagfile).read() == text  # the first run's flags stay
+    runs = [json.loads(ln) for ln in open(os.path.join(train_dir, "runs.jsonl"))]
+    assert [r["changed"] for r in runs] == [{"max_number_of_steps": ["4", "6"]}]
 
 
 def test_cli_expected_error_is_one_line_without_traceback(tmp_path):
@@ -77,6 +85,8 @@ def test_cli_expected_error_is_one_line_without_traceback(tmp_path):
 def parsed():
     """Parses argv with the entry point's flags in this process, then resets them."""
     from slimcls.cli import train_image_classifier as entry
+
+    entry.define_flags()
 
     def parse(*args):
         flags.FLAGS.unparse_flags()
@@ -125,3 +135,27 @@ def test_tf_slim_deployment_flags_explain_what_to_do(parsed, flag, message):
     entry = parsed(flag)
     with pytest.raises(SlimclsError, match=message):
         entry._check_deployment_flags()
+
+
+def test_ctrl_c_while_tensorflow_loads_is_one_line_and_130(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slimcls.train_image_classifier", f"--train_dir={tmp_path}/run",
+         f"--dataset_dir={tmp_path}", "--model_name=cifarnet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO,
+    )  # fmt: skip
+    time.sleep(1.5)  # flags parsed, TensorFlow importing (it takes seconds)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    proc.stderr = stderr
+    assert proc.returncode == 130, stderr
+    assert stderr_lines(proc) == ["train_image_classifier: interrupted"]
+
+
+def test_train_dir_that_is_a_file_fails_before_tensorflow(tmp_path):
+    (tmp_path / "taken").write_text("not a directory")
+    res = _run(f"--train_dir={tmp_path / 'taken'}", f"--dataset_dir={tmp_path}")
+    assert res.returncode == 1
+    assert stderr_lines(res) == [
+        f"train_image_classifier: error: --train_dir='{tmp_path / 'taken'}' is not a directory; "
+        "expected a directory"
+    ]

@@ -3,15 +3,44 @@
 Every command reports expected problems the same way: one line
 ``<command>: error: <what was wrong and what was expected>`` on stderr, exit status 1,
 no traceback. That covers bad flag values (absl's parser) and :class:`SlimclsError`
-raised anywhere below the entry point.
+raised anywhere below the entry point. Ctrl-C at any moment is one line and status 130.
+``--help``, ``--helpshort``, ``--helpfull`` and ``--version`` exit 0 without importing
+TensorFlow: entry points import the library inside their ``_main``.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from slimcls.core.errors import SlimclsError
+
+HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
+HELPFULL_FLAGS = ("--helpfull", "-helpfull")
+
+
+def interrupted(prog: str) -> None:
+    """Ctrl-C: one line, exit status 130, no traceback (even half-way through an import)."""
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001  (a closed pipe must not turn into a traceback)
+        pass
+    sys.stderr.write(f"\n{prog}: interrupted\n")
+    sys.stderr.flush()
+    os._exit(130)  # skip interpreter teardown: a half-imported TensorFlow can hang or print
+
+
+def entry(command: str) -> None:
+    """Imports ``slimcls.cli.<command>`` and runs its ``main``; Ctrl-C while importing is
+    handled too (the ``python -m slimcls.<command>`` stubs call this)."""
+    try:
+        module = importlib.import_module(f"slimcls.cli.{command}")
+        module.main()
+    except KeyboardInterrupt:
+        interrupted(command)
 
 
 def report_errors(main: Callable[[list[str]], object], prog: str) -> Callable[[list[str]], object]:
@@ -24,8 +53,7 @@ def report_errors(main: Callable[[list[str]], object], prog: str) -> Callable[[l
             sys.stderr.write(f"{prog}: error: {e}\n")
             sys.exit(1)
         except KeyboardInterrupt:
-            sys.stderr.write(f"{prog}: interrupted\n")
-            sys.exit(130)
+            interrupted(prog)
 
     return wrapped
 
@@ -56,33 +84,154 @@ def quiet_tensorflow_info(main: Callable[[list[str]], object]) -> Callable[[list
     return wrapped
 
 
-def show_flags_in_short_help(module_names: list[str]) -> None:
-    """Lists the flags defined by ``module_names`` in ``--helpshort``.
+def _options(argv: Sequence[str]) -> list[str]:
+    args = list(argv[1:])
+    return args[: args.index("--")] if "--" in args else args
 
-    absl's short help shows the key flags of the module named ``sys.argv[0]``; for a
-    console script (``.venv/bin/train_image_classifier``) that is the wrapper, which
-    defines none, so ``--helpshort`` would list no flag at all.
+
+def help_text(prog: str, doc: str | None, names: Sequence[str], full: bool = False) -> str:
+    """The command's usage (its docstring) and its own flags (``full``: absl's too)."""
+    from absl import flags
+
+    if full:
+        listing = flags.FLAGS.get_help()
+    else:
+        by_name = flags.FLAGS._flags()  # noqa: SLF001  (absl has no public name -> Flag map)
+        lines: list[str] = []
+        flags.FLAGS._render_flag_list([by_name[n] for n in sorted(names)], lines)  # noqa: SLF001
+        listing = "\n".join(lines)
+    more = "" if full else "\n\n--helpfull also lists absl's flags (logging, --flagfile)."
+    return f"{(doc or prog).strip()}\n\nflags of {prog}:\n{listing}{more}"
+
+
+def answer_help_or_version(prog: str, doc: str | None, names: Sequence[str]) -> None:
+    """Prints help or the version and exits 0 when argv asks for it (before parsing)."""
+    options = _options(sys.argv)
+    if any(a in HELPFULL_FLAGS for a in options):
+        text = help_text(prog, doc, names, full=True)
+    elif any(a in HELP_FLAGS for a in options):
+        text = help_text(prog, doc, names)
+    elif "--version" in options:
+        from slimcls import __version__
+
+        text = f"{prog} (slimcls {__version__})"
+    else:
+        return
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `--help | head`: the reader has all it wanted
+        os._exit(0)
+    sys.exit(0)
+
+
+def check_output_dir(flag: str, path: str | None) -> None:
+    """A local output directory must be a directory we can write, or creatable.
+
+    Checked before anything starts, so a typo fails in a second with one line instead of
+    after TensorFlow loaded and the data was read. URLs (``gs://``) are left to TensorFlow.
+
+    Raises:
+      SlimclsError: ``path`` is a file, or it (or the folder it would be created in) is
+        not writable.
+    """
+    if not path or "://" in path:
+        return
+    full = os.path.abspath(os.path.expanduser(path))
+    if os.path.exists(full):
+        if not os.path.isdir(full):
+            raise SlimclsError(f"--{flag}={path!r} is not a directory; expected a directory")
+        if not os.access(full, os.W_OK | os.X_OK):
+            raise SlimclsError(
+                f"--{flag}={path!r} is not writable; expected a directory you can write"
+            )
+        return
+    parent = os.path.dirname(full)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise SlimclsError(f"--{flag}={path!r} cannot be created: {parent!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SlimclsError(f"--{flag}={path!r} cannot be created: {parent!r} is not writable")
+
+
+#: Settings eval, classify and export take from the training run unless given:
+#: their flag name -> the training flag recorded in flags.txt.
+FROM_RUN = {
+    "model_name": "model_name",
+    "preprocessing_name": "preprocessing_name",
+    "eval_image_size": "train_image_size",
+    "use_grayscale": "use_grayscale",
+    "labels_offset": "labels_offset",
+    "dataset_dir": "dataset_dir",
+}
+#: Given flags that may differ from the run: evaluating a model on another converted
+#: dataset is normal; another net, preprocessing or size would give wrong answers.
+MAY_DIFFER = ("dataset_dir",)
+
+
+def settings_from_run(
+    checkpoint_path: str | None, wanted: Mapping[str, str], flag_values: Any = None
+) -> dict[str, Any]:
+    """Values of ``wanted`` flags (name here -> name in the run) from the training run.
+
+    A flag given on the command line wins, but one that contradicts the run (other than
+    ``MAY_DIFFER``) is an error naming both values. Returns flag name -> value for the
+    flags not given whose run value is known.
     """
     from absl import flags
 
-    by_module = flags.FLAGS.flags_by_module_dict()
-    for name in module_names:
-        for flag in by_module.get(name, []):
-            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    from slimcls import run_info
+
+    flag_values = flag_values or flags.FLAGS
+    if not checkpoint_path:
+        return {}
+    recorded = run_info.read_run_flags(checkpoint_path)
+    found: dict[str, Any] = {}
+    for name, run_name in wanted.items():
+        raw = recorded.get(run_name)
+        if raw is None:
+            continue
+        flag = flag_values[name]
+        try:
+            value = flag.parser.parse(raw) if isinstance(raw, str) else raw
+        except (ValueError, flags.Error):
+            continue  # the run used a value this command does not know; ask the user
+        if not flag.present:
+            found[name] = value
+        elif flag.value != value and name not in MAY_DIFFER:
+            where = os.path.join(run_info.run_dir(checkpoint_path), run_info.FLAGS_FILE)
+            raise SlimclsError(
+                f"--{name}={flag.value} contradicts the training run, which used "
+                f"--{run_name}={value} ({where}); drop --{name} or pass the run's value"
+            )
+    return found
 
 
-def run(main: Callable[[list[str]], object], prog: str, quiet_tf_info: bool = False) -> None:
-    """Runs an absl ``main`` with slimcls' one-line error reporting (console scripts).
+def run(
+    main: Callable[[list[str]], object],
+    prog: str,
+    define_flags: Callable[[], Sequence[Any]],
+    doc: str | None = None,
+    quiet_tf_info: bool = False,
+) -> None:
+    """Defines the command's flags and runs its absl ``main`` with slimcls' conventions.
 
     Args:
       main: absl-style ``main(argv)``; its return value is the exit status.
       prog: the command's name, prefixed to error lines.
+      define_flags: defines the command's flags; returns their specs (names).
+      doc: the usage text shown by ``--help``.
       quiet_tf_info: hide TensorFlow's INFO log lines while ``main`` runs.
     """
-    from absl import app
+    try:
+        from absl import app, flags
 
-    # The entry point's own flags and the shared groups it defined through flag_defs.
-    show_flags_in_short_help([main.__module__, "slimcls.cli.flag_defs"])
-    if quiet_tf_info:
-        main = quiet_tensorflow_info(main)
-    app.run(report_errors(main, prog), flags_parser=one_line_flags_parser(prog))
+        names = [spec.name for spec in define_flags()]
+        answer_help_or_version(prog, doc, names)
+        for name in names:  # absl's own --helpshort lists the main module's key flags
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
+        if quiet_tf_info:
+            main = quiet_tensorflow_info(main)
+        app.run(report_errors(main, prog), flags_parser=one_line_flags_parser(prog))
+    except KeyboardInterrupt:
+        interrupted(prog)

@@ -203,7 +203,7 @@ def main() -> None:
     """Console-script entry point."""
     from slimcls.cli import run
 
-    run(_main, PROG)
+    run(_main, PROG, lambda: FLAGS.flags_by_module_dict().get(flag_defs.__name__, []), __doc__)
 
 
 if __name__ == "__main__":

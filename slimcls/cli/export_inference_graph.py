@@ -17,64 +17,50 @@ import json
 
 from absl import flags
 
+import slimcls  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from slimcls import cli
-from slimcls import export as ex
 from slimcls.cli import flag_defs
-from slimcls.config import ExportConfig
+from slimcls.config import ExportConfig, TfSlimExportConfig
 from slimcls.core.errors import SlimclsError
-
-flag_defs.define_dataset_flags(default_split="test", default_batch_size=32)
-flag_defs.define_model_flags(image_size_flag_name="image_size")
-flag_defs.define_moving_average_flags()
-if "checkpoint_path" not in flags.FLAGS:
-    flags.DEFINE_string(
-        "checkpoint_path",
-        None,
-        "Checkpoint to export: a prefix or a directory (its latest). Required.",
-    )
-flags.DEFINE_string(
-    "output_dir",
-    None,
-    "Directory for the SavedModel (for TF Serving: <model_base>/<version>). Required.",
-)
-flags.DEFINE_string(
-    "labels_file",
-    None,
-    "labels.txt naming the classes. None: the one in --dataset_dir; without either, the "
-    "class ids are the labels.",
-)
-flags.DEFINE_boolean("overwrite", False, "Replace an existing --output_dir.")
-flags.DEFINE_string(
-    "output_file",
-    None,
-    "TF-Slim's GraphDef output. Not supported: slimcls writes a SavedModel to --output_dir.",
-)
 
 FLAGS = flags.FLAGS
 PROG = "export_inference_graph"
+#: TF-Slim's export calls the image size --image_size (eval: --eval_image_size).
+RENAME = {"eval_image_size": "image_size"}
+
+
+def define_flags() -> list[flag_defs.FlagSpec]:
+    """This command's flags: ExportConfig's (its classifier's flattened) and TF-Slim's
+    unsupported --output_file."""
+    return flag_defs.define_command_flags(ExportConfig, TfSlimExportConfig, rename=RENAME)
 
 
 def config_from_flags() -> ExportConfig:
-    """The library config of the parsed flags."""
-    return ExportConfig(
-        classifier=flag_defs.classifier_config_from_flags(FLAGS.image_size),
-        output_dir=FLAGS.output_dir,
-        overwrite=FLAGS.overwrite,
-    )
+    """The library config of the parsed flags, completed from the training run's flags.txt."""
+    wanted = {RENAME.get(name, name): run_name for name, run_name in cli.FROM_RUN.items()}
+    from_run = cli.settings_from_run(FLAGS.checkpoint_path, wanted)
+    return flag_defs.config_from_flags(ExportConfig, rename=RENAME, overrides=from_run)
 
 
 def _main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
-    if FLAGS.output_file:
+    if flag_defs.config_from_flags(TfSlimExportConfig).output_file:
         raise SlimclsError(
             "--output_file (a frozen GraphDef) is not supported; pass --output_dir to get a "
             "SavedModel with the weights and preprocessing inside"
         )
+    config = config_from_flags()
     from absl import logging as absl_logging
 
+    from slimcls import export as ex
+    from slimcls.nets import nets_factory
+
+    size = config.classifier.eval_image_size
+    if size is not None:  # checked here so the error names export's flag, --image_size
+        nets_factory.check_image_size(config.classifier.model_name, size, flag="--image_size")
     absl_logging.set_verbosity(absl_logging.WARNING)  # SavedModel writer INFO lines
-    info = ex.export_saved_model(config_from_flags())
+    info = ex.export_saved_model(config)
     print(json.dumps(info, indent=2, ensure_ascii=False))
     print(f"wrote SavedModel to {info['output_dir']}")
     return 0
@@ -82,7 +68,7 @@ def _main(argv: list[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    cli.run(_main, PROG, quiet_tf_info=True)  # tf-slim and SavedModel INFO chatter
+    cli.run(_main, PROG, define_flags, __doc__, quiet_tf_info=True)  # tf-slim INFO chatter
 
 
 if __name__ == "__main__":

@@ -1,0 +1,167 @@
+"""Flags generated from the config dataclasses: one default per setting, one process."""
+
+import dataclasses
+import importlib
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from helpers import ENV, REPO
+
+from slimcls import config
+from slimcls.cli import flag_defs
+from slimcls.core.errors import SlimclsError
+
+COMMANDS = (
+    "download_and_convert_data",
+    "train_image_classifier",
+    "eval_image_classifier",
+    "classify_image",
+    "export_inference_graph",
+)
+FLAGS = flags.FLAGS
+
+
+@pytest.fixture
+def command():
+    """Defines a command's flags and parses argv for it; flags reset afterwards."""
+
+    def define_and_parse(name, *args):
+        entry = importlib.import_module(f"slimcls.cli.{name}")
+        FLAGS.unparse_flags()
+        specs = entry.define_flags()
+        FLAGS([name, *args])
+        return entry, specs
+
+    yield define_and_parse
+    FLAGS.unparse_flags()
+
+
+def test_all_entry_points_import_into_one_process():
+    modules = [importlib.import_module(f"slimcls.cli.{name}") for name in COMMANDS]
+    assert all(callable(m.main) for m in modules)
+
+
+def test_train_and_eval_keep_their_own_defaults_in_one_process(command):
+    command("train_image_classifier")
+    assert (FLAGS.batch_size, FLAGS.dataset_split_name) == (32, "train")
+    command("eval_image_classifier")
+    assert (FLAGS.batch_size, FLAGS.dataset_split_name) == (100, "test")
+    assert "train_dir" not in FLAGS and "optimizer" not in FLAGS  # train's flags are gone
+    command("train_image_classifier")
+    assert FLAGS.batch_size == 32 and "eval_dir" not in FLAGS
+
+
+@pytest.mark.parametrize(
+    "name, classes",
+    [
+        ("train_image_classifier", (config.TrainConfig, config.TfSlimDeploymentConfig)),
+        ("eval_image_classifier", (config.EvalConfig, config.WatchConfig)),
+        ("classify_image", (config.ClassifierConfig, config.ClassifyOutputConfig)),
+        ("export_inference_graph", (config.ExportConfig, config.TfSlimExportConfig)),
+    ],
+)
+def test_every_flag_default_is_the_dataclass_default(command, name, classes):
+    """Each generated flag's default is its field's (nested configs flattened)."""
+    _, specs = command(name)
+
+    def fields(cls, prefix=()):
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(
+                f.default_factory if f.default_factory is not dataclasses.MISSING else None
+            ):
+                yield from fields(f.default_factory, (*prefix, f.name))
+            elif f.name == "classifier":
+                yield from fields(config.ClassifierConfig, (*prefix, f.name))
+            elif f.metadata.get("flag", True):
+                yield f
+
+    # fmt: skip
+    expected = {}
+    for cls in classes:
+        for f in fields(cls):
+            default = None if f.default is dataclasses.MISSING else f.default
+            if f.metadata.get("flag_default", dataclasses.MISSING) is not dataclasses.MISSING:
+                default = f.metadata["flag_default"]
+            expected.setdefault(f.name, list(default) if isinstance(default, tuple) else default)
+    if name == "export_inference_graph":
+        expected["image_size"] = expected.pop("eval_image_size")
+    assert {s.name for s in specs} == set(expected)
+    assert {n: FLAGS[n].default for n in expected} == expected
+
+
+def test_nested_configs_are_flattened_and_rebuilt(command):
+    entry, _ = command(
+        "train_image_classifier",
+        "--dataset_dir=/d",
+        "--optimizer=adam",
+        "--adam_beta1=0.5",
+        "--learning_rate=0.2",
+        "--checkpoint_exclude_scopes= A/Logits , B/Aux,",
+    )
+    built = entry.config_from_flags()
+    expected = config.TrainConfig(
+        train_dir="/tmp/tfmodel/",
+        dataset_dir="/d",
+        optimizer=config.OptimizerConfig(optimizer="adam", adam_beta1=0.5),
+        learning_rate=config.LearningRateConfig(learning_rate=0.2),
+        checkpoint_exclude_scopes=("A/Logits", "B/Aux"),
+    )
+    assert built == expected
+
+
+def test_missing_required_flag_is_an_error_naming_it(command):
+    entry, _ = command("train_image_classifier")
+    with pytest.raises(SlimclsError, match="--dataset_dir is required"):
+        entry.config_from_flags()
+
+
+def test_model_names_are_the_registry_names():
+    from slimcls.nets.nets_factory import NETWORKS
+
+    assert list(config.MODEL_NAMES) == sorted(NETWORKS)
+
+
+def test_optimizer_choices_are_declared_once():
+    from slimcls import optim
+
+    assert optim.OPTIMIZERS is config.OPTIMIZERS and optim.DECAY_TYPES is config.DECAY_TYPES
+
+
+def test_export_names_the_image_size_flag_as_tf_slim(command):
+    command("export_inference_graph", "--image_size=33")
+    assert "eval_image_size" not in FLAGS
+    assert (
+        flag_defs.config_from_flags(
+            config.ExportConfig,
+            rename={"eval_image_size": "image_size"},
+            overrides={"checkpoint_path": "c", "model_name": "cifarnet", "output_dir": "o"},
+        ).classifier.eval_image_size
+        == 33
+    )
+
+
+def _python(*args, **kw):
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=ENV, cwd=REPO, timeout=120,
+        **kw,
+    )  # fmt: skip
+
+
+def test_help_version_and_flag_errors_exit_without_tensorflow():
+    """--helpshort lists the command's flags only; none of these imports TensorFlow."""
+    helped = _python("-X", "importtime", "-m", "slimcls.eval_image_classifier", "--helpshort")
+    assert helped.returncode == 0, helped.stderr[-2000:]
+    assert "--eval_dir" in helped.stdout and "--timeout" in helped.stdout
+    assert "--train_dir" not in helped.stdout and "--logtostderr" not in helped.stdout
+    version = _python("-X", "importtime", "-m", "slimcls", "train_image_classifier", "--version")
+    assert version.returncode == 0 and "slimcls" in version.stdout
+    bad = _python("-X", "importtime", "-m", "slimcls.train_image_classifier", "--optimizer=adamw")
+    assert bad.returncode == 1
+    errors = [ln for ln in bad.stderr.splitlines() if not ln.startswith("import time:")]
+    assert errors == [errors[0]] and errors[0].startswith("train_image_classifier: error: ")
+    for proc in (helped, version, bad):
+        imported = [ln.split("|")[-1].strip() for ln in proc.stderr.splitlines()
+                    if ln.startswith("import time:")]  # fmt: skip
+        assert "tensorflow" not in imported and "absl.flags" in imported
