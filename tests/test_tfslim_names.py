@@ -388,3 +388,42 @@ def test_wheel_and_editable_install_coexist_with_datasets(tmp_path):
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_upstream_summary_counts_per_test_file(tmp_path, capsys):
+    """scripts/tfslim_upstream/summarize.py: per-file counts and why a file failed."""
+    path = REPO / "scripts" / "tfslim_upstream" / "summarize.py"
+    spec = importlib.util.spec_from_file_location("tfslim_upstream_summarize", path)
+    summarize = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(summarize)
+    report = tmp_path / "report.xml"
+    report.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="" name="upstream_nets.vgg_test" file="upstream_nets/vgg_test.py">'
+        '<error message="collection failure">Traceback:\n    from nets import vgg\n'
+        "E   ImportError: cannot import name 'vgg' from 'slimcls.nets' (/x/__init__.py)"
+        "</error></testcase>"
+        '<testcase classname="upstream_nets.mobilenet.mobilenet_v2_test.MobilenetV2Test" '
+        'name="testA" file="upstream_nets/mobilenet/mobilenet_v2_test.py"/>'
+        '<testcase classname="upstream_nets.mobilenet.mobilenet_v2_test.MobilenetV2Test" '
+        'name="testB" file="upstream_nets/mobilenet/mobilenet_v2_test.py">'
+        '<failure message="boom">E   AssertionError: 3 != 4</failure></testcase>'
+        '<testcase classname="upstream_nets.mobilenet.mobilenet_v2_test.MobilenetV2Test" '
+        'name="test_session" file="/site-packages/tensorflow/test_util.py">'
+        '<skipped message="Not a test."/></testcase>'
+        "</testsuite></testsuites>"
+    )
+    summarize.main(str(report), "upstream_nets/", "nets/")
+    out = capsys.readouterr().out
+    rows = {
+        ln.split()[0]: ln.split()[1:]
+        for ln in out.splitlines()
+        if ln.startswith(("nets/", "TOTAL"))
+    }
+    assert rows == {
+        "nets/mobilenet/mobilenet_v2_test.py": ["1", "1", "0", "0"],
+        "nets/vgg_test.py": ["0", "0", "1", "0"],
+        "TOTAL": ["1", "1", "1", "0"],
+    }
+    assert "module missing: slimcls.nets.vgg" in out
+    assert "AssertionError: 3 != 4" in out
