@@ -206,7 +206,18 @@ class TrainConfig:
         "instead of failing.",
     )
     log_every_n_steps: int = setting(10, "Steps between log lines.", lower_bound=1)
-    save_summaries_secs: float = setting(600, "Seconds between TensorBoard summaries.")
+    save_summaries_secs: float = setting(
+        600,
+        "Seconds between TensorBoard summaries (also written at the first and the last "
+        "step). 0: only --save_summaries_steps decides.",
+        lower_bound=0,
+    )
+    save_summaries_steps: int | None = setting(
+        None,
+        "Addition: steps between TensorBoard summaries, besides --save_summaries_secs. "
+        "None: by time only.",
+        lower_bound=1,
+    )
     save_interval_secs: float = setting(
         600, "Seconds between checkpoint saves (also saved at the end)."
     )
@@ -229,6 +240,17 @@ class TrainConfig:
     )
     random_seed: int | None = setting(
         None, "Addition: seed for initialisation and input shuffling. None: nondeterministic."
+    )
+    deterministic: bool = setting(
+        False,
+        "Addition: bit-identical runs: TensorFlow op determinism and a deterministic input "
+        "order (needs --random_seed). Costs speed: see the README.",
+    )
+    early_stopping_patience: int | None = setting(
+        None,
+        "Addition: stop after this many evaluations on --validation_split_name without a "
+        "better accuracy. None: never stop early.",
+        lower_bound=1,
     )
     validation_split_name: str | None = setting(
         None,

@@ -1,10 +1,9 @@
-"""TensorBoard summaries without the tensorboard package.
+"""TensorBoard summaries written with ``tf.summary.write`` and TensorBoard's metadata.
 
-``tf.summary.scalar`` and ``tf.summary.image`` live in the ``tensorboard`` pip package,
-which TensorFlow 2.21 no longer installs and slimcls does not require. ``tf.summary.write``
-with TensorBoard's plugin metadata writes the same records, so TensorBoard (installed
-wherever you view the logs) shows them as scalars and images. Call these inside a
-``tf.summary.create_file_writer(...).as_default()`` block.
+``tf.summary.scalar`` and ``tf.summary.image`` live in the ``tensorboard`` package, which
+TensorFlow 2.21 no longer installs. slimcls depends on tensorboard (to view the curves),
+but writes the same records itself, so a run also works where only TensorFlow is
+installed. Call these inside a ``tf.summary.create_file_writer(...).as_default()`` block.
 """
 
 from __future__ import annotations
@@ -22,10 +21,11 @@ def _summary_metadata(plugin: str, data_class: int):
 
 
 def scalar(name: str, value: float, step: int) -> None:
-    """``tf.summary.scalar`` without the tensorboard package (TensorBoard reads it as one).
+    """What ``tf.summary.scalar`` writes, without needing the tensorboard package.
 
-    ``tf.summary.scalar`` lives in the tensorboard pip package, which slimcls does not
-    require; ``tf.summary.write`` with TensorBoard's plugin metadata writes the same record.
+    TensorBoard lists a tag under Scalars only when its metadata says
+    ``DATA_CLASS_SCALAR`` (with ``DATA_CLASS_TENSOR`` the dashboard stays empty), and the
+    value must be a rank-0 float32 tensor.
     """
     from tensorflow.core.framework import summary_pb2
 
@@ -33,7 +33,7 @@ def scalar(name: str, value: float, step: int) -> None:
         name,
         tf.constant(value, tf.float32),
         step=step,
-        metadata=_summary_metadata("scalars", summary_pb2.DATA_CLASS_TENSOR),
+        metadata=_summary_metadata("scalars", summary_pb2.DATA_CLASS_SCALAR),
     )
 
 

@@ -100,6 +100,11 @@ def _main(argv: list[str]) -> int:
     }
     if result.validation_accuracy is not None:
         summary["validation_accuracy"] = result.validation_accuracy
+    if result.best_checkpoint:
+        summary["best_checkpoint"] = result.best_checkpoint
+        summary["best_validation_accuracy"] = result.best_validation_accuracy
+    if result.stop_reason == "early_stopping":
+        summary["stopped"] = "early stopping (--early_stopping_patience)"
     logging.info("Finished: %s", json.dumps(summary))
     if result.interrupted_by:
         sys.stderr.write(

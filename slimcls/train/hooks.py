@@ -9,8 +9,11 @@ summaries, validation and checkpoints are hooks, so a new side job is a new hook
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,11 +22,14 @@ from typing import Any
 from slimcls import checkpoints, summaries
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
+from slimcls.core.fileio import write_text_atomic
 from slimcls.train.state import TrainState
 
 log = logging.getLogger("slimcls.train")
 
 LOSS_KEYS = ("cross_entropy", "aux_loss", "regularization", "total_loss")
+#: Written beside the best checkpoint: its step, accuracy and loss.
+BEST_INFO = "best.json"
 
 
 @dataclasses.dataclass
@@ -39,17 +45,31 @@ class Run:
       stop_reason: set to stop the loop after the current step ("SIGINT", ...).
       checkpoint: the newest checkpoint this run wrote.
       validation_accuracy: the last validation result.
+      best_checkpoint, best_accuracy: the best validation so far (with validation).
+      examples_per_epoch, global_batch_size: for the epoch count and speeds.
+      examples_per_sec: the last logged speed.
+      csv: the train_log.csv writer (validation rows go there too).
     """
 
     config: TrainConfig
     state: TrainState
     save_dir: str
+    examples_per_epoch: int = 0
+    global_batch_size: int = 1
     step: int = 0
     values: dict[str, float] = dataclasses.field(default_factory=dict)
     images: Any = None
     stop_reason: str | None = None
     checkpoint: str | None = None
     validation_accuracy: float | None = None
+    best_checkpoint: str | None = None
+    best_accuracy: float | None = None
+    examples_per_sec: float | None = None
+    csv: Any = None
+
+    @property
+    def epoch(self) -> float:
+        return self.step * self.global_batch_size / max(self.examples_per_epoch, 1)
 
     def save(self) -> str:
         """Writes a checkpoint of the whole state at the current step."""
@@ -81,61 +101,206 @@ def loss_text(values: Mapping[str, float]) -> str:
     return ", ".join(f"{k} {values[k]:.4f}" for k in keys if k in values)
 
 
-class LoggingHook(Hook):
-    """A log line every ``every_n_steps``: loss terms, learning rate, speed."""
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
-    def __init__(self, every_n_steps: int, batch_size: int):
+
+class ProgressHook(Hook):
+    """Where the run is: a log line every ``every_n_steps`` with step/total, percent,
+    epoch, loss terms, learning rate, speed and ETA; a live bar on a terminal.
+
+    The bar (stderr, redrawn in place) appears only when stderr is a terminal, so logs
+    captured to a file or a pipe get plain lines.
+    """
+
+    def __init__(self, every_n_steps: int, bar: bool | None = None, stream=None):
         self.every_n_steps = every_n_steps
-        self.batch_size = batch_size
-        self._start = time.monotonic()
-        self._steps = 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.bar = self.stream.isatty() if bar is None else bar
+        self._window_start = self._start = time.monotonic()
+        self._window_steps = 0
+        self._first_step = 0
 
     def begin(self, run: Run) -> None:
-        self._start, self._steps = time.monotonic(), 0
+        self._window_start = self._start = time.monotonic()
+        self._window_steps, self._first_step = 0, run.step
+
+    def _eta(self, run: Run) -> str:
+        total = run.config.max_number_of_steps
+        done = run.step - self._first_step
+        if not total or done <= 0:
+            return "?"
+        per_step = (time.monotonic() - self._start) / done
+        return _duration(per_step * (total - run.step))
+
+    def position(self, run: Run) -> str:
+        total = run.config.max_number_of_steps
+        where = (
+            f"step {run.step}/{total} ({100 * run.step / total:.0f}%)"
+            if total
+            else (f"step {run.step}")
+        )
+        return f"{where}, epoch {run.epoch:.2f}"
 
     def after_step(self, run: Run) -> None:
-        self._steps += 1
+        self._window_steps += 1
+        if self.bar:
+            total = run.config.max_number_of_steps or 0
+            filled = int(30 * run.step / total) if total else 0
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.position(run)}, "
+                f"loss {run.values['total_loss']:.4f}, ETA {self._eta(run)}   "
+            )
+            self.stream.flush()
         if not self.every_n_steps or run.step % self.every_n_steps:
             return
-        elapsed = time.monotonic() - self._start
+        elapsed = time.monotonic() - self._window_start
+        run.examples_per_sec = self._window_steps * run.global_batch_size / max(elapsed, 1e-9)
+        if self.bar:
+            self.stream.write("\n")
         log.info(
-            "step %d: loss = %.4f (%s), lr = %.6g, %.1f examples/sec, %.3f sec/step",
-            run.step,
+            "%s: loss = %.4f (%s), accuracy = %.4f, lr = %.6g, %.1f examples/sec, "
+            "%.3f sec/step, ETA %s",
+            self.position(run),
             run.values["total_loss"],
             loss_text(run.values),
+            run.values["accuracy"],
             run.values["learning_rate"],
-            self._steps * self.batch_size / max(elapsed, 1e-9),
-            elapsed / self._steps,
+            run.examples_per_sec,
+            elapsed / self._window_steps,
+            self._eta(run),
         )
-        self._start, self._steps = time.monotonic(), 0
+        self._window_start, self._window_steps = time.monotonic(), 0
+
+    def end(self, run: Run) -> None:
+        if self.bar:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class CsvLogHook(Hook):
+    """Appends every logged training step, and every validation, to ``train_log.csv``.
+
+    The curves need no TensorBoard: ``pandas.read_csv`` or a spreadsheet reads it. A
+    resumed run appends to the same file (the header is written once).
+    """
+
+    FIELDS = (
+        "step",
+        "epoch",
+        "split",
+        "loss",
+        "accuracy",
+        "cross_entropy",
+        "regularization",
+        "learning_rate",
+        "examples_per_sec",
+        "wall_time",
+    )
+
+    def __init__(self, path: str, every_n_steps: int):
+        self.path = path
+        self.every_n_steps = every_n_steps or 1
+
+    def begin(self, run: Run) -> None:
+        if not tf.io.gfile.exists(self.path):
+            with tf.io.gfile.GFile(self.path, "w") as f:
+                f.write(",".join(self.FIELDS) + "\n")
+        run.csv = self
+
+    def write(self, run: Run, split: str, **values: float | None) -> None:
+        row = {"step": run.step, "epoch": round(run.epoch, 4), "split": split, **values}
+        row["wall_time"] = round(time.time(), 3)
+        cells = ["" if row.get(k) is None else _cell(row[k]) for k in self.FIELDS]
+        with tf.io.gfile.GFile(self.path, "a") as f:
+            f.write(",".join(cells) + "\n")
+
+    def after_step(self, run: Run) -> None:
+        if run.step % self.every_n_steps == 0:
+            v = run.values
+            self.write(
+                run,
+                "train",
+                loss=v["total_loss"],
+                accuracy=v["accuracy"],
+                cross_entropy=v["cross_entropy"],
+                regularization=v["regularization"],
+                learning_rate=v["learning_rate"],
+                examples_per_sec=run.examples_per_sec,
+            )
+
+
+def _cell(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 class SummaryHook(Hook):
-    """TensorBoard summaries: at the first step, then every ``every_secs``."""
+    """TensorBoard summaries in ``train/`` (and the validation hook's ``validation/``).
+
+    Written at the first step, then every ``every_secs`` or ``every_steps``, and at the
+    end. ``loss`` and ``accuracy`` are running means over the steps since the last write
+    (as Keras does), under the same tags as validation's, so the two overlay in one chart.
+    """
 
     def __init__(
-        self, writer, every_secs: float, clock: Callable[[], float] = time.monotonic
+        self,
+        writer,
+        every_secs: float,
+        every_steps: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.writer = writer
         self.every_secs = every_secs
+        self.every_steps = every_steps
         self.clock = clock
         self._last: float | None = None
+        self._last_step = 0
+        self._sums: dict[str, float] = {}
+        self._count = 0
+
+    def begin(self, run: Run) -> None:
+        self._last_step = run.step
+
+    def _due(self, run: Run) -> bool:
+        if self._last is None:
+            return True
+        if self.every_steps and run.step % self.every_steps == 0:
+            return True
+        return bool(self.every_secs) and self.clock() - self._last >= self.every_secs
 
     def after_step(self, run: Run) -> None:
+        for key in ("total_loss", "accuracy", *LOSS_KEYS):
+            if key in run.values:
+                self._sums[key] = self._sums.get(key, 0.0) + run.values[key]
+        self._count += 1
+        if self._due(run):
+            self._write(run)
+
+    def _write(self, run: Run) -> None:
         now = self.clock()
-        if self._last is not None and now - self._last < self.every_secs:
-            return
-        self._last = now
+        mean = {k: v / self._count for k, v in self._sums.items()}
         with self.writer.as_default():
+            summaries.scalar("loss", mean["total_loss"], run.step)
+            summaries.scalar("accuracy", mean["accuracy"], run.step)
             for key in LOSS_KEYS:
-                if key in run.values:
-                    summaries.scalar(f"losses/{key}", run.values[key], run.step)
+                if key in mean:
+                    summaries.scalar(f"losses/{key}", mean[key], run.step)
             summaries.scalar("learning_rate", run.values["learning_rate"], run.step)
-            summaries.scalar("train/accuracy", run.values["accuracy"], run.step)
+            if self._last is not None and now > self._last:
+                steps_per_sec = (run.step - self._last_step) / (now - self._last)
+                summaries.scalar("global_step/sec", steps_per_sec, run.step)
+                summaries.scalar("examples/sec", steps_per_sec * run.global_batch_size, run.step)
             if run.images is not None and len(run.images):
                 summaries.images("images", _normalised(run.images), run.step)
+        self._last, self._last_step = now, run.step
+        self._sums, self._count = {}, 0
 
     def end(self, run: Run) -> None:
+        if self._count:
+            self._write(run)
         self.writer.flush()
 
 
@@ -146,38 +311,105 @@ def _normalised(images):
 
 
 class ValidationHook(Hook):
-    """Accuracy on ``split`` every ``every_n_steps`` and at the end of a finished run."""
+    """Accuracy and loss on a split every ``every_n_steps`` and at the end of the run.
+
+    Keeps the best checkpoint by accuracy in ``<train_dir>/best/`` (apart from the
+    rotating ones, with ``best.json``) and, with ``patience``, stops the run after that
+    many evaluations without improvement.
+    """
 
     def __init__(
-        self, validate: Callable[[], tuple[float, int]], every_n_steps: int, split: str, writer
+        self,
+        validate: Callable[[], tuple[float, float, int]],
+        every_n_steps: int,
+        split: str,
+        writer,
+        best_dir: str | None = None,
+        patience: int | None = None,
     ) -> None:
         self.validate = validate
-        self.writer = writer
         self.every_n_steps = every_n_steps
         self.split = split
+        self.writer = writer
+        self.best_dir = best_dir
+        self.patience = patience
+        self.best_accuracy: float | None = None
+        self.best_checkpoint: str | None = None
+        self._since_best = 0
         self._last_step: int | None = None
 
+    def begin(self, run: Run) -> None:
+        if self.best_dir:
+            info = _read_json(os.path.join(self.best_dir, BEST_INFO))
+            if info:  # a resumed run keeps the best of its earlier part
+                self.best_accuracy = info.get("accuracy")
+                self.best_checkpoint = info.get("checkpoint")
+
     def _run(self, run: Run) -> None:
-        accuracy, n = self.validate()
+        accuracy, loss, n = self.validate()
         log.info(
-            "step %d: validation accuracy on %s = %.4f (%d examples)",
+            "step %d: validation on %s: accuracy = %.4f, loss = %.4f (%d examples)",
             run.step,
             self.split,
             accuracy,
+            loss,
             n,
         )
         with self.writer.as_default():
-            summaries.scalar(f"validation/{self.split}/accuracy", accuracy, run.step)
+            summaries.scalar("accuracy", accuracy, run.step)
+            summaries.scalar("loss", loss, run.step)
+        self.writer.flush()
+        if run.csv is not None:
+            run.csv.write(run, "validation", loss=loss, accuracy=accuracy, cross_entropy=loss)
         run.validation_accuracy = accuracy
         self._last_step = run.step
+        if self.best_accuracy is None or accuracy > self.best_accuracy:
+            self.best_accuracy, self._since_best = accuracy, 0
+            if self.best_dir:
+                self._save_best(run, accuracy, loss)
+        else:
+            self._since_best += 1
+            if self.patience and self._since_best >= self.patience and not run.stop_reason:
+                log.info(
+                    "early stopping: %d evaluations without a better accuracy than %.4f "
+                    "(--early_stopping_patience=%d)",
+                    self._since_best,
+                    self.best_accuracy,
+                    self.patience,
+                )
+                run.stop_reason = "early_stopping"
+
+    def _save_best(self, run: Run, accuracy: float, loss: float) -> None:
+        self.best_checkpoint = checkpoints.save_checkpoint(
+            run.state.checkpoint_tensors(), self.best_dir, run.state.step, max_to_keep=1
+        )
+        info = {
+            "checkpoint": self.best_checkpoint,
+            "global_step": run.state.step,
+            "accuracy": accuracy,
+            "loss": loss,
+            "split": self.split,
+        }
+        write_text_atomic(os.path.join(self.best_dir, BEST_INFO), json.dumps(info) + "\n")
+        log.info("best checkpoint so far: %s (accuracy %.4f)", self.best_checkpoint, accuracy)
 
     def after_step(self, run: Run) -> None:
         if self.every_n_steps and run.step % self.every_n_steps == 0:
             self._run(run)
 
     def end(self, run: Run) -> None:
-        if run.stop_reason is None and self._last_step != run.step:
+        if run.stop_reason in (None, "early_stopping") and self._last_step != run.step:
             self._run(run)
+        run.best_checkpoint = self.best_checkpoint
+        run.best_accuracy = self.best_accuracy
+
+
+def _read_json(path: str) -> dict | None:
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            return json.loads(f.read())
+    except (tf.errors.OpError, ValueError):
+        return None
 
 
 class CheckpointHook(Hook):

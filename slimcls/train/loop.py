@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,11 @@ from slimcls.train.step import StepOptions, make_step_fn
 
 log = logging.getLogger("slimcls.train")
 
+#: Every logged step (and validation) as a CSV row, in train_dir.
+TRAIN_LOG = "train_log.csv"
+#: Sub-directory of train_dir holding the best checkpoint by validation accuracy.
+BEST_DIR = "best"
+
 
 @dataclasses.dataclass
 class TrainResult:
@@ -36,6 +42,9 @@ class TrainResult:
     interrupted_by: str | None = None  # "SIGINT" / "SIGTERM"
     step_seconds: list[float] = dataclasses.field(default_factory=list)  # wall, per call
     step_cpu_seconds: list[float] = dataclasses.field(default_factory=list)  # process CPU
+    stop_reason: str | None = None  # a signal's name, or "early_stopping"
+    best_checkpoint: str | None = None  # by validation accuracy, in <train_dir>/best
+    best_validation_accuracy: float | None = None
 
 
 def _check(config: TrainConfig) -> None:
@@ -91,6 +100,12 @@ def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> 
         validation = dataset_factory.get_dataset(
             config.dataset_name, config.validation_split_name, config.dataset_dir
         )
+    if config.deterministic:
+        if config.random_seed is None:
+            raise SlimclsError("--deterministic needs --random_seed (e.g. --random_seed=0)")
+        # Deterministic kernels everywhere (a nondeterministic op then fails loudly instead
+        # of drifting); the input pipeline is already deterministic with a seed.
+        tf.config.experimental.enable_op_determinism()
     if config.random_seed is not None:
         tf.keras.utils.set_random_seed(config.random_seed)
 
@@ -145,21 +160,47 @@ def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> 
     tf.io.gfile.makedirs(config.train_dir)
     if on_start is not None and chief:
         on_start()
-    writer = tf.summary.create_file_writer(config.train_dir)
-    run_hooks: list[hooks.Hook] = [
-        hooks.LoggingHook(config.log_every_n_steps, config.batch_size),
-        hooks.SummaryHook(writer, config.save_summaries_secs),
-    ]
+    run_hooks = _hooks(config, model_plan, validation, state, chief)
+    run = hooks.Run(
+        config,
+        state,
+        save_dir,
+        examples_per_epoch=int(descriptor.num_samples),
+        global_batch_size=config.batch_size * strategy.num_replicas_in_sync,
+        step=state.step,
+    )
+    return _loop(run, step_fn, iter(dataset), run_hooks)
+
+
+def _hooks(config: TrainConfig, model_plan, validation, state, chief: bool) -> list[hooks.Hook]:
+    """The side jobs of this run, in the order they run after each step.
+
+    Validation runs before the checkpoint hook, so a run stopped early saves the step
+    it stopped at. Non-chief workers of a multi-worker run write no logs or summaries.
+    """
+    run_hooks: list[hooks.Hook] = [hooks.ProgressHook(config.log_every_n_steps)]
+    if chief:
+        run_hooks.append(
+            hooks.CsvLogHook(os.path.join(config.train_dir, TRAIN_LOG), config.log_every_n_steps)
+        )
+        train_writer = tf.summary.create_file_writer(os.path.join(config.train_dir, "train"))
+        run_hooks.append(
+            hooks.SummaryHook(train_writer, config.save_summaries_secs, config.save_summaries_steps)
+        )
     if validation is not None:
-        validate = _make_validation(config, model_plan, validation, state.model)
+        writer = tf.summary.create_file_writer(os.path.join(config.train_dir, "validation"))
         run_hooks.append(
             hooks.ValidationHook(
-                validate, config.eval_every_n_steps, config.validation_split_name, writer
+                _make_validation(config, model_plan, validation, state.model),
+                config.eval_every_n_steps,
+                config.validation_split_name,
+                writer,
+                best_dir=os.path.join(config.train_dir, BEST_DIR) if chief else None,
+                patience=config.early_stopping_patience,
             )
         )
     run_hooks.append(hooks.CheckpointHook(config.save_interval_secs))
-    run = hooks.Run(config, state, save_dir, step=state.step)
-    return _loop(run, step_fn, iter(dataset), run_hooks)
+    return run_hooks
 
 
 def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> TrainResult:
@@ -192,19 +233,23 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
                 hook.after_step(run)
         for hook in run_hooks:
             hook.end(run)
+    signal_stop = run.stop_reason if run.stop_reason in ("SIGINT", "SIGTERM") else None
     return TrainResult(
         run.step,
         run.checkpoint,
         run.values,
         run.validation_accuracy,
-        run.stop_reason,
+        signal_stop,
         step_seconds,
         step_cpu_seconds,
+        stop_reason=run.stop_reason,
+        best_checkpoint=run.best_checkpoint,
+        best_validation_accuracy=run.best_accuracy,
     )
 
 
 def _make_validation(config: TrainConfig, model_plan, descriptor, model):
-    """Returns ``validate() -> (accuracy, n)`` over every example of the split once."""
+    """Returns ``validate() -> (accuracy, mean loss, n)`` over every example once."""
     dataset = input_pipeline.make_dataset(
         descriptor,
         model_plan.preprocess_fn(is_training=False),
@@ -218,14 +263,19 @@ def _make_validation(config: TrainConfig, model_plan, descriptor, model):
     def count(images, labels):
         logits, _ = model(images, training=False)
         predictions = tf.argmax(logits, axis=-1, output_type=labels.dtype)
-        return tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.int64))
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.int64))
+        return correct, tf.reduce_sum(tf.cast(losses, tf.float64))
 
-    def validate() -> tuple[float, int]:
+    def validate() -> tuple[float, float, int]:
         correct = total = 0
+        loss_sum = 0.0
         for images, labels in dataset:
-            correct += int(count(images, labels))
+            batch_correct, batch_loss = count(images, labels)
+            correct += int(batch_correct)
+            loss_sum += float(batch_loss)
             total += int(labels.shape[0])
-        return correct / max(total, 1), total
+        return correct / max(total, 1), loss_sum / max(total, 1), total
 
     return validate
 
