@@ -180,3 +180,37 @@ class ExportConfig:
     classifier: ClassifierConfig
     output_dir: str
     overwrite: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertConfig:
+    """``download_and_convert_data``'s flags (same names and defaults).
+
+    Attributes:
+      dataset_name: the converter (``datasets.converter`` registry name).
+      dataset_dir: output directory of shards, ``labels.txt`` and ``dataset.json``.
+      source_dir: input; None: flowers and cifar10 download their archive.
+      num_shards: shards per split; None: one per 5,000 images.
+      validation_fraction: folder: share of each class in validation; hwdb from one folder:
+        share of writers held out as test.
+      random_seed: seed of the split and of the record order.
+      output_name: dataset name; None: the source folder's name (folder) or dataset_name.
+      overwrite: convert again even when the output is complete.
+      grayscale: folder/flowers: store 1-channel images.
+      skip_corrupt: hwdb: skip corrupt records instead of stopping.
+      num_workers: encoding processes; None: one per core, 0: in the main process.
+      download_url: flowers/cifar10: a mirror of the official archive.
+    """
+
+    dataset_name: str
+    dataset_dir: str
+    source_dir: str | None = None
+    num_shards: int | None = None
+    validation_fraction: float = 0.1
+    random_seed: int = 0
+    output_name: str | None = None
+    overwrite: bool = False
+    grayscale: bool = False
+    skip_corrupt: bool = False
+    num_workers: int | None = None
+    download_url: str | None = None

@@ -111,70 +111,20 @@ def convert(
     dataset_name: str,
     dataset_dir: str,
     source_dir: str | None = None,
-    *,
-    num_shards: int | None = None,
-    validation_fraction: float = 0.1,
-    random_seed: int = 0,
-    output_name: str | None = None,
-    overwrite: bool = False,
-    grayscale: bool = False,
-    skip_corrupt: bool = False,
-    num_workers: int | None = None,
-    download_url: str | None = None,
+    **kwargs,
 ) -> dict:
-    """Runs the converter ``dataset_name``; returns the ``dataset.json`` contents."""
-    from slimcls.datasets import convert_cifar10, convert_folder, convert_hwdb
+    """Runs the converter ``dataset_name``; returns the ``dataset.json`` contents.
 
-    if dataset_name not in DATASETS:
-        raise SlimclsError(f"dataset_name {dataset_name!r} is unknown; expected one of {DATASETS}")
-    if not dataset_dir:
-        raise SlimclsError("--dataset_dir is required; expected the output directory")
+    ``kwargs`` are the other :class:`slimcls.config.ConvertConfig` fields (flag names).
+    """
+    from slimcls.config import ConvertConfig
+    from slimcls.datasets import converter
+
     if source_dir:
         source_dir = os.path.expanduser(source_dir)
-    common = dict(num_shards=num_shards, overwrite=overwrite, num_workers=num_workers)
-    if dataset_name in ("folder", "flowers"):
-        folder_kw = dict(
-            validation_fraction=validation_fraction,
-            random_seed=random_seed,
-            grayscale=grayscale,
-            **common,
-        )
-        if dataset_name == "flowers":
-            return convert_folder.convert_flowers(
-                source_dir,
-                dataset_dir,
-                name=output_name or "flowers",
-                download_url=download_url,
-                **folder_kw,
-            )
-        if not source_dir:
-            raise SlimclsError(
-                "--source_dir is required for --dataset_name=folder; expected a folder with one "
-                "sub-folder of images per class"
-            )
-        return convert_folder.convert_folder(source_dir, dataset_dir, name=output_name, **folder_kw)
-    if dataset_name == "cifar10":
-        return convert_cifar10.convert_cifar10(
-            source_dir,
-            dataset_dir,
-            name=output_name or "cifar10",
-            download_url=download_url,
-            **common,
-        )
-    if not source_dir:
-        raise SlimclsError(
-            "--source_dir is required for --dataset_name=hwdb; expected a folder with train/ "
-            "and test/ folders of .gnt files (HWDB cannot be downloaded without registration)"
-        )
-    return convert_hwdb.convert_hwdb(
-        source_dir,
-        dataset_dir,
-        name=output_name or "hwdb",
-        validation_fraction=validation_fraction,
-        random_seed=random_seed,
-        skip_corrupt=skip_corrupt,
-        **common,
-    )
+    cls = converter.get_converter(dataset_name)  # unknown names: one line with the choices
+    config = ConvertConfig(dataset_name, dataset_dir, source_dir, **kwargs)
+    return cls(config).run()
 
 
 def _main(argv: list[str]) -> int:
