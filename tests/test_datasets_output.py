@@ -97,27 +97,33 @@ def test_output_plan_complete_is_noop_and_leftovers_are_removed(tmp_path):
     d = str(tmp_path)
     logs = []
     plan = sharded_output.OutputPlan(d, "tiny", log=logs.append)
-    assert plan.prepare()  # empty dir: convert
+    assert plan.prepare()  # empty dir: convert (into the staging folder)
+    assert os.listdir(d) == [sharded_output.STAGING_DIRNAME]
+    plan.discard()
     images = np.zeros((2, 2, 2, 1), np.uint8)
     sharded_output.write_dataset_from_arrays(d, "tiny", {"train": (images, [0, 0])}, ["a"])
     assert not plan.prepare()  # complete: nothing to do
     assert "nothing to do" in logs[-1]
-    # a killed run: shards and a temp file but no dataset.json
-    os.remove(os.path.join(d, "dataset.json"))
+    # a killed run: a half-written staging folder and a temporary shard of ours
+    os.makedirs(os.path.join(d, sharded_output.STAGING_DIRNAME, "x"))
     (tmp_path / "tiny_train_00000-of-00002.tfrecord.tmp").write_bytes(b"partial")
-    assert plan.prepare()
+    plan.check()
     assert "interrupted" in logs[-1]
-    assert os.listdir(d) == []
+    assert sorted(os.listdir(d)) == [
+        "dataset.json",
+        "labels.txt",
+        "tiny_train_00000-of-00001.tfrecord",
+    ]
 
 
-def test_output_plan_overwrite_and_other_name(tmp_path):
+def test_output_plan_other_name_needs_overwrite(tmp_path):
     d = str(tmp_path)
     images = np.zeros((2, 2, 2, 1), np.uint8)
     sharded_output.write_dataset_from_arrays(d, "one", {"train": (images, [0, 0])}, ["a"])
     with pytest.raises(SlimclsError, match="already holds dataset 'one'"):
         sharded_output.OutputPlan(d, "two", log=lambda m: None).prepare()
     assert sharded_output.OutputPlan(d, "one", overwrite=True, log=lambda m: None).prepare()
-    assert os.listdir(d) == []
+    assert "one_train_00000-of-00001.tfrecord" in os.listdir(d)  # kept until commit
 
 
 def test_output_plan_missing_shard_means_redo(tmp_path):
@@ -125,8 +131,8 @@ def test_output_plan_missing_shard_means_redo(tmp_path):
     images = np.zeros((4, 2, 2, 1), np.uint8)
     sharded_output.write_dataset_from_arrays(d, "t", {"train": (images, [0] * 4)}, ["a"], 2)
     os.remove(os.path.join(d, "t_train_00001-of-00002.tfrecord"))
-    assert sharded_output.OutputPlan(d, "t", log=lambda m: None).prepare()
-    assert os.listdir(d) == []
+    plan = sharded_output.OutputPlan(d, "t", log=lambda m: None)
+    assert not plan.is_complete() and plan.prepare()
 
 
 def test_progress_log_lines_when_not_a_tty():

@@ -10,8 +10,11 @@ name with :func:`register`. Entry points look converters up with :func:`get_conv
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
+import os
+import re
 import shutil
 import sys
 import tempfile
@@ -21,6 +24,7 @@ from typing import Any, ClassVar
 from slimcls.config import ConvertConfig
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import write_text_atomic
+from slimcls.core.locking import DirLock, pid_alive
 from slimcls.datasets import record_format as rf
 from slimcls.datasets import sharded_output
 from slimcls.datasets.parallel import parallel_map
@@ -60,7 +64,8 @@ def _load_builtin() -> None:
 def converter_names() -> tuple[str, ...]:
     """Registered converter names, in the order the command documents them."""
     _load_builtin()
-    return tuple(_REGISTRY)
+    order = {m: i for i, m in enumerate(_BUILTIN_MODULES)}
+    return tuple(sorted(_REGISTRY, key=lambda n: order.get(_REGISTRY[n].__module__, len(order))))
 
 
 def get_converter(name: str) -> type[Converter]:
@@ -71,7 +76,7 @@ def get_converter(name: str) -> type[Converter]:
     """
     _load_builtin()
     if name not in _REGISTRY:
-        raise SlimclsError(f"dataset_name {name!r} is unknown; expected one of {tuple(_REGISTRY)}")
+        raise SlimclsError(f"dataset_name {name!r} is unknown; expected one of {converter_names()}")
     return _REGISTRY[name]
 
 
@@ -112,6 +117,28 @@ class SplitResults:
     shards: dict[str, int] = dataclasses.field(default_factory=dict)
     per_class: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     rejected: list[str] = dataclasses.field(default_factory=list)
+    shard_counts: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+
+
+WORKDIR_PREFIX = "slimcls-convert-"
+
+
+def remove_stale_workdirs(log: Callable[[str], None]) -> None:
+    """Removes the temporary folders of conversions killed earlier (their PID is gone).
+
+    Work folders are ``<tmp>/slimcls-convert-<pid>-<converter>-XXXX``; a killed run cannot
+    clean its own, so each run removes those whose process no longer exists.
+    """
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for n in names:
+        m = re.match(rf"^{re.escape(WORKDIR_PREFIX)}(\d+)-", n)
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+            log(f"removing {os.path.join(root, n)} (work folder of a killed conversion)")
+            shutil.rmtree(os.path.join(root, n), ignore_errors=True)
 
 
 def _stderr_log(msg: str) -> None:
@@ -166,36 +193,56 @@ class Converter:
         if self.source_required and not cfg.source_dir:
             raise SlimclsError(self.source_required)
         name = self.output_name()
-        output = sharded_output.OutputPlan(cfg.dataset_dir, name, cfg.overwrite, log=self.log)
-        if output.is_complete() and not cfg.overwrite:
-            output.prepare()  # says there is nothing to do
-            return rf.read_dataset_json(cfg.dataset_dir)
-        workdir = tempfile.mkdtemp(prefix=f"slimcls-{self.name}-")
-        try:
-            plan = self.plan(workdir)  # validate the input before anything is removed
-            output.prepare()
-            results = self.write_splits(name, plan)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        lock = (
+            contextlib.nullcontext()
+            if "://" in cfg.dataset_dir
+            else DirLock(cfg.dataset_dir, what="--dataset_dir", log=self.log)
+        )
+        with lock:
+            output = sharded_output.OutputPlan(cfg.dataset_dir, name, cfg.overwrite, log=self.log)
+            output.check()  # before the input is read or downloaded: nothing to convert into
+            if output.is_complete() and not cfg.overwrite:
+                output.prepare()  # says there is nothing to do
+                return rf.read_dataset_json(cfg.dataset_dir)
+            remove_stale_workdirs(self.log)
+            workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-{self.name}-")
+            try:
+                plan = self.plan(workdir)  # validate the input before anything is written
+                output.prepare()
+                try:
+                    info = self._write(name, plan, output)
+                except BaseException:
+                    output.discard()
+                    raise
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+        return info
+
+    def _write(self, name: str, plan: ConversionPlan, output) -> dict[str, Any]:
+        results = self.write_splits(name, plan, output.staging)
         notes = list(plan.notes)
         if results.rejected:
-            path = rf.join(cfg.dataset_dir, rf.REJECTED_FILENAME)
-            write_text_atomic(path, "".join(r + "\n" for r in results.rejected))
+            staged = rf.join(output.staging, rf.REJECTED_FILENAME)
+            write_text_atomic(staged, "".join(r + "\n" for r in results.rejected))
+            path = rf.join(self.config.dataset_dir, rf.REJECTED_FILENAME)
             notes.append(f"rejected: {len(results.rejected)} files (listed with reasons in {path})")
         notes += self.finish(plan, results)
-        info = sharded_output.write_dataset_metadata(
-            cfg.dataset_dir,
-            name,
+        info = output.commit(
             plan.class_names,
             results.counts,
             results.shards,
+            results.shard_counts,
             plan.channels,
             plan.source,
         )
-        self.log(format_summary(name, cfg.dataset_dir, plan.class_names, results.per_class, notes))
+        self.log(
+            format_summary(
+                name, self.config.dataset_dir, plan.class_names, results.per_class, notes
+            )
+        )
         return info
 
-    def write_splits(self, name: str, plan: ConversionPlan) -> SplitResults:
+    def write_splits(self, name: str, plan: ConversionPlan, out_dir: str) -> SplitResults:
         """Encodes every split in worker processes and writes its shards, in input order."""
         cfg = self.config
         results = SplitResults()
@@ -204,7 +251,7 @@ class Converter:
             class_counts = [0] * len(plan.class_names)
             progress = Progress(sp.expected, f"{name} {split}", stream=self.progress_stream)
             with sharded_output.ShardedWriter(
-                cfg.dataset_dir, name, split, n_shards, sp.expected
+                out_dir, name, split, n_shards, sp.expected
             ) as writer:
                 for encoded in parallel_map(plan.encode_chunk, sp.chunks, cfg.num_workers):
                     for label, record, note in encoded:
@@ -218,6 +265,7 @@ class Converter:
             results.counts[split] = writer.count
             results.shards[split] = n_shards
             results.per_class[split] = class_counts
+            results.shard_counts[split] = list(writer.shard_counts)
         return results
 
 

@@ -9,7 +9,9 @@ temporary names; :func:`write_dataset_metadata` writes ``labels.txt`` and, last,
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
@@ -18,7 +20,7 @@ import numpy as np
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.core.fileio import TMP_SUFFIX
+from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.image_codec import encode_png
 from slimcls.datasets.parallel import parallel_map
@@ -39,19 +41,51 @@ def default_num_shards(num_records: int, requested: int | None = None) -> int:
 
 # --------------------------------------------------------------------------- output plan
 
+STAGING_DIRNAME = ".slimcls-staging"
+_SWAP_FILE = "swap.json"
+#: Names that look like another tool's dataset files (TF-Slim's converters, ImageNet's).
+_FOREIGN = re.compile(r"(\.tfrecords?$)|(^(train|validation)-\d{5}-of-\d{5}$)")
+
 
 def _split_counts(info: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in info.get("splits", {}).items())
 
 
-class OutputPlan:
-    """Decides whether a conversion into ``dataset_dir`` is needed, and cleans up first.
+def _basenames(info: Mapping[str, Any]) -> list[str]:
+    return [rf.basename(p) for p in rf.shard_paths("", info)]
 
-    * complete output (``dataset.json`` of this name, every listed shard present): nothing to
-      do unless ``overwrite``;
-    * ``dataset.json`` of another name: an error unless ``overwrite``;
-    * no ``dataset.json`` but shards, temporary files or labels of this name: leftovers of a
-      killed run, removed before converting again.
+
+def count_records(path: str) -> int:
+    """Reads a TFRecord file to the end, checking every CRC; returns its record count.
+
+    Raises:
+      SlimclsError: a truncated or corrupt file (a CRC that does not match).
+    """
+    try:
+        ds = tf.data.TFRecordDataset(path)
+        return int(ds.reduce(np.int64(0), lambda n, _: n + 1))
+    except (tf.errors.DataLossError, tf.errors.OpError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SlimclsError(
+            f"{path} is corrupt ({msg}); expected a complete TFRecord file"
+        ) from None
+
+
+class OutputPlan:
+    """Where a conversion writes, and the only code that changes ``dataset_dir``.
+
+    A conversion writes its shards, ``labels.txt``, ``rejected.txt`` and ``dataset.json``
+    into ``<dataset_dir>/.slimcls-staging``; :meth:`commit` verifies every shard (record
+    counts, CRCs read back) and only then swaps the files in, ``dataset.json`` last. So:
+
+    * a complete dataset of this name: nothing to do unless ``overwrite``;
+    * a failed or killed conversion leaves the previous dataset as it was (``--overwrite``
+      replaces it only once the new one is complete); its staging folder is removed by the
+      next run, and a swap killed half-way is finished by it;
+    * only names this tool writes are ever removed: files of another dataset (TF-Slim's
+      ``cifar10_train.tfrecord``, a ``labels.txt`` without ``dataset.json``...) make
+      :meth:`check` fail with one line naming them, and are left alone;
+    * ``dataset.json`` of another name: an error unless ``overwrite``.
     """
 
     def __init__(self, dataset_dir: str, name: str, overwrite: bool = False, log=None):
@@ -59,57 +93,172 @@ class OutputPlan:
         self.name = rf.validate_name(name)
         self.overwrite = overwrite
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.staging = rf.join(dataset_dir, STAGING_DIRNAME)
+
+    def _info(self) -> dict[str, Any] | None:
+        if not tf.io.gfile.exists(rf.join(self.dataset_dir, rf.DATASET_JSON)):
+            return None
+        return rf.read_dataset_json(self.dataset_dir)
 
     def is_complete(self) -> bool:
-        path = rf.join(self.dataset_dir, rf.DATASET_JSON)
-        if not tf.io.gfile.exists(path):
-            return False
-        info = rf.read_dataset_json(self.dataset_dir)
-        if info["name"] != self.name:
+        info = self._info()
+        if info is None or info["name"] != self.name:
             return False
         if not all(tf.io.gfile.exists(p) for p in rf.shard_paths(self.dataset_dir, info)):
             return False
         return tf.io.gfile.exists(rf.join(self.dataset_dir, info["labels_file"]))
 
+    def _owned(self, info: Mapping[str, Any] | None) -> set[str]:
+        """Top-level names of ``dataset_dir`` that belong to the dataset ``info`` describes."""
+        if info is None:
+            return set()
+        return {*_basenames(info), str(info["labels_file"]), rf.REJECTED_FILENAME}
+
+    def check(self) -> None:
+        """Recovers an interrupted run, then refuses a directory shared with another dataset.
+
+        Raises:
+          SlimclsError: files of another dataset are there, or ``dataset.json`` of another
+            name without ``overwrite``.
+        """
+        if not tf.io.gfile.isdir(self.dataset_dir):
+            return
+        self._recover()
+        info = self._info()
+        owned = self._owned(info)
+        foreign = sorted(
+            n.rstrip("/")
+            for n in tf.io.gfile.listdir(self.dataset_dir)
+            if n.rstrip("/") not in owned
+            and (_FOREIGN.search(n.rstrip("/")) or n.rstrip("/") == rf.LABELS_FILENAME)
+        )
+        if foreign:
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise SlimclsError(
+                f"dataset_dir {self.dataset_dir} already holds files of another dataset "
+                f"({', '.join(foreign[:3])}{more}); expected an empty directory or one written "
+                "by download_and_convert_data (choose another --dataset_dir; nothing was changed)"
+            )
+        if info is not None and info["name"] != self.name and not self.overwrite:
+            raise SlimclsError(
+                f"dataset_dir {self.dataset_dir} already holds dataset {info['name']!r}; "
+                f"expected an empty directory or one of {self.name!r} (or pass --overwrite)"
+            )
+
+    def _recover(self) -> None:
+        """Finishes an interrupted swap; removes what an interrupted conversion left."""
+        if tf.io.gfile.exists(rf.join(self.staging, _SWAP_FILE)):
+            if tf.io.gfile.exists(rf.join(self.staging, rf.DATASET_JSON)):
+                self.log(f"{self.dataset_dir}: finishing the interrupted swap of a new dataset")
+            self._swap()
+        stale = []
+        if tf.io.gfile.isdir(self.staging):
+            stale.append(self.staging)
+        tmp_names = {rf.DATASET_JSON + TMP_SUFFIX, rf.LABELS_FILENAME + TMP_SUFFIX}
+        for n in tf.io.gfile.listdir(self.dataset_dir):
+            n = n.rstrip("/")
+            if n in tmp_names or (
+                n.endswith(TMP_SUFFIX) and rf.any_shard_regex(self.name).match(n)
+            ):
+                stale.append(rf.join(self.dataset_dir, n))
+        if stale:
+            self.log(
+                f"removing {len(stale)} files in {self.dataset_dir} (leftovers of an "
+                "interrupted run)"
+            )
+        for path in stale:
+            if tf.io.gfile.isdir(path):
+                tf.io.gfile.rmtree(path)
+            else:
+                tf.io.gfile.remove(path)
+
     def prepare(self) -> bool:
         """Returns False when the output is already complete (and not ``overwrite``).
 
-        Otherwise removes stale files and returns True: the caller converts.
+        Otherwise checks the directory (:meth:`check`), makes an empty staging folder and
+        returns True: the caller writes into :attr:`staging` and calls :meth:`commit`.
         """
         tf.io.gfile.makedirs(self.dataset_dir)
-        json_path = rf.join(self.dataset_dir, rf.DATASET_JSON)
-        if tf.io.gfile.exists(json_path):
-            info = rf.read_dataset_json(self.dataset_dir)
-            if info["name"] != self.name and not self.overwrite:
-                raise SlimclsError(
-                    f"dataset_dir {self.dataset_dir} already holds dataset {info['name']!r}; "
-                    f"expected an empty directory or one of {self.name!r} (or pass --overwrite)"
-                )
-            if info["name"] == self.name and self.is_complete() and not self.overwrite:
-                self.log(
-                    f"{self.dataset_dir} already holds the complete dataset {self.name!r} "
-                    f"({_split_counts(info)}); nothing to do (pass --overwrite to convert again)"
-                )
-                return False
-            # Remove the marker first: if we are killed from here on, the rest is leftovers.
-            tf.io.gfile.remove(json_path)
-            self._remove_files(str(info["name"]), announce="previous output")
-        else:
-            self._remove_files(self.name, announce="leftovers of an interrupted run")
+        self.check()
+        if self.is_complete() and not self.overwrite:
+            self.log(
+                f"{self.dataset_dir} already holds the complete dataset {self.name!r} "
+                f"({_split_counts(self._info() or {})}); nothing to do (pass --overwrite to "
+                "convert again)"
+            )
+            return False
+        tf.io.gfile.makedirs(self.staging)
         return True
 
-    def _remove_files(self, name: str, announce: str) -> None:
-        stale = []
-        for pattern in (f"{name}_*.tfrecord", f"{name}_*.tfrecord{TMP_SUFFIX}"):
-            stale += tf.io.gfile.glob(rf.join(self.dataset_dir, pattern))
-        for fname in (rf.LABELS_FILENAME, rf.REJECTED_FILENAME, rf.DATASET_JSON + TMP_SUFFIX):
-            path = rf.join(self.dataset_dir, fname)
-            if tf.io.gfile.exists(path):
-                stale.append(path)
-        if stale:
-            self.log(f"removing {len(stale)} files in {self.dataset_dir} ({announce})")
-        for path in stale:
-            tf.io.gfile.remove(path)
+    def discard(self) -> None:
+        """Removes the staging folder (a failed conversion); the old dataset stays."""
+        if tf.io.gfile.isdir(self.staging):
+            tf.io.gfile.rmtree(self.staging)
+
+    def commit(
+        self,
+        class_names: Sequence[str],
+        counts: Mapping[str, int],
+        shards: Mapping[str, int],
+        shard_counts: Mapping[str, Sequence[int]],
+        channels: int,
+        source: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Verifies the staged shards, writes the metadata and swaps the new dataset in.
+
+        Args:
+          class_names, counts, shards, channels, source: as for :func:`write_dataset_metadata`.
+          shard_counts: ``{split: records per shard}`` as written.
+
+        Returns:
+          The ``dataset.json`` contents.
+
+        Raises:
+          SlimclsError: a shard is missing, corrupt or holds another number of records than
+            was written (``dataset.json`` is then not written; the old dataset stays).
+        """
+        for split, n in shards.items():
+            for i in range(int(n)):
+                path = rf.join(self.staging, rf.shard_basename(self.name, split, i, int(n)))
+                got = count_records(path)
+                want = int(shard_counts[split][i])
+                if got != want:
+                    raise SlimclsError(
+                        f"{path} holds {got} records; expected {want} as written (not marking "
+                        "the dataset complete)"
+                    )
+        info = write_dataset_metadata(
+            self.staging, self.name, class_names, counts, shards, channels, source
+        )
+        new = [*_basenames(info), rf.LABELS_FILENAME]
+        if tf.io.gfile.exists(rf.join(self.staging, rf.REJECTED_FILENAME)):
+            new.append(rf.REJECTED_FILENAME)
+        old = sorted(self._owned(self._info()))
+        swap = {"old": old, "new": new}
+        write_text_atomic(rf.join(self.staging, _SWAP_FILE), json.dumps(swap) + "\n")
+        self._swap()
+        return info
+
+    def _swap(self) -> None:
+        """Moves the staged dataset in, ``dataset.json`` last; safe to repeat after a kill."""
+        with tf.io.gfile.GFile(rf.join(self.staging, _SWAP_FILE), "rb") as f:
+            swap = json.loads(f.read().decode("utf-8"))
+        staged_json = rf.join(self.staging, rf.DATASET_JSON)
+        if tf.io.gfile.exists(staged_json):
+            final_json = rf.join(self.dataset_dir, rf.DATASET_JSON)
+            if tf.io.gfile.exists(final_json):  # first the marker: the old dataset is gone now
+                tf.io.gfile.remove(final_json)
+            new = set(swap["new"])
+            for name in swap["old"]:
+                path = rf.join(self.dataset_dir, name)
+                if name not in new and tf.io.gfile.exists(path):
+                    tf.io.gfile.remove(path)
+            for name in swap["new"]:
+                src = rf.join(self.staging, name)
+                if tf.io.gfile.exists(src):
+                    tf.io.gfile.rename(src, rf.join(self.dataset_dir, name), overwrite=True)
+            tf.io.gfile.rename(staged_json, final_json, overwrite=True)
+        tf.io.gfile.rmtree(self.staging)
 
 
 # --------------------------------------------------------------------------- writing
