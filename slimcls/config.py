@@ -200,6 +200,10 @@ class ConvertConfig:
       skip_corrupt: hwdb: skip corrupt records instead of stopping.
       num_workers: encoding processes; None: one per core, 0: in the main process.
       download_url: flowers/cifar10: a mirror of the official archive.
+      max_image_pixels: folder/flowers: images with more pixels (from the header) are
+        rejected before decoding; None: no limit.
+      max_image_size: folder/flowers: longest side above which images are downscaled at
+        conversion (stored as PNG); None: keep every image's size.
     """
 
     dataset_name: str
@@ -214,3 +218,5 @@ class ConvertConfig:
     skip_corrupt: bool = False
     num_workers: int | None = None
     download_url: str | None = None
+    max_image_pixels: int | None = 50_000_000
+    max_image_size: int | None = None

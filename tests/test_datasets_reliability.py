@@ -345,3 +345,51 @@ def test_same_input_and_seed_give_identical_bytes_across_processes(tmp_path):
         assert r.returncode == 0, r.stderr
         outs.append(_snapshot(out))
     assert outs[0] == outs[1] and any(n.endswith(".tfrecord") for n in outs[0])
+
+
+# ------------------------------------------------------------------ f. pixel limits
+
+
+def _png_header_only(width, height):
+    import struct
+    import zlib
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 16)  # 16 bytes of pixels for a huge image: decoding fails
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_pixel_limit_is_checked_from_the_header_before_decoding():
+    from slimcls.datasets import image_codec
+
+    with pytest.raises(image_codec.Rejected, match=r"20000x3000 is 60000000 pixels, above"):
+        image_codec.load_image(_png_header_only(20000, 3000))
+    with pytest.raises(image_codec.Rejected, match="cannot decode"):  # under the limit: decoded
+        image_codec.load_image(_png_header_only(2000, 3000))
+
+
+def test_large_images_rejected_and_listed_or_downscaled(tmp_path):
+    src = _pets(str(tmp_path / "pets"))
+    Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(os.path.join(src, "cat", "big.png"))
+    out = str(tmp_path / "out")
+    info = _convert(src, out, validation_fraction=0, max_image_pixels=500)
+    assert info["splits"] == {"train": 8}
+    rejected = open(os.path.join(out, "rejected.txt")).read()
+    assert (
+        rejected == "cat/big.png\t40x20 is 800 pixels, above --max_image_pixels 500; not decoded\n"
+    )
+    out2 = str(tmp_path / "out2")
+    _convert(src, out2, validation_fraction=0, max_image_size=10)
+    from slimcls.datasets import dataset_factory, record_format
+
+    d = dataset_factory.get_dataset("pets", "train", out2)
+    sizes = set()
+    from slimcls.core.compat import tf
+
+    for rec in tf.data.TFRecordDataset(list(d.files)):
+        r = record_format.decode_record(bytes(rec.numpy()))
+        sizes.add((r[record_format.KEY_HEIGHT], r[record_format.KEY_WIDTH]))
+    assert (5, 10) in sizes and all(max(s) <= 10 for s in sizes)

@@ -105,6 +105,22 @@ flag_defs.define_once(
     "flowers/cifar10 without --source_dir: download from this URL (a mirror) instead of "
     "the official one; the checksum is still verified.",
 )
+flag_defs.define_once(
+    flags.DEFINE_integer,
+    "max_image_pixels",
+    50_000_000,
+    "folder/flowers: images with more pixels (width * height, read from the header) are "
+    "rejected before decoding and listed in rejected.txt.",
+    lower_bound=1,
+)
+flag_defs.define_once(
+    flags.DEFINE_integer,
+    "max_image_size",
+    None,
+    "folder/flowers: downscale images whose longest side is above this many pixels (stored "
+    "as PNG). None: keep every image's size.",
+    lower_bound=1,
+)
 
 
 def convert(
@@ -145,6 +161,8 @@ def _main(argv: list[str]) -> int:
         skip_corrupt=FLAGS.skip_corrupt,
         num_workers=FLAGS.num_workers,
         download_url=FLAGS.download_url,
+        max_image_pixels=FLAGS.max_image_pixels,
+        max_image_size=FLAGS.max_image_size,
     )
     return 0
 

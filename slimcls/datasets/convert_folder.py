@@ -27,7 +27,7 @@ from slimcls.datasets.converter import (
     SplitResults,
     register,
 )
-from slimcls.datasets.image_codec import Rejected, load_image
+from slimcls.datasets.image_codec import DEFAULT_MAX_IMAGE_PIXELS, Rejected, load_image
 from slimcls.datasets.parallel import chunked
 
 SPLITS = ("train", "validation")
@@ -42,13 +42,13 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
-def _convert_chunk(args: tuple[list[tuple[str, int]], bool, int]) -> list[Encoded]:
+def _convert_chunk(args: tuple[list[tuple[str, int]], bool, int, Any, Any]) -> list[Encoded]:
     """Worker: ``[(path, label)]`` -> ``[(label, serialized Example or None, rejection)]``."""
-    items, grayscale, rel = args
+    items, grayscale, rel, max_pixels, max_size = args
     out: list[Encoded] = []
     for path, label in items:
         try:
-            encoded, fmt, h, w = load_image(_read(path), grayscale)
+            encoded, fmt, h, w = load_image(_read(path), grayscale, max_pixels, max_size)
             out.append((label, rf.encode_record(encoded, fmt, h, w, label), ""))
         except Rejected as e:
             out.append((label, None, f"{path[rel:]}\t{e}"))
@@ -154,7 +154,11 @@ class FolderConverter(Converter):
             splits={
                 # chunks lazily: memory does not grow with the folder
                 split: SplitPlan(
-                    len(items), ((c, cfg.grayscale, rel) for c in chunked(items, _CHUNK))
+                    len(items),
+                    (
+                        (c, cfg.grayscale, rel, cfg.max_image_pixels, cfg.max_image_size)
+                        for c in chunked(items, _CHUNK)
+                    ),
                 )
                 for split, items in splits.items()
             },
@@ -165,6 +169,8 @@ class FolderConverter(Converter):
                 "validation_fraction": cfg.validation_fraction,
                 "random_seed": cfg.random_seed,
                 "grayscale": cfg.grayscale,
+                "max_image_pixels": cfg.max_image_pixels,
+                "max_image_size": cfg.max_image_size,
             },
             encode_chunk=_convert_chunk,
         )
@@ -228,6 +234,8 @@ def convert_folder(
     overwrite: bool = False,
     num_workers: int | None = None,
     converter: str = "folder",
+    max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+    max_image_size: int | None = None,
     log: Callable[[str], None] | None = None,
     progress_stream=None,
 ) -> dict[str, Any]:
@@ -260,6 +268,8 @@ def convert_folder(
         overwrite=overwrite,
         grayscale=grayscale,
         num_workers=num_workers,
+        max_image_pixels=max_image_pixels,
+        max_image_size=max_image_size,
     )
     cls = FlowersConverter if converter == "flowers" else FolderConverter
     return cls(config, log, progress_stream).run()

@@ -85,11 +85,31 @@ def to_8bit(img, grayscale: bool):
     return img.convert("L" if grayscale else "RGB")
 
 
-def load_image(data: bytes, grayscale: bool = False) -> tuple[bytes, str, int, int]:
+#: Default ``--max_image_pixels``: larger images are rejected before they are decoded
+#: (a 50-megapixel RGB image already needs 150 MB decoded; a hostile header can claim far
+#: more). PIL's own decompression-bomb limit (about 179 megapixels) still applies above it.
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+
+
+def load_image(
+    data: bytes,
+    grayscale: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+    max_size: int | None = None,
+) -> tuple[bytes, str, int, int]:
     """Decodes ``data`` fully and returns ``(encoded, format, height, width)`` to store.
 
+    Args:
+      data: the file's bytes.
+      grayscale: store 1-channel images.
+      max_pixels: width * height above which the image is rejected; checked from the header
+        (PIL opens lazily) before any pixel is decoded. None = no limit.
+      max_size: longest side above which the image is downscaled (aspect kept, Lanczos) and
+        stored as PNG; None = keep the original size.
+
     Raises:
-      Rejected: not an image, a corrupt or truncated one, or an unsupported format.
+      Rejected: not an image, a corrupt or truncated one, an unsupported format, or more
+        pixels than ``max_pixels``.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -102,10 +122,26 @@ def load_image(data: bytes, grayscale: bool = False) -> tuple[bytes, str, int, i
     fmt = img.format
     if fmt not in ACCEPTED_FORMATS:
         raise Rejected(f"format {fmt} is not accepted; expected one of {ACCEPTED_FORMATS}")
+    width, height = img.size
+    if max_pixels is not None and width * height > max_pixels:
+        raise Rejected(
+            f"{width}x{height} is {width * height} pixels, above --max_image_pixels "
+            f"{max_pixels}; not decoded"
+        )
+    shrink = max_size is not None and max(width, height) > max_size
+    if shrink and fmt in ("JPEG", "MPO"):
+        img.draft(img.mode, (max_size, max_size))  # decode at 1/2..1/8 scale: less memory
     try:
         img.load()  # full decode: truncated and corrupt files fail here
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise Rejected(f"cannot decode {fmt}: {e}") from None
+    if shrink:
+        from PIL import Image as _Image
+
+        img = to_8bit(img, grayscale)
+        img.thumbnail((max_size, max_size), _Image.Resampling.LANCZOS)
+        width, height = img.size
+        return encode_png(np.asarray(img)), "png", height, width
     width, height = img.size
     keep_modes = ("L",) if grayscale else ("RGB", "L")
     if img.mode in keep_modes and "transparency" not in img.info:
