@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from slimcls.core.compat import tf
+from slimcls.datasets import record_format
 
-_FEATURES = {
-    "image/encoded": tf.io.FixedLenFeature((), tf.string),
-    "image/format": tf.io.FixedLenFeature((), tf.string, default_value="png"),
-    "image/class/label": tf.io.FixedLenFeature((), tf.int64),
-}
+_FEATURES = record_format.parse_features()
 
 
 def parse_example(serialized: tf.Tensor, channels: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -28,10 +25,13 @@ def parse_example(serialized: tf.Tensor, channels: int) -> tuple[tf.Tensor, tf.T
     """
     features = tf.io.parse_single_example(serialized, _FEATURES)
     image = tf.io.decode_image(
-        features["image/encoded"], channels=channels, dtype=tf.uint8, expand_animations=False
+        features[record_format.KEY_ENCODED],
+        channels=channels,
+        dtype=tf.uint8,
+        expand_animations=False,
     )
     image.set_shape([None, None, channels])
-    return image, features["image/class/label"]
+    return image, features[record_format.KEY_LABEL]
 
 
 def make_dataset(

@@ -1,167 +1,52 @@
-"""Tests for datasets.dataset_utils: Examples, shards, labels, dataset.json, output plans."""
+"""Tests of dataset_utils: TF-Slim's helper names and signatures, written via record_format."""
 
-import io
-import json
+import contextlib
 import os
 
-import numpy as np
 import pytest
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils
+from slimcls.datasets import dataset_utils, record_format
 
 
-def _read_records(path):
-    return [bytes(r.numpy()) for r in tf.data.TFRecordDataset(path)]
-
-
-def test_example_has_tf_slim_keys():
-    ex = dataset_utils.image_to_tfexample(b"xyz", "png", 4, 5, 7)
-    f = ex.features.feature
-    assert f["image/encoded"].bytes_list.value == [b"xyz"]
-    assert f["image/format"].bytes_list.value == [b"png"]
-    assert f["image/class/label"].int64_list.value == [7]
-    assert f["image/height"].int64_list.value == [4]
-    assert f["image/width"].int64_list.value == [5]
-
-
-def test_labels_round_trip_utf8(tmp_path):
-    names = {0: "一", 1: "a:b", 2: "ünï"}
-    path = dataset_utils.write_label_file(names, str(tmp_path))
-    assert open(path, encoding="utf-8").read() == "0:一\n1:a:b\n2:ünï\n"
-    assert dataset_utils.read_label_file(path) == names
-
-
-def test_bad_label_line(tmp_path):
-    p = tmp_path / "labels.txt"
-    p.write_text("zero\n", encoding="utf-8")
-    with pytest.raises(SlimclsError, match="line 1"):
-        dataset_utils.read_label_file(str(p))
-
-
-def test_sharded_writer_contiguous_and_atomic(tmp_path):
-    d = str(tmp_path)
-    w = dataset_utils.ShardedWriter(d, "ds", "train", 3, 7)
-    for i in range(7):
-        w.write(b"r%d" % i)
-        # nothing has a final name before close(): only .tmp files
-        assert not [f for f in os.listdir(d) if f.endswith(".tfrecord")]
-    assert w.close() == 7
-    files = sorted(os.listdir(d))
-    assert files == [f"ds_train_{i:05d}-of-00003.tfrecord" for i in range(3)]
-    recs = sum((_read_records(os.path.join(d, f)) for f in files), [])
-    assert recs == [b"r%d" % i for i in range(7)]
-
-
-def test_sharded_writer_abort_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError):
-        with dataset_utils.ShardedWriter(str(tmp_path), "ds", "train", 2, 4) as w:
-            w.write(b"a")
-            raise RuntimeError("killed")
-    assert os.listdir(tmp_path) == []
-
-
-def test_write_dataset_from_arrays(tmp_path):
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (5, 6, 4, 3), dtype=np.uint8)
-    info = dataset_utils.write_dataset_from_arrays(
-        str(tmp_path), "tiny", {"train": (images, [0, 1, 0, 1, 1])}, ["cat", "dog"], num_shards=2
+def test_image_to_tfexample_matches_the_converters_records():
+    ex = dataset_utils.image_to_tfexample(b"xyz", b"png", 4, 5, 7)
+    assert ex.SerializeToString(deterministic=True) == record_format.encode_record(
+        b"xyz", "png", 4, 5, 7
     )
-    assert info["splits"] == {"train": 5} and info["num_classes"] == 2 and info["channels"] == 3
-    on_disk = json.loads((tmp_path / "dataset.json").read_text())
-    assert on_disk == info
-    files = sorted(tmp_path.glob("tiny_train_*.tfrecord"))
-    assert len(files) == 2
-    decoded = []
-    for f in files:
-        for rec in _read_records(str(f)):
-            ex = tf.train.Example.FromString(rec)
-            enc = ex.features.feature["image/encoded"].bytes_list.value[0]
-            decoded.append(tf.io.decode_png(enc).numpy())
-    np.testing.assert_array_equal(np.stack(decoded), images)
+    f = ex.features.feature
+    assert f["image/class/label"].int64_list.value == [7]
+    assert f["image/format"].bytes_list.value == [b"png"]
 
 
-def test_write_dataset_from_arrays_rejects_bad_input(tmp_path):
-    with pytest.raises(SlimclsError, match="labels outside"):
-        dataset_utils.write_dataset_from_arrays(
-            str(tmp_path), "x", {"train": (np.zeros((1, 2, 2, 1), np.uint8), [3])}, ["a"]
-        )
-    with pytest.raises(SlimclsError, match="expected uint8"):
-        dataset_utils.write_dataset_from_arrays(
-            str(tmp_path), "x", {"train": (np.zeros((1, 2, 2, 2), np.uint8), [0])}, ["a"]
-        )
+def test_feature_helpers():
+    assert dataset_utils.int64_feature([1, 2]).int64_list.value == [1, 2]
+    assert dataset_utils.bytes_feature(b"a").bytes_list.value == [b"a"]
+    assert list(dataset_utils.float_feature(0.5).float_list.value) == [0.5]
 
 
-def test_output_plan_complete_is_noop_and_leftovers_are_removed(tmp_path):
+def test_label_file_tf_slim_signature(tmp_path):
     d = str(tmp_path)
-    logs = []
-    plan = dataset_utils.OutputPlan(d, "tiny", log=logs.append)
-    assert plan.prepare()  # empty dir: convert
-    images = np.zeros((2, 2, 2, 1), np.uint8)
-    dataset_utils.write_dataset_from_arrays(d, "tiny", {"train": (images, [0, 0])}, ["a"])
-    assert not plan.prepare()  # complete: nothing to do
-    assert "nothing to do" in logs[-1]
-    # a killed run: shards and a temp file but no dataset.json
-    os.remove(os.path.join(d, "dataset.json"))
-    (tmp_path / "tiny_train_00000-of-00002.tfrecord.tmp").write_bytes(b"partial")
-    assert plan.prepare()
-    assert "interrupted" in logs[-1]
-    assert os.listdir(d) == []
+    assert not dataset_utils.has_labels(d)
+    dataset_utils.write_label_file({0: "一", 1: "a:b"}, d)
+    assert dataset_utils.has_labels(d)
+    assert dataset_utils.read_label_file(d) == {0: "一", 1: "a:b"}
+    # slimcls callers pass the file itself
+    assert dataset_utils.read_label_file(os.path.join(d, "labels.txt")) == {0: "一", 1: "a:b"}
+    dataset_utils.write_label_file({3: "x"}, d, filename="other.txt")
+    assert dataset_utils.read_label_file(d, "other.txt") == {3: "x"}
+    with pytest.raises(SlimclsError, match="does not exist"):
+        dataset_utils.read_label_file(d, "missing.txt")
 
 
-def test_output_plan_overwrite_and_other_name(tmp_path):
-    d = str(tmp_path)
-    images = np.zeros((2, 2, 2, 1), np.uint8)
-    dataset_utils.write_dataset_from_arrays(d, "one", {"train": (images, [0, 0])}, ["a"])
-    with pytest.raises(SlimclsError, match="already holds dataset 'one'"):
-        dataset_utils.OutputPlan(d, "two", log=lambda m: None).prepare()
-    assert dataset_utils.OutputPlan(d, "one", overwrite=True, log=lambda m: None).prepare()
-    assert os.listdir(d) == []
-
-
-def test_output_plan_missing_shard_means_redo(tmp_path):
-    d = str(tmp_path)
-    images = np.zeros((4, 2, 2, 1), np.uint8)
-    dataset_utils.write_dataset_from_arrays(d, "t", {"train": (images, [0] * 4)}, ["a"], 2)
-    os.remove(os.path.join(d, "t_train_00001-of-00002.tfrecord"))
-    assert dataset_utils.OutputPlan(d, "t", log=lambda m: None).prepare()
-    assert os.listdir(d) == []
-
-
-def test_progress_log_lines_when_not_a_tty():
-    out = io.StringIO()
-    p = dataset_utils.Progress(10, "convert train", stream=out, log_every_s=0.0)
-    p.update(5)
-    p.close()
-    lines = out.getvalue().splitlines()
-    assert lines[0].startswith("convert train: 5/10 images (50%)")
-    assert "images/s" in lines[0] and "ETA" in lines[0]
-    assert "done in" in lines[-1] and "\r" not in out.getvalue()
-
-
-def test_progress_bar_on_a_tty():
-    out = io.StringIO()
-    p = dataset_utils.Progress(4, "convert", stream=out, is_tty=True)
-    p.update(4)
-    p.close()
-    assert out.getvalue().startswith("\r[") and "4/4" in out.getvalue()
-
-
-def test_num_shards():
-    assert dataset_utils.default_num_shards(10, 5) == 5
-    assert dataset_utils.default_num_shards(2, 5) == 2
-    assert dataset_utils.default_num_shards(12000) == 3
-    with pytest.raises(SlimclsError, match="num_shards 0"):
-        dataset_utils.default_num_shards(10, 0)
-
-
-@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (4, 3, 1), (6, 5, 3), (32, 32, 3)])
-def test_encode_png_is_lossless_for_pil_and_tf(shape):
-    from PIL import Image
-
-    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-    data = dataset_utils.encode_png(image)
-    pil = np.asarray(Image.open(io.BytesIO(data)))
-    np.testing.assert_array_equal(pil.reshape(shape), image)
-    np.testing.assert_array_equal(tf.io.decode_png(data).numpy().reshape(shape), image)
+def test_open_sharded_output_tfrecords(tmp_path):
+    base = str(tmp_path / "out")
+    with contextlib.ExitStack() as stack:
+        writers = dataset_utils.open_sharded_output_tfrecords(stack, base, 3)
+        for i, w in enumerate(writers):
+            w.write(b"r%d" % i)
+    names = sorted(os.listdir(tmp_path))
+    assert names == [f"out-{i:05d}-of-00003" for i in range(3)]
+    got = [bytes(r.numpy()) for r in tf.data.TFRecordDataset(str(tmp_path / names[2]))]
+    assert got == [b"r2"]

@@ -102,3 +102,17 @@ def test_console_script_installed():
     exe = os.path.join(os.path.dirname(sys.executable), "download_and_convert_data")
     r = subprocess.run([exe, "--helpshort"], capture_output=True, text=True, env=ENV, timeout=120)
     assert "--dataset_name: <folder|flowers|cifar10|hwdb>" in r.stdout  # absl exits 1 on help
+
+
+def test_converter_registry_matches_the_flag_choices():
+    from slimcls.cli import download_and_convert_data as cli
+    from slimcls.core.errors import SlimclsError
+    from slimcls.datasets import converter
+
+    assert converter.converter_names() == cli.DATASETS
+    for name in cli.DATASETS:
+        assert converter.get_converter(name).name == name
+    with pytest.raises(SlimclsError, match=r"'imagenet' is unknown; expected one of \('folder'"):
+        converter.get_converter("imagenet")
+    with pytest.raises(SlimclsError, match="--source_dir is required"):
+        cli.convert("folder", "/tmp/unused-out")

@@ -5,7 +5,13 @@ import pytest
 
 from slimcls import input_pipeline
 from slimcls.core.compat import tf
-from slimcls.datasets import dataset_factory, dataset_utils
+from slimcls.datasets import (
+    dataset_factory,
+    dataset_utils,
+    image_codec,
+    record_format,
+    sharded_output,
+)
 
 
 def _to_float(image):
@@ -26,7 +32,7 @@ def tiny(tmp_path_factory):
 
 def test_parse_example_eager_and_in_map():
     image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    rec = dataset_utils.serialize_example(dataset_utils.encode_png(image), "png", 2, 3, 5)
+    rec = record_format.encode_record(image_codec.encode_png(image), "png", 2, 3, 5)
     img, label = input_pipeline.parse_example(tf.constant(rec), 3)
     np.testing.assert_array_equal(img.numpy(), image)
     assert label.dtype == tf.int64 and int(label) == 5
@@ -78,7 +84,7 @@ def test_non_local_filesystem_ram():
     d = "ram://slimcls-test/tiny"
     images = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2, 1)
     dataset_utils.write_dataset_from_arrays(d, "ramds", {"test": (images, [0, 1, 0])}, ["x", "y"])
-    assert not dataset_utils.OutputPlan(d, "ramds", log=lambda m: None).prepare()  # complete
+    assert not sharded_output.OutputPlan(d, "ramds", log=lambda m: None).prepare()  # complete
     desc = dataset_factory.get_dataset("ramds", "test", d)
     assert desc.files == ("ram://slimcls-test/tiny/ramds_test_00000-of-00001.tfrecord",)
     ((got, labels),) = list(input_pipeline.make_dataset(desc, _to_float, 3, is_training=False))

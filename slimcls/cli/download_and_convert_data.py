@@ -11,199 +11,58 @@ Usage:
 
 Re-running on a complete output does nothing (pass --overwrite to convert again); the
 leftovers of an interrupted run are removed and converted again. This module only parses
-flags; the converters live in ``datasets/``.
+flags; the converters live in ``slimcls.datasets`` (looked up by name).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from absl import flags
 
-import slimcls  # noqa: F401  (compat before TensorFlow)
+import slimcls  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from slimcls import cli
 from slimcls.cli import flag_defs
+from slimcls.config import CONVERTER_NAMES, ConvertConfig
 from slimcls.core.errors import SlimclsError
 
-PROG = "download_and_convert_data"
-DATASETS = ("folder", "flowers", "cifar10", "hwdb")
 FLAGS = flags.FLAGS
+PROG = "download_and_convert_data"
+DATASETS = CONVERTER_NAMES
 
 
-# define_once: another entry point imported into the same process (tests) may own a name
-# already; main() validates the values itself.
-
-flag_defs.define_once(
-    flags.DEFINE_enum,
-    "dataset_name",
-    None,
-    DATASETS,
-    "Converter: folder (a folder of class sub-folders), flowers (TensorFlow's "
-    "flower_photos, downloaded when --source_dir is not given), cifar10, hwdb. Required.",
-)
-flag_defs.define_once(
-    flags.DEFINE_string,
-    "dataset_dir",
-    None,
-    "Output directory for shards, labels.txt and dataset.json (local or a tf.io.gfile URL "
-    "such as gs://...). Required.",
-)
-flag_defs.define_once(
-    flags.DEFINE_string,
-    "source_dir",
-    None,
-    "Input: folder: class sub-folders; cifar10: cifar-10-batches-bin, cifar-10-batches-py or "
-    "a .tar.gz of either; hwdb: train/ and test/ folders of .gnt (or .zip) files. None: "
-    "flowers and cifar10 download their archive into --dataset_dir.",
-)
-flag_defs.define_once(
-    flags.DEFINE_integer,
-    "num_shards",
-    None,
-    "Shards per split. None: one shard per 5,000 images.",
-    lower_bound=1,
-)
-flag_defs.define_once(
-    flags.DEFINE_float,
-    "validation_fraction",
-    0.1,
-    "folder/flowers: share of each class put in the validation split (0 = train only). "
-    "hwdb from one folder of .gnt files: share of writers (files) held out as test.",
-)
-flag_defs.define_once(
-    flags.DEFINE_integer, "random_seed", 0, "Seed of the train/validation split and record order."
-)
-flag_defs.define_once(
-    flags.DEFINE_string,
-    "output_name",
-    None,
-    "Dataset name (dataset.json 'name', shard prefix). None: the source folder's name for "
-    "folder, else the dataset_name.",
-)
-flag_defs.define_once(
-    flags.DEFINE_boolean, "overwrite", False, "Convert again even when the output is complete."
-)
-flag_defs.define_once(
-    flags.DEFINE_boolean, "grayscale", False, "folder/flowers: store 1-channel (L) images."
-)
-flag_defs.define_once(
-    flags.DEFINE_boolean,
-    "skip_corrupt",
-    False,
-    "hwdb: skip and count corrupt .gnt records instead of stopping at the first one.",
-)
-flag_defs.define_once(
-    flags.DEFINE_integer,
-    "num_workers",
-    None,
-    "Decode/encode processes. None: one per CPU core; 0: convert in the main process.",
-    lower_bound=0,
-)
-flag_defs.define_once(
-    flags.DEFINE_string,
-    "download_url",
-    None,
-    "flowers/cifar10 without --source_dir: download from this URL (a mirror) instead of "
-    "the official one; the checksum is still verified.",
-)
+def define_flags() -> list[flag_defs.FlagSpec]:
+    """This command's flags: ConvertConfig's."""
+    return flag_defs.define_command_flags(ConvertConfig)
 
 
-def convert(
-    dataset_name: str,
-    dataset_dir: str,
-    source_dir: str | None = None,
-    *,
-    num_shards: int | None = None,
-    validation_fraction: float = 0.1,
-    random_seed: int = 0,
-    output_name: str | None = None,
-    overwrite: bool = False,
-    grayscale: bool = False,
-    skip_corrupt: bool = False,
-    num_workers: int | None = None,
-    download_url: str | None = None,
-) -> dict:
-    """Runs the converter ``dataset_name``; returns the ``dataset.json`` contents."""
-    from slimcls.datasets import convert_cifar10, convert_folder, convert_hwdb
+def convert(dataset_name: str, dataset_dir: str, source_dir: str | None = None, **kwargs) -> dict:
+    """Runs the converter ``dataset_name``; returns the ``dataset.json`` contents.
 
-    if dataset_name not in DATASETS:
-        raise SlimclsError(f"dataset_name {dataset_name!r} is unknown; expected one of {DATASETS}")
-    if not dataset_dir:
-        raise SlimclsError("--dataset_dir is required; expected the output directory")
+    ``kwargs`` are the other :class:`slimcls.config.ConvertConfig` fields (flag names).
+    """
+    from slimcls.datasets import converter
+
     if source_dir:
         source_dir = os.path.expanduser(source_dir)
-    common = dict(num_shards=num_shards, overwrite=overwrite, num_workers=num_workers)
-    if dataset_name in ("folder", "flowers"):
-        folder_kw = dict(
-            validation_fraction=validation_fraction,
-            random_seed=random_seed,
-            grayscale=grayscale,
-            **common,
-        )
-        if dataset_name == "flowers":
-            return convert_folder.convert_flowers(
-                source_dir,
-                dataset_dir,
-                name=output_name or "flowers",
-                download_url=download_url,
-                **folder_kw,
-            )
-        if not source_dir:
-            raise SlimclsError(
-                "--source_dir is required for --dataset_name=folder; expected a folder with one "
-                "sub-folder of images per class"
-            )
-        return convert_folder.convert_folder(source_dir, dataset_dir, name=output_name, **folder_kw)
-    if dataset_name == "cifar10":
-        return convert_cifar10.convert_cifar10(
-            source_dir,
-            dataset_dir,
-            name=output_name or "cifar10",
-            download_url=download_url,
-            **common,
-        )
-    if not source_dir:
-        raise SlimclsError(
-            "--source_dir is required for --dataset_name=hwdb; expected a folder with train/ "
-            "and test/ folders of .gnt files (HWDB cannot be downloaded without registration)"
-        )
-    return convert_hwdb.convert_hwdb(
-        source_dir,
-        dataset_dir,
-        name=output_name or "hwdb",
-        validation_fraction=validation_fraction,
-        random_seed=random_seed,
-        skip_corrupt=skip_corrupt,
-        **common,
-    )
+    config = ConvertConfig(dataset_name, dataset_dir, source_dir, **kwargs)
+    return converter.convert(config)
 
 
 def _main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; expected only --flags")
-    if not FLAGS.dataset_name:
+    config = flag_defs.config_from_flags(ConvertConfig)
+    if not config.dataset_name:
         raise SlimclsError(f"--dataset_name is required; expected one of {list(DATASETS)}")
-    convert(
-        FLAGS.dataset_name,
-        FLAGS.dataset_dir,
-        FLAGS.source_dir,
-        num_shards=FLAGS.num_shards,
-        validation_fraction=FLAGS.validation_fraction,
-        random_seed=FLAGS.random_seed,
-        output_name=FLAGS.output_name,
-        overwrite=FLAGS.overwrite,
-        grayscale=FLAGS.grayscale,
-        skip_corrupt=FLAGS.skip_corrupt,
-        num_workers=FLAGS.num_workers,
-        download_url=FLAGS.download_url,
-    )
+    convert(**dataclasses.asdict(config))
     return 0
 
 
 def main() -> None:
     """Console-script entry point."""
-    from slimcls.cli import run
-
-    run(_main, PROG, lambda: FLAGS.flags_by_module_dict().get(flag_defs.__name__, []), __doc__)
+    cli.run(_main, PROG, define_flags, __doc__)
 
 
 if __name__ == "__main__":

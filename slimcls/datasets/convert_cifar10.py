@@ -10,18 +10,18 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from slimcls.config import ConvertConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils as du
 from slimcls.datasets import download
+from slimcls.datasets import record_format as rf
+from slimcls.datasets.converter import ConversionPlan, Converter, Encoded, SplitPlan, register
+from slimcls.datasets.image_codec import encode_png
 
 RECORD_BYTES = 1 + 32 * 32 * 3
 _CHUNK = 500
@@ -135,7 +135,7 @@ def read_batches_dir(batches_dir: str) -> tuple[list[str], dict[str, list[_Batch
     names = tf.io.gfile.listdir(batches_dir)
     if "data_batch_1.bin" in names or "test_batch.bin" in names:
         kind = "binary"
-        meta = du.join(batches_dir, "batches.meta.txt")
+        meta = rf.join(batches_dir, "batches.meta.txt")
         if not tf.io.gfile.exists(meta):
             raise SlimclsError(f"{meta} is missing; expected the class names, one per line")
         with tf.io.gfile.GFile(meta, "rb") as f:
@@ -143,7 +143,7 @@ def read_batches_dir(batches_dir: str) -> tuple[list[str], dict[str, list[_Batch
         make, suffix = _bin_batch, ".bin"
     elif "data_batch_1" in names or "test_batch" in names:
         kind = "python"
-        meta = du.join(batches_dir, "batches.meta")
+        meta = rf.join(batches_dir, "batches.meta")
         if not tf.io.gfile.exists(meta):
             raise SlimclsError(f"{meta} is missing; expected a pickle with 'label_names'")
         class_names = [_to_str(n) for n in load_pickle(meta).get("label_names", [])]
@@ -166,8 +166,8 @@ def read_batches_dir(batches_dir: str) -> tuple[list[str], dict[str, list[_Batch
             "expected data_batch_1..5 and test_batch"
         )
     batches = {
-        "train": [make(du.join(batches_dir, n)) for n in train],
-        "test": [make(du.join(batches_dir, n)) for n in test],
+        "train": [make(rf.join(batches_dir, n)) for n in train],
+        "test": [make(rf.join(batches_dir, n)) for n in test],
     }
     return class_names, batches, kind
 
@@ -200,10 +200,10 @@ def locate_source(source_dir: str, workdir: str) -> str:
         return source_dir
     for sub in (BIN_DIR, PY_DIR):
         if sub in names:
-            return du.join(source_dir, sub)
+            return rf.join(source_dir, sub)
     archives = sorted(n for n in names if n.startswith("cifar-10") and _is_archive(n))
     if archives:
-        return locate_source(du.join(source_dir, archives[0]), workdir)
+        return locate_source(rf.join(source_dir, archives[0]), workdir)
     raise SlimclsError(
         f"source_dir {source_dir} holds no CIFAR-10 data; expected {BIN_DIR}, {PY_DIR} or a "
         "cifar-10-*.tar.gz archive"
@@ -213,11 +213,11 @@ def locate_source(source_dir: str, workdir: str) -> str:
 # --------------------------------------------------------------------------- conversion
 
 
-def _encode_chunk(args: tuple[np.ndarray, np.ndarray]) -> list[bytes]:
+def _encode_chunk(args: tuple[np.ndarray, np.ndarray]) -> list[Encoded]:
     """Worker: PNG-encodes images and serializes their Examples."""
     images, labels = args
     return [
-        du.serialize_example(du.encode_png(img), "png", 32, 32, int(label))
+        (int(label), rf.encode_record(encode_png(img), "png", 32, 32, int(label)), "")
         for img, label in zip(images, labels)
     ]
 
@@ -232,6 +232,38 @@ def _chunks(batches: list[_Batch], num_classes: int) -> Iterator[tuple[np.ndarra
             )
         for start in range(0, len(labels), _CHUNK):
             yield images[start : start + _CHUNK], labels[start : start + _CHUNK]
+
+
+@register("cifar10")
+class Cifar10Converter(Converter):
+    """CIFAR-10 (binary or Python version, folder or archive) -> ``train`` / ``test``.
+
+    Without ``source_dir`` the official binary archive is downloaded into ``dataset_dir``
+    (checksum verified; not again when present).
+    """
+
+    def plan(self, workdir: str) -> ConversionPlan:
+        source_dir = self.config.source_dir
+        if source_dir is None:
+            source_dir = download.download(
+                download.CIFAR10_BINARY,
+                self.config.dataset_dir,
+                url=self.config.download_url,
+                log=self.log,
+                progress_stream=self.progress_stream,
+            )
+        batches_dir = locate_source(source_dir, workdir)
+        class_names, batches, kind = read_batches_dir(batches_dir)
+        return ConversionPlan(
+            class_names=class_names,
+            splits={
+                split: SplitPlan(sum(b.count for b in bs), _chunks(bs, len(class_names)))
+                for split, bs in batches.items()
+            },
+            channels=3,
+            source={"converter": self.name, "source_dir": str(source_dir), "format": kind},
+            encode_chunk=_encode_chunk,
+        )
 
 
 def convert_cifar10(
@@ -262,60 +294,14 @@ def convert_cifar10(
     Raises:
       SlimclsError: missing or malformed input, refused pickles, unsafe archives.
     """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    plan = du.OutputPlan(dataset_dir, name, overwrite=overwrite, log=log)
-    if plan.is_complete() and not overwrite:
-        plan.prepare()  # says so
-        return du.read_dataset_json(dataset_dir)
-    workdir = tempfile.mkdtemp(prefix="slimcls-cifar10-")
-    try:
-        if source_dir is None:
-            source_dir = download.download(
-                download.CIFAR10_BINARY,
-                dataset_dir,
-                url=download_url,
-                log=log,
-                progress_stream=progress_stream,
-            )
-        batches_dir = locate_source(source_dir, workdir)
-        class_names, batches, kind = read_batches_dir(batches_dir)
-        plan.prepare()
-        counts, shards, per_class = {}, {}, {}
-        for split, split_batches in batches.items():
-            total = sum(b.count for b in split_batches)
-            n_shards = du.default_num_shards(total, num_shards)
-            class_counts = np.zeros(len(class_names), np.int64)
-            chunks = _count_labels(_chunks(split_batches, len(class_names)), class_counts)
-            counts[split] = du.write_split_records(
-                dataset_dir,
-                name,
-                split,
-                n_shards,
-                total,
-                _encode_chunk,
-                chunks,
-                num_workers,
-                progress_stream,
-            )
-            shards[split] = n_shards
-            per_class[split] = class_counts.tolist()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    info = du.write_dataset_metadata(
-        dataset_dir,
-        name,
-        class_names,
-        counts,
-        shards,
-        3,
-        {"converter": "cifar10", "source_dir": str(source_dir), "format": kind},
+    config = ConvertConfig(
+        dataset_name="cifar10",
+        dataset_dir=dataset_dir,
+        source_dir=source_dir,
+        output_name=name,
+        num_shards=num_shards,
+        overwrite=overwrite,
+        num_workers=num_workers,
+        download_url=download_url,
     )
-    log(du.format_summary(name, dataset_dir, class_names, per_class))
-    return info
-
-
-def _count_labels(chunks, counts: np.ndarray) -> Iterator:
-    for images, labels in chunks:
-        counts += np.bincount(labels, minlength=len(counts))
-        yield images, labels
+    return Cifar10Converter(config, log, progress_stream).run()

@@ -11,84 +11,27 @@ skipped and listed with the reason in ``rejected.txt``.
 
 from __future__ import annotations
 
-import io
-import posixpath
 import random
-import sys
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
+from slimcls.config import ConvertConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils as du
+from slimcls.datasets import record_format as rf
+from slimcls.datasets.converter import (
+    ConversionPlan,
+    Converter,
+    Encoded,
+    SplitPlan,
+    SplitResults,
+    register,
+)
+from slimcls.datasets.image_codec import DEFAULT_MAX_IMAGE_PIXELS, Rejected, load_image
+from slimcls.datasets.parallel import chunked
 
-ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP")  # MPO: cameras' JPEG
 SPLITS = ("train", "validation")
 _CHUNK = 32
-
-
-class _Rejected(Exception):
-    pass
-
-
-def _png_is_8bit_plain(data: bytes) -> bool:
-    """True for an 8-bit greyscale or RGB PNG (IHDR bit depth 8, colour type 0 or 2)."""
-    # signature (8) + IHDR length (4) + "IHDR" (4) + width (4) + height (4) + depth + type
-    return len(data) > 25 and data[12:16] == b"IHDR" and data[24] == 8 and data[25] in (0, 2)
-
-
-def _to_8bit(img, grayscale: bool):
-    """Normalises any PIL image to 8-bit RGB (or L); alpha is composited over white."""
-    from PIL import Image
-
-    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        arr = np.asarray(img).astype(np.int64)
-        if img.mode.startswith("I;16") or arr.max(initial=0) > 255:
-            arr = (np.clip(arr, 0, 65535) * 255 + 32767) // 65535  # 16 -> 8 bit, rounded
-        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
-    elif img.mode == "F":
-        img = Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8), "L")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        img.mode == "P" and "transparency" in img.info
-    ):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    return img.convert("L" if grayscale else "RGB")
-
-
-def load_image(data: bytes, grayscale: bool = False) -> tuple[bytes, str, int, int]:
-    """Decodes ``data`` fully and returns ``(encoded, format, height, width)`` to store.
-
-    Raises:
-      _Rejected: not an image, a corrupt or truncated one, or an unsupported format.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        img = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise _Rejected("not an image (unrecognised file format)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise _Rejected(f"cannot open image: {e}") from None
-    fmt = img.format
-    if fmt not in ACCEPTED_FORMATS:
-        raise _Rejected(f"format {fmt} is not accepted; expected one of {ACCEPTED_FORMATS}")
-    try:
-        img.load()  # full decode: truncated and corrupt files fail here
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise _Rejected(f"cannot decode {fmt}: {e}") from None
-    width, height = img.size
-    keep_modes = ("L",) if grayscale else ("RGB", "L")
-    if img.mode in keep_modes and "transparency" not in img.info:
-        if fmt in ("JPEG", "MPO"):  # an MPO's first picture is a plain baseline JPEG
-            return data, "jpeg", height, width
-        if fmt == "PNG" and _png_is_8bit_plain(data):
-            return data, "png", height, width
-    normalised = _to_8bit(img, grayscale)
-    return du.encode_png(np.asarray(normalised)), "png", height, width
 
 
 def _read(path: str) -> bytes:
@@ -99,18 +42,18 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
-def _convert_chunk(args: tuple[list[tuple[str, int]], bool]) -> list[tuple[bool, Any]]:
-    """Worker: ``[(path, label)]`` -> ``[(True, serialized Example) | (False, reason)]``."""
-    items, grayscale = args
-    out = []
+def _convert_chunk(args: tuple[list[tuple[str, int]], bool, int, Any, Any]) -> list[Encoded]:
+    """Worker: ``[(path, label)]`` -> ``[(label, serialized Example or None, rejection)]``."""
+    items, grayscale, rel, max_pixels, max_size = args
+    out: list[Encoded] = []
     for path, label in items:
         try:
-            encoded, fmt, h, w = load_image(_read(path), grayscale)
-            out.append((True, du.serialize_example(encoded, fmt, h, w, label)))
-        except _Rejected as e:
-            out.append((False, str(e)))
+            encoded, fmt, h, w = load_image(_read(path), grayscale, max_pixels, max_size)
+            out.append((label, rf.encode_record(encoded, fmt, h, w, label), ""))
+        except Rejected as e:
+            out.append((label, None, f"{path[rel:]}\t{e}"))
         except (OSError, tf.errors.OpError) as e:
-            out.append((False, f"cannot read: {e}"))
+            out.append((label, None, f"{path[rel:]}\tcannot read: {e}"))
     return out
 
 
@@ -128,7 +71,7 @@ def list_classes(source_dir: str) -> tuple[list[str], dict[str, list[str]]]:
     classes = sorted(
         name.rstrip("/")
         for name in tf.io.gfile.listdir(source_dir)
-        if not _is_hidden(name) and tf.io.gfile.isdir(du.join(source_dir, name.rstrip("/")))
+        if not _is_hidden(name) and tf.io.gfile.isdir(rf.join(source_dir, name.rstrip("/")))
     )
     if not classes:
         raise SlimclsError(
@@ -137,11 +80,11 @@ def list_classes(source_dir: str) -> tuple[list[str], dict[str, list[str]]]:
         )
     files: dict[str, list[str]] = {}
     for cname in classes:
-        class_dir = du.join(source_dir, cname)
+        class_dir = rf.join(source_dir, cname)
         found = []
         for dirpath, subdirs, names in tf.io.gfile.walk(class_dir):
             subdirs[:] = [d for d in subdirs if not _is_hidden(d.rstrip("/"))]
-            found += [du.join(dirpath, n) for n in names if not _is_hidden(n)]
+            found += [rf.join(dirpath, n) for n in names if not _is_hidden(n)]
         if not found:
             raise SlimclsError(
                 f"class folder {class_dir} holds no files; expected images (remove the folder "
@@ -179,6 +122,106 @@ def split_files(
     return splits
 
 
+@register("folder")
+class FolderConverter(Converter):
+    """A folder of class sub-folders -> ``train`` / ``validation``."""
+
+    source_required = (
+        "--source_dir is required for --dataset_name=folder; expected a folder with one "
+        "sub-folder of images per class"
+    )
+
+    def source_dir(self) -> str:
+        source_dir = self.config.source_dir or ""
+        return source_dir.rstrip("/\\") or source_dir
+
+    def output_name(self) -> str:
+        return rf.validate_name(
+            self.config.output_name or rf.basename(self.source_dir()),
+            "dataset name (--output_name, default: the source folder's name)",
+        )
+
+    def plan(self, workdir: str) -> ConversionPlan:
+        return self.plan_folder(self.source_dir())
+
+    def plan_folder(self, source_dir: str) -> ConversionPlan:
+        cfg = self.config
+        classes, files = list_classes(source_dir)
+        splits = split_files(files, classes, cfg.validation_fraction, cfg.random_seed)
+        rel = len(source_dir) + 1
+        return ConversionPlan(
+            class_names=classes,
+            splits={
+                # chunks lazily: memory does not grow with the folder
+                split: SplitPlan(
+                    len(items),
+                    (
+                        (c, cfg.grayscale, rel, cfg.max_image_pixels, cfg.max_image_size)
+                        for c in chunked(items, _CHUNK)
+                    ),
+                )
+                for split, items in splits.items()
+            },
+            channels=1 if cfg.grayscale else 3,
+            source={
+                "converter": self.name,
+                "source_dir": source_dir,
+                "validation_fraction": cfg.validation_fraction,
+                "random_seed": cfg.random_seed,
+                "grayscale": cfg.grayscale,
+                "max_image_pixels": cfg.max_image_pixels,
+                "max_image_size": cfg.max_image_size,
+            },
+            encode_chunk=_convert_chunk,
+        )
+
+    def finish(self, plan: ConversionPlan, results: SplitResults) -> list[str]:
+        plan.source["rejected"] = len(results.rejected)
+        if results.counts["train"] == 0:
+            raise SlimclsError(
+                f"source_dir {plan.source['source_dir']} has no decodable image for train; "
+                "expected JPEG, PNG, GIF, BMP or WebP files"
+            )
+        empty = [plan.class_names[i] for i, c in enumerate(results.per_class["train"]) if c == 0]
+        return [f"warning: no train image for classes {empty}"] if empty else []
+
+
+@register("flowers")
+class FlowersConverter(FolderConverter):
+    """TF-Slim's flowers: the folder converter on TensorFlow's ``flower_photos``.
+
+    Without ``source_dir`` the archive is downloaded into ``dataset_dir`` (progress,
+    checksum, not again when present) and extracted safely into the work directory.
+    """
+
+    source_required = None
+
+    def output_name(self) -> str:
+        return rf.validate_name(self.config.output_name or "flowers")
+
+    def plan(self, workdir: str) -> ConversionPlan:
+        if self.config.source_dir:
+            return self.plan_folder(self.source_dir())
+        from slimcls.datasets import download
+
+        archive = download.download(
+            download.FLOWERS,
+            self.config.dataset_dir,
+            url=self.config.download_url,
+            log=self.log,
+            progress_stream=self.progress_stream,
+        )
+        local = archive
+        if "://" in archive:  # tarfile needs a local file
+            local = rf.join(workdir, download.FLOWERS.filename)
+            tf.io.gfile.copy(archive, local, overwrite=True)
+        download.safe_extract(local, rf.join(workdir, "extracted"))
+        root = rf.join(workdir, "extracted", "flower_photos")
+        if not tf.io.gfile.isdir(root):
+            root = rf.join(workdir, "extracted")
+        return self.plan_folder(root)
+
+
 def convert_folder(
     source_dir: str,
     dataset_dir: str,
@@ -191,6 +234,8 @@ def convert_folder(
     overwrite: bool = False,
     num_workers: int | None = None,
     converter: str = "folder",
+    max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+    max_image_size: int | None = None,
     log: Callable[[str], None] | None = None,
     progress_stream=None,
 ) -> dict[str, Any]:
@@ -206,87 +251,28 @@ def convert_folder(
       grayscale: store 1-channel images.
       overwrite: convert even when ``dataset_dir`` holds a complete dataset.
       num_workers: decode/encode processes; None = one per core, 0 = in this process.
-      converter: recorded in ``dataset.json`` ``source``.
+      converter: registry name (``folder`` or ``flowers``), recorded in ``dataset.json``.
       log: where messages go (default: stderr).
 
     Raises:
       SlimclsError: missing source, no classes, an empty class folder, no decodable image.
     """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    source_dir = source_dir.rstrip("/\\") or source_dir
-    name = du.validate_name(
-        name or posixpath.basename(source_dir.replace("\\", "/")),
-        "dataset name (--output_name, default: the source folder's name)",
+    config = ConvertConfig(
+        dataset_name=converter,
+        dataset_dir=dataset_dir,
+        source_dir=source_dir,
+        num_shards=num_shards,
+        validation_fraction=validation_fraction,
+        random_seed=random_seed,
+        output_name=name,
+        overwrite=overwrite,
+        grayscale=grayscale,
+        num_workers=num_workers,
+        max_image_pixels=max_image_pixels,
+        max_image_size=max_image_size,
     )
-    plan = du.OutputPlan(dataset_dir, name, overwrite=overwrite, log=log)
-    if plan.is_complete() and not overwrite:
-        plan.prepare()  # says there is nothing to do
-        return du.read_dataset_json(dataset_dir)
-    # Validate the input before prepare() removes anything from dataset_dir.
-    classes, files = list_classes(source_dir)
-    splits = split_files(files, classes, validation_fraction, random_seed)
-    plan.prepare()
-
-    rel = len(source_dir) + 1
-    rejected: list[str] = []
-    counts: dict[str, int] = {}
-    shards: dict[str, int] = {}
-    per_class: dict[str, list[int]] = {}
-    for split, items in splits.items():
-        n_shards = du.default_num_shards(len(items), num_shards)
-        class_counts = [0] * len(classes)
-        progress = du.Progress(len(items), f"{name} {split}", stream=progress_stream)
-        chunks = (
-            (chunk, grayscale) for chunk in du.chunked(items, _CHUNK)
-        )  # lazily: memory does not grow with the folder
-        with du.ShardedWriter(dataset_dir, name, split, n_shards, len(items)) as writer:
-            offset = 0
-            for results in du.parallel_map(_convert_chunk, chunks, num_workers):
-                for ok, payload in results:
-                    path, label = items[offset]
-                    offset += 1
-                    if ok:
-                        writer.write(payload)
-                        class_counts[label] += 1
-                    else:
-                        rejected.append(f"{path[rel:]}\t{payload}")
-                progress.update(len(results))
-        progress.close()
-        counts[split] = writer.count
-        shards[split] = n_shards
-        per_class[split] = class_counts
-
-    notes = []
-    if rejected:
-        rejected_path = du.join(dataset_dir, du.REJECTED_FILENAME)
-        du.write_text_atomic(rejected_path, "".join(line + "\n" for line in rejected))
-        notes.append(f"rejected: {len(rejected)} files (listed with reasons in {rejected_path})")
-    if counts["train"] == 0:
-        raise SlimclsError(
-            f"source_dir {source_dir} has no decodable image for train; expected JPEG, PNG, "
-            "GIF, BMP or WebP files"
-        )
-    empty = [classes[i] for i, c in enumerate(per_class["train"]) if c == 0]
-    if empty:
-        notes.append(f"warning: no train image for classes {empty}")
-    info = du.write_dataset_metadata(
-        dataset_dir,
-        name,
-        classes,
-        counts,
-        shards,
-        1 if grayscale else 3,
-        {
-            "converter": converter,
-            "source_dir": source_dir,
-            "validation_fraction": validation_fraction,
-            "random_seed": random_seed,
-            "grayscale": grayscale,
-            "rejected": len(rejected),
-        },
-    )
-    log(du.format_summary(name, dataset_dir, classes, per_class, notes))
-    return info
+    cls = FlowersConverter if converter == "flowers" else FolderConverter
+    return cls(config, log, progress_stream).run()
 
 
 def convert_flowers(
@@ -299,38 +285,13 @@ def convert_flowers(
     progress_stream=None,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """TF-Slim's flowers: the folder converter on TensorFlow's ``flower_photos``.
-
-    Without ``source_dir`` the archive is downloaded into ``dataset_dir`` (progress,
-    checksum, not again when present) and extracted safely into a temporary folder.
-    ``kwargs`` go to :func:`convert_folder`.
-    """
-    import shutil
-    import tempfile
-
-    from slimcls.datasets import download
-
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    kw = dict(name=name, converter="flowers", log=log, progress_stream=progress_stream, **kwargs)
-    if source_dir:
-        return convert_folder(source_dir, dataset_dir, **kw)
-    plan = du.OutputPlan(dataset_dir, name, overwrite=kwargs.get("overwrite", False), log=log)
-    if plan.is_complete() and not kwargs.get("overwrite", False):
-        plan.prepare()  # says there is nothing to do
-        return du.read_dataset_json(dataset_dir)
-    archive = download.download(
-        download.FLOWERS, dataset_dir, url=download_url, log=log, progress_stream=progress_stream
+    """TF-Slim's flowers (see :class:`FlowersConverter`); ``kwargs`` as for convert_folder."""
+    config = ConvertConfig(
+        dataset_name="flowers",
+        dataset_dir=dataset_dir,
+        source_dir=source_dir,
+        output_name=name,
+        download_url=download_url,
+        **kwargs,
     )
-    workdir = tempfile.mkdtemp(prefix="slimcls-flowers-")
-    try:
-        local = archive
-        if "://" in archive:  # tarfile needs a local file
-            local = du.join(workdir, download.FLOWERS.filename)
-            tf.io.gfile.copy(archive, local, overwrite=True)
-        download.safe_extract(local, du.join(workdir, "extracted"))
-        root = du.join(workdir, "extracted", "flower_photos")
-        if not tf.io.gfile.isdir(root):
-            root = du.join(workdir, "extracted")
-        return convert_folder(root, dataset_dir, **kw)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return FlowersConverter(config, log, progress_stream).run()

@@ -16,7 +16,6 @@ import dataclasses
 import io
 import random
 import struct
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,9 +23,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from slimcls.config import ConvertConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils as du
+from slimcls.datasets import record_format as rf
+from slimcls.datasets.converter import ConversionPlan, Converter, Encoded, SplitPlan, register
+from slimcls.datasets.image_codec import encode_png
+from slimcls.datasets.parallel import chunked
 
 HEADER_BYTES = 10
 #: Larger than any HWDB character (~100-300 px); refuses absurd sizes before allocating.
@@ -216,12 +219,12 @@ def _gnt_files(folder: str, recursive: bool) -> list[str]:
     if recursive:
         for dirpath, subdirs, names in tf.io.gfile.walk(folder):
             subdirs[:] = [d for d in subdirs if not d.startswith(".")]
-            found += [du.join(dirpath, n) for n in names]
+            found += [rf.join(dirpath, n) for n in names]
     else:
         found = [
-            du.join(folder, n)
+            rf.join(folder, n)
             for n in tf.io.gfile.listdir(folder)
-            if not tf.io.gfile.isdir(du.join(folder, n))
+            if not tf.io.gfile.isdir(rf.join(folder, n))
         ]
     return sorted(
         p
@@ -247,10 +250,10 @@ def find_sources(source_dir: str, validation_fraction: float, seed: int) -> dict
     if {"train", "test"} <= names:
         splits = {}
         for split in ("train", "test"):
-            files = _gnt_files(du.join(source_dir, split), recursive=True)
+            files = _gnt_files(rf.join(source_dir, split), recursive=True)
             if not files:
                 raise SlimclsError(
-                    f"{du.join(source_dir, split)} holds no .gnt or .zip files; expected HWDB "
+                    f"{rf.join(source_dir, split)} holds no .gnt or .zip files; expected HWDB "
                     ".gnt files"
                 )
             splits[split] = _sources_in(files)
@@ -290,13 +293,81 @@ def find_sources(source_dir: str, validation_fraction: float, seed: int) -> dict
 # --------------------------------------------------------------------------- conversion
 
 
-def _encode_chunk(records: list[tuple[int, int, int, bytes]]) -> list[bytes]:
+def _encode_chunk(records: list[tuple[int, int, int, bytes]]) -> list[Encoded]:
     """Worker: ``[(label, width, height, pixels)]`` -> serialized Examples (1-channel PNG)."""
-    out = []
+    out: list[Encoded] = []
     for label, w, h, pixels in records:
         image = np.frombuffer(pixels, np.uint8).reshape(h, w)
-        out.append(du.serialize_example(du.encode_png(image), "png", h, w, label))
+        out.append((label, rf.encode_record(encode_png(image), "png", h, w, label), ""))
     return out
+
+
+@register("hwdb")
+class HwdbConverter(Converter):
+    """CASIA HWDB1.x ``.gnt`` files -> ``train`` / ``test`` (see :func:`find_sources`)."""
+
+    source_required = (
+        "--source_dir is required for --dataset_name=hwdb; expected a folder with train/ "
+        "and test/ folders of .gnt files (HWDB cannot be downloaded without registration)"
+    )
+
+    def plan(self, workdir: str) -> ConversionPlan:
+        cfg, log, name = self.config, self.log, self.output_name()
+        skip_corrupt = cfg.skip_corrupt
+        sources = find_sources(cfg.source_dir, cfg.validation_fraction, cfg.random_seed)
+        # Pass 1: headers only - class set (sorted characters of train) and counts.
+        scans: dict[str, ScanStats] = {}
+        for split, split_sources in sources.items():
+            stats = ScanStats()
+            log(f"{name} {split}: scanning {len(split_sources)} .gnt files")
+            for source in split_sources:
+                for _ in iter_gnt(
+                    source, read_pixels=False, skip_corrupt=skip_corrupt, stats=stats, log=log
+                ):
+                    pass
+            scans[split] = stats
+        classes = sorted(scans["train"].records)
+        if not classes:
+            raise SlimclsError(f"no train record in {cfg.source_dir}; expected HWDB .gnt samples")
+        label_of = {c: i for i, c in enumerate(classes)}
+        unknown = sum(n for c, n in scans["test"].records.items() if c not in label_of)
+
+        # Pass 2 (run by the skeleton): stream records -> workers (PNG) -> shards, in order.
+        def records(split_sources):
+            for source in split_sources:
+                # Corrupt records were reported in pass 1; skip them silently now.
+                for char, w, h, pixels in iter_gnt(source, skip_corrupt=skip_corrupt):
+                    label = label_of.get(char)
+                    if label is not None:
+                        yield label, w, h, pixels
+
+        splits = {
+            split: SplitPlan(
+                sum(n for c, n in scans[split].records.items() if c in label_of),
+                chunked(records(split_sources), _CHUNK),
+            )
+            for split, split_sources in sources.items()
+        }
+        notes = []
+        corrupt = sum(s.corrupt for s in scans.values())
+        if corrupt:
+            notes.append(f"skipped {corrupt} corrupt records (--skip_corrupt)")
+        if unknown:
+            notes.append(f"skipped {unknown} test records of characters not in train")
+        return ConversionPlan(
+            class_names=classes,
+            splits=splits,
+            channels=1,
+            source={
+                "converter": self.name,
+                "source_dir": cfg.source_dir,
+                "files": {s: len(v) for s, v in sources.items()},
+                "skipped_corrupt": corrupt,
+                "skipped_unknown_test_characters": unknown,
+            },
+            encode_chunk=_encode_chunk,
+            notes=notes,
+        )
 
 
 def convert_hwdb(
@@ -329,81 +400,16 @@ def convert_hwdb(
     Raises:
       SlimclsError: bad layout, corrupt records (without ``skip_corrupt``), no train record.
     """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    plan = du.OutputPlan(dataset_dir, name, overwrite=overwrite, log=log)
-    if plan.is_complete() and not overwrite:
-        plan.prepare()  # says there is nothing to do
-        return du.read_dataset_json(dataset_dir)
-    sources = find_sources(source_dir, validation_fraction, random_seed)
-    plan.prepare()
-
-    # Pass 1: headers only - class set (sorted characters of train) and counts.
-    scans: dict[str, ScanStats] = {}
-    for split, split_sources in sources.items():
-        stats = ScanStats()
-        log(f"{name} {split}: scanning {len(split_sources)} .gnt files")
-        for source in split_sources:
-            for _ in iter_gnt(
-                source, read_pixels=False, skip_corrupt=skip_corrupt, stats=stats, log=log
-            ):
-                pass
-        scans[split] = stats
-    classes = sorted(scans["train"].records)
-    if not classes:
-        raise SlimclsError(f"no train record in {source_dir}; expected HWDB .gnt samples")
-    label_of = {c: i for i, c in enumerate(classes)}
-    unknown = sum(n for c, n in scans["test"].records.items() if c not in label_of)
-
-    # Pass 2: stream records -> worker processes (PNG) -> shards, in source order.
-    counts, shards, per_class = {}, {}, {}
-    for split, split_sources in sources.items():
-        total = sum(n for c, n in scans[split].records.items() if c in label_of)
-        n_shards = du.default_num_shards(total, num_shards)
-        class_counts = np.zeros(len(classes), np.int64)
-
-        def records(split_sources=split_sources, class_counts=class_counts):
-            for source in split_sources:
-                # Corrupt records were reported in pass 1; skip them silently now.
-                for char, w, h, pixels in iter_gnt(source, skip_corrupt=skip_corrupt):
-                    label = label_of.get(char)
-                    if label is not None:
-                        class_counts[label] += 1
-                        yield label, w, h, pixels
-
-        counts[split] = du.write_split_records(
-            dataset_dir,
-            name,
-            split,
-            n_shards,
-            total,
-            _encode_chunk,
-            du.chunked(records(), _CHUNK),
-            num_workers,
-            progress_stream,
-        )
-        shards[split] = n_shards
-        per_class[split] = class_counts.tolist()
-
-    notes = []
-    corrupt = sum(s.corrupt for s in scans.values())
-    if corrupt:
-        notes.append(f"skipped {corrupt} corrupt records (--skip_corrupt)")
-    if unknown:
-        notes.append(f"skipped {unknown} test records of characters not in train")
-    info = du.write_dataset_metadata(
-        dataset_dir,
-        name,
-        classes,
-        counts,
-        shards,
-        1,
-        {
-            "converter": "hwdb",
-            "source_dir": source_dir,
-            "files": {s: len(v) for s, v in sources.items()},
-            "skipped_corrupt": corrupt,
-            "skipped_unknown_test_characters": unknown,
-        },
+    config = ConvertConfig(
+        dataset_name="hwdb",
+        dataset_dir=dataset_dir,
+        source_dir=source_dir,
+        output_name=name,
+        num_shards=num_shards,
+        validation_fraction=validation_fraction,
+        random_seed=random_seed,
+        skip_corrupt=skip_corrupt,
+        overwrite=overwrite,
+        num_workers=num_workers,
     )
-    log(du.format_summary(name, dataset_dir, classes, per_class, notes))
-    return info
+    return HwdbConverter(config, log, progress_stream).run()

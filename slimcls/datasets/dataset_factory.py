@@ -11,7 +11,7 @@ import dataclasses
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils
+from slimcls.datasets import record_format
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,7 @@ def get_dataset(name: str | None, split_name: str, dataset_dir: str) -> DatasetD
     """
     if not dataset_dir:
         raise SlimclsError("dataset_dir is empty; expected a directory holding dataset.json")
-    info = dataset_utils.read_dataset_json(dataset_dir)
+    info = record_format.read_dataset_json(dataset_dir)
     held = str(info["name"])
     if name is not None and name != held:
         raise SlimclsError(
@@ -62,11 +62,11 @@ def get_dataset(name: str | None, split_name: str, dataset_dir: str) -> DatasetD
     if channels not in (1, 3):
         raise SlimclsError(f"dataset.json channels is {channels}; expected 1 or 3")
 
-    file_pattern = dataset_utils.join(dataset_dir, str(info["file_pattern"]) % split_name)
+    file_pattern = record_format.join(dataset_dir, str(info["file_pattern"]) % split_name)
     files = _find_shards(held, split_name, dataset_dir, file_pattern, info)
 
-    labels_file = dataset_utils.join(dataset_dir, str(info["labels_file"]))
-    labels_to_names = dataset_utils.read_label_file(labels_file)
+    labels_file = record_format.join(dataset_dir, str(info["labels_file"]))
+    labels_to_names = record_format.read_labels(labels_file)
     num_classes = int(info["num_classes"])
     if sorted(labels_to_names) != list(range(num_classes)):
         raise SlimclsError(
@@ -92,7 +92,7 @@ def _find_shards(
     name: str, split: str, dataset_dir: str, file_pattern: str, info: dict
 ) -> tuple[str, ...]:
     """Sorted shard paths of a split; every ``i`` of ``-of-n`` must be present."""
-    regex = dataset_utils.shard_regex(name, split)
+    regex = record_format.shard_regex(name, split)
     found: dict[int, str] = {}
     totals = set()
     for path in tf.io.gfile.glob(file_pattern):
@@ -106,11 +106,11 @@ def _find_shards(
     if not found or expected_n is None:
         raise SlimclsError(
             f"no shards match {file_pattern} for split {split!r}; expected "
-            f"{name}_{split}_NNNNN-of-NNNNN.tfrecord files"
+            f"{record_format.shard_basename(name, split, 0, 1)}-style files"
         )
     missing = [i for i in range(int(expected_n)) if i not in found]
     if missing or totals - {int(expected_n)}:
-        first = dataset_utils.shard_basename(name, split, missing[0] if missing else 0, expected_n)
+        first = record_format.shard_basename(name, split, missing[0] if missing else 0, expected_n)
         raise SlimclsError(
             f"split {split!r} of {dataset_dir} is missing {len(missing) or 'some'} of "
             f"{expected_n} shards (e.g. {first}); convert the dataset again"

@@ -20,7 +20,9 @@ from collections.abc import Callable
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils as du
+from slimcls.core.fileio import TMP_SUFFIX
+from slimcls.datasets import record_format as rf
+from slimcls.datasets.progress import Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,20 +109,20 @@ def download(
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     url = url or archive.url
-    path = du.join(dest_dir, archive.filename)
+    path = rf.join(dest_dir, archive.filename)
     if tf.io.gfile.exists(path):
         verify(path, archive)
         log(f"{path} is already present and verified; not downloading it again")
         return path
     tf.io.gfile.makedirs(dest_dir)
-    tmp = path + du.TMP_SUFFIX
+    tmp = path + TMP_SUFFIX
     log(f"downloading {url} to {path}")
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else archive.size
             mib = (total + _BLOCK - 1) // _BLOCK if total else None
-            progress = du.Progress(mib, archive.filename, stream=progress_stream, unit="MiB")
+            progress = Progress(mib, archive.filename, stream=progress_stream, unit="MiB")
             with tf.io.gfile.GFile(tmp, "wb") as out:
                 while block := response.read(_BLOCK):
                     out.write(block)
