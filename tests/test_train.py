@@ -1,6 +1,8 @@
 """The training loop: checkpoints TF-Slim reads, resume, EMA, losses, NaN stop, errors."""
 
+import csv
 import dataclasses
+import json
 import logging
 import os
 import signal
@@ -100,6 +102,27 @@ def _config(dataset_dir, train_dir, **kw):
     return config.TrainConfig(**{**defaults, **kw})
 
 
+def _tensorboard_scalars(logdir):
+    """``{run: {tag: [(step, value), ...]}}`` as TensorBoard's data provider serves them."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
+    ctx = context.RequestContext()
+    listed = provider.list_scalars(ctx, experiment_id="", plugin_name="scalars")
+    read = provider.read_scalars(ctx, experiment_id="", plugin_name="scalars", downsample=10000)
+    assert {run: set(tags) for run, tags in listed.items()} == {
+        run: set(tags) for run, tags in read.items()
+    }
+    return {
+        run: {tag: [(d.step, d.value) for d in data] for tag, data in tags.items()}
+        for run, tags in read.items()
+    }
+
+
 def test_end_to_end_tf_slim_names_tf1_saver_and_resume(dataset_dir, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="slimcls")
     cfg = _config(
@@ -113,16 +136,28 @@ def test_end_to_end_tf_slim_names_tf1_saver_and_resume(dataset_dir, tmp_path, ca
     assert result.global_step == 20
     assert os.path.basename(result.checkpoint) == "model.ckpt-20"
     assert 0.0 <= result.validation_accuracy <= 1.0
-    assert "validation accuracy on validation" in caplog.text
+    assert "validation on validation: accuracy" in caplog.text
+    assert "step 20/20 (100%), epoch 3.33" in caplog.text and "ETA" in caplog.text
     assert "examples/sec" in caplog.text and "sec/step" in caplog.text
-    events = [f for f in os.listdir(tmp_path / "run") if f.startswith("events.out.tfevents")]
-    tags = {
-        value.tag
-        for event in tf.compat.v1.train.summary_iterator(str(tmp_path / "run" / events[0]))
-        for value in event.summary.value
-    }
-    assert {"losses/cross_entropy", "losses/total_loss", "learning_rate", "train/accuracy"} <= tags
-    assert {"images", "validation/validation/accuracy"} <= tags
+    # TensorBoard's own data provider lists the scalars; train/ and validation/ share tags.
+    scalars = _tensorboard_scalars(tmp_path / "run")
+    assert {"loss", "accuracy", "losses/cross_entropy", "learning_rate"} <= set(scalars["train"])
+    assert {"examples/sec", "global_step/sec"} <= set(scalars["train"])
+    assert set(scalars["validation"]) == {"loss", "accuracy"}
+    assert [s for s, _ in scalars["validation"]["accuracy"]] == [10, 20]
+    assert scalars["train"]["loss"][0][0] == 1 and scalars["train"]["loss"][-1][0] == 20
+    # Every logged step (and each validation) is also a CSV row.
+    with open(tmp_path / "run" / "train_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["step"], r["split"]) for r in rows] == [
+        ("10", "train"), ("10", "validation"), ("20", "train"), ("20", "validation"),
+    ]  # fmt: skip
+    assert float(rows[3]["accuracy"]) == pytest.approx(result.validation_accuracy)
+    # The best checkpoint by validation accuracy is kept apart from the rotating ones.
+    best = json.loads((tmp_path / "run" / "best" / "best.json").read_text())
+    assert best["accuracy"] == result.best_validation_accuracy
+    assert best["checkpoint"] == result.best_checkpoint
+    assert os.path.exists(result.best_checkpoint + ".index")
 
     keys = set(checkpoints.read_shapes(result.checkpoint))
     weights = {"SmallCNN/conv1/weights", "SmallCNN/logits/biases"}
@@ -395,3 +430,52 @@ def test_checkpoints_every_interval_keep_the_newest(dataset_dir, tmp_path):
     train.train(cfg)
     kept = [checkpoints.step_of(p) for p in checkpoints.all_checkpoints(cfg.train_dir)]
     assert kept == [4, 5]
+
+
+def test_deterministic_runs_are_bit_identical(dataset_dir, tmp_path):
+    """--deterministic + --random_seed: two runs give the same losses and weights, bit for bit."""
+    runs = []
+    for name in ("a", "b"):
+        cfg = _config(
+            dataset_dir,
+            tmp_path / name,
+            max_number_of_steps=6,
+            log_every_n_steps=1,
+            random_seed=7,
+            deterministic=True,
+            shuffle_buffer_size=16,
+        )
+        result = train.train(cfg)
+        with open(tmp_path / name / "train_log.csv") as f:
+            losses = [row["loss"] for row in csv.DictReader(f)]
+        reader = tf.train.load_checkpoint(result.checkpoint)
+        runs.append((result.losses, losses, reader.get_tensor("SmallCNN/conv1/weights")))
+    (final_a, log_a, w_a), (final_b, log_b, w_b) = runs
+    assert len(log_a) == 6 and log_a == log_b
+    assert final_a == final_b  # exact float equality
+    assert np.array_equal(w_a, w_b)
+
+
+def test_deterministic_needs_a_seed(dataset_dir, tmp_path):
+    with pytest.raises(SlimclsError, match="--deterministic needs --random_seed"):
+        train.train(_config(dataset_dir, tmp_path, deterministic=True, random_seed=None))
+
+
+def test_early_stopping_keeps_the_best_checkpoint(dataset_dir, tmp_path):
+    """With a zero learning rate nothing improves: the run stops after `patience`
+    evaluations without a better accuracy and saves the step it stopped at."""
+    cfg = _config(
+        dataset_dir,
+        tmp_path / "run",
+        max_number_of_steps=40,
+        learning_rate=config.LearningRateConfig(learning_rate=0.0),
+        validation_split_name="validation",
+        eval_every_n_steps=2,
+        early_stopping_patience=2,
+    )
+    result = train.train(cfg)
+    assert result.stop_reason == "early_stopping" and result.interrupted_by is None
+    assert result.global_step == 6
+    assert checkpoints.step_of(result.checkpoint) == 6
+    assert checkpoints.step_of(result.best_checkpoint) == 2
+    assert checkpoints.all_checkpoints(str(tmp_path / "run" / "best")) == [result.best_checkpoint]
