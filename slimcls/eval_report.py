@@ -57,65 +57,174 @@ def format_report(metrics: Mapping[str, Any], max_rows: int = 20) -> str:
     for r in rows:
         count = f"{r['correct']}/{r['num_examples']}"
         lines.append(f"  {r['id']:>5}  {r['name']:<{width}}  {r['accuracy']:>8.4f}  {count:>13}")
+    confusion = metrics.get("confusion_matrix")
+    if confusion is not None and len(confusion) > MAX_CLASSES_IN_PICTURE:
+        names = [r["name"] for r in metrics["per_class"]]
+        pairs = most_confused_pairs(confusion, names, top=10)
+        if pairs:
+            lines.append("most confused pairs (true -> predicted):")
+            for pair in pairs:
+                lines.append(
+                    f"  {pair['true']:>5} {pair['true_name']} -> {pair['predicted']:>5} "
+                    f"{pair['predicted_name']}: {pair['count']} ({100 * pair['rate']:.1f}%)"
+                )
     return "\n".join(lines)
 
 
-def render_confusion_matrix(confusion: np.ndarray, names: Sequence[str] | None = None):
+#: Up to this many classes the confusion matrix is drawn; above, a table of the most
+#: confused pairs replaces the picture (a 3755-class matrix is 1 pixel per cell).
+MAX_CLASSES_IN_PICTURE = 50
+#: Up to this many classes every cell shows its number.
+MAX_CLASSES_WITH_NUMBERS = 30
+#: Fonts tried for labels, CJK-capable first (found under the system's font folders).
+_FONTS = (
+    "NotoSansCJK-Regular.ttc",
+    "NotoSansCJKsc-Regular.otf",
+    "wqy-microhei.ttc",
+    "wqy-zenhei.ttc",
+    "DejaVuSans.ttf",
+)
+
+
+def _font(size: int):
+    """The first installed font of :data:`_FONTS`, else Pillow's built-in one."""
+    from PIL import ImageFont
+
+    for name in _FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def _can_draw(font, text: str) -> bool:
+    """True when ``font`` has a glyph for every character (no tofu boxes)."""
+    try:
+        missing = font.getmask("\uffff").getbbox()  # what an absent glyph looks like
+        return all(font.getmask(c).getbbox() != missing or c.isspace() for c in text)
+    except Exception:  # noqa: BLE001  (bitmap fonts: Latin-1 only)
+        try:
+            text.encode("latin-1")
+            return True
+        except UnicodeEncodeError:
+            return False
+
+
+def _colours(rates: np.ndarray) -> np.ndarray:
+    """White (0) to dark blue (1), RGB uint8."""
+    r = 255 - rates * (255 - 8)
+    g = 255 - rates * (255 - 48)
+    b = 255 - rates * (255 - 107)
+    return np.stack([r, g, b], -1).astype(np.uint8)
+
+
+def render_confusion_matrix(
+    confusion: np.ndarray, names: Sequence[str] | None = None, normalized: bool = False
+):
     """Draws the confusion matrix (rows: true, columns: predicted) as a PIL image.
 
-    Cells are shaded by the row-normalised rate; up to 30 classes get counts and
-    axis labels, larger matrices are drawn as a heat map of at least 1 pixel per cell.
+    Cells are coloured by the row-normalised rate, with a colour scale; up to
+    :data:`MAX_CLASSES_WITH_NUMBERS` classes each cell shows its count (or, with
+    ``normalized``, its percentage of the true class). Rows are labelled ``id name``
+    when the installed fonts can draw the name (CJK needs a CJK font; otherwise the id
+    alone, the names are in ``confusion_matrix.csv``).
+
+    Returns:
+      The image, or None above :data:`MAX_CLASSES_IN_PICTURE` classes (see
+      :func:`most_confused_pairs`).
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     confusion = np.asarray(confusion, np.int64)
     n = len(confusion)
+    if n > MAX_CLASSES_IN_PICTURE:
+        return None
     rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    shade = (255 * (1.0 - rates)).astype(np.uint8)
-    # White (0) to dark blue (1): red and green fade, blue stays high.
-    rgb = np.stack([shade, (shade * 0.85 + 38).astype(np.uint8), np.full_like(shade, 255)], -1)
-    rgb[rates == 0] = 255
-    if n > 30:
-        cell = max(1, 800 // n)
-        return Image.fromarray(np.kron(rgb, np.ones((cell, cell, 1), np.uint8)), "RGB")
-
-    font = ImageFont.load_default()
-    labels = [str(i) for i in range(n)]  # columns: ids; rows: "id name"
-    if names is not None:
-        labels = [f"{i} {_drawable(str(nm), '')}".strip()[:16] for i, nm in enumerate(names)]
-    cell = 30
-    margin = 10 + 7 * max(len(label) for label in labels)
-    top = 40
-    size = (margin + cell * n + 8, top + cell * n + 8)
-    image = Image.new("RGB", size, "white")
+    font, small = _font(12), _font(10)
+    names = [str(x) for x in names] if names is not None else [""] * n
+    labels = [
+        f"{i} {name}"[:24] if name and name != str(i) and _can_draw(font, name) else str(i)
+        for i, name in enumerate(names)
+    ]
+    cell = 30 if n <= MAX_CLASSES_WITH_NUMBERS else max(12, 600 // n)
+    left = 12 + max(int(font.getlength(label)) for label in labels)
+    top, bar_width = 56, 14
+    title = "true class (rows) vs predicted class (columns)"
+    title += ", % of each true class" if normalized else ", counts"
+    width = max(left + cell * n + 24 + bar_width + 44, 12 + int(font.getlength(title)))
+    height = top + cell * n + 40
+    image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((4, 4), "true (rows) vs predicted (columns)", fill="black", font=font)
-    grid = Image.fromarray(np.kron(rgb, np.ones((cell, cell, 1), np.uint8)), "RGB")
-    image.paste(grid, (margin, top))
+    draw.text((6, 6), title, fill="black", font=font)
+    grid = np.kron(_colours(rates), np.ones((cell, cell, 1), np.uint8))
+    image.paste(Image.fromarray(grid, "RGB"), (left, top))
     for i, label in enumerate(labels):
-        draw.text((4, top + i * cell + cell // 3), label, fill="black", font=font)
-        draw.text((margin + i * cell + cell // 3, top - 14), str(i), fill="black", font=font)
-    for i in range(n):
-        for j in range(n):
-            if confusion[i, j]:
-                color = "white" if rates[i, j] > 0.5 else "black"
-                x, y = margin + j * cell + 3, top + i * cell + cell // 3
-                draw.text((x, y), str(confusion[i, j])[:4], fill=color, font=font)
-    draw.rectangle([margin - 1, top - 1, margin + cell * n, top + cell * n], outline="gray")
+        y = top + i * cell + (cell - 12) // 2
+        draw.text((6, y), label, fill="black", font=font)
+        if n <= MAX_CLASSES_WITH_NUMBERS or i % 5 == 0:
+            draw.text((left + i * cell + 2, top - 16), str(i), fill="black", font=small)
+    if n <= MAX_CLASSES_WITH_NUMBERS:
+        for i in range(n):
+            for j in range(n):
+                if confusion[i, j]:
+                    text = f"{100 * rates[i, j]:.0f}" if normalized else str(confusion[i, j])
+                    colour = "white" if rates[i, j] > 0.5 else "black"
+                    x = left + j * cell + (cell - font.getlength(text[:4])) / 2
+                    draw.text((x, top + i * cell + 8), text[:4], fill=colour, font=font)
+    draw.rectangle([left - 1, top - 1, left + cell * n, top + cell * n], outline="gray")
+    # Colour scale: the row-normalised rate, 0% to 100%.
+    x0, bar_height = width - 44 - bar_width, cell * n
+    ramp = _colours(np.linspace(1.0, 0.0, bar_height)[:, None].repeat(bar_width, 1))
+    image.paste(Image.fromarray(ramp, "RGB"), (x0, top))
+    draw.rectangle([x0 - 1, top - 1, x0 + bar_width, top + bar_height], outline="gray")
+    for frac in (0.0, 0.5, 1.0):
+        y = top + (1.0 - frac) * (bar_height - 1)
+        draw.text((x0 + bar_width + 4, y - 6), f"{100 * frac:.0f}%", fill="black", font=small)
     return image
 
 
-def _drawable(text: str, fallback: str) -> str:
-    """``text`` when the default bitmap font can draw it (Latin-1), else ``fallback``."""
-    try:
-        text.encode("latin-1")
-        return text
-    except UnicodeEncodeError:
-        return fallback
+def most_confused_pairs(
+    confusion: np.ndarray, names: Sequence[str], top: int = 20
+) -> list[dict[str, Any]]:
+    """The off-diagonal cells with the most examples, largest first.
+
+    Each pair: ``true``, ``predicted`` (class ids), their names, ``count`` and ``rate``
+    (share of the true class's examples predicted as ``predicted``).
+    """
+    confusion = np.asarray(confusion, np.int64)
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    flat = np.argsort(-off, axis=None, kind="stable")[:top]
+    support = confusion.sum(axis=1)
+    pairs = []
+    for index in flat:
+        i, j = np.unravel_index(index, off.shape)
+        if off[i, j] == 0:
+            break
+        pairs.append(
+            {
+                "true": int(i),
+                "true_name": str(names[i]),
+                "predicted": int(j),
+                "predicted_name": str(names[j]),
+                "count": int(off[i, j]),
+                "rate": float(off[i, j] / max(support[i], 1)),
+            }
+        )
+    return pairs
 
 
 class EvalWriter:
-    """Writes metrics.json, confusion_matrix.{png,csv}, a history line and summaries."""
+    """Writes metrics.json, a history line, the confusion matrix and summaries.
+
+    The matrix is always written as CSV, with ``most_confused_pairs.csv``; up to
+    :data:`MAX_CLASSES_IN_PICTURE` classes also as ``confusion_matrix.png`` (counts) and
+    ``confusion_matrix_normalized.png`` (% of each true class).
+    """
 
     def __init__(self, eval_dir: str) -> None:
         self.eval_dir = eval_dir
@@ -141,22 +250,39 @@ class EvalWriter:
             f.write(json.dumps(summary_line, ensure_ascii=False) + "\n")
         confusion = np.asarray(metrics["confusion_matrix"])
         names = [r["name"] for r in metrics["per_class"]]
-        image = render_confusion_matrix(confusion, names)
-        with tf.io.gfile.GFile(paths["confusion_png"], "wb") as f:
-            image.save(f, format="PNG")
         header = "true\\predicted," + ",".join(_csv(n) for n in names)
         rows = [header] + [
             _csv(names[i]) + "," + ",".join(str(int(c)) for c in row)
             for i, row in enumerate(confusion)
         ]
         write_text_atomic(paths["confusion_csv"], "\n".join(rows) + "\n")
+        pairs = most_confused_pairs(confusion, names, top=100)
+        paths["confused_pairs"] = os.path.join(d, "most_confused_pairs.csv")
+        lines = ["true,true_name,predicted,predicted_name,count,rate"] + [
+            f"{p['true']},{_csv(p['true_name'])},{p['predicted']},"
+            f"{_csv(p['predicted_name'])},{p['count']},{p['rate']:.4f}"
+            for p in pairs
+        ]
+        write_text_atomic(paths["confused_pairs"], "\n".join(lines) + "\n")
+        image = render_confusion_matrix(confusion, names)
+        if image is None:  # too many classes to draw: the pairs table is the view
+            del paths["confusion_png"]
+        else:
+            paths["confusion_normalized_png"] = os.path.join(d, "confusion_matrix_normalized.png")
+            for key, picture in (
+                ("confusion_png", image),
+                ("confusion_normalized_png", render_confusion_matrix(confusion, names, True)),
+            ):
+                with tf.io.gfile.GFile(paths[key], "wb") as f:
+                    picture.save(f, format="PNG")
         step = int(metrics.get("global_step") or 0)
         with self._summaries.as_default():
             summaries.scalar("eval/Accuracy", metrics["accuracy"], step)
             summaries.scalar("eval/Recall_5", metrics["recall_5"], step)
             summaries.scalar("eval/Loss", metrics["loss"], step)
-            pixels = np.asarray(image, np.float32)[None] / 255.0
-            summaries.images("eval/confusion_matrix", pixels, step)
+            if image is not None:
+                pixels = np.asarray(image, np.float32)[None] / 255.0
+                summaries.images("eval/confusion_matrix", pixels, step)
         self._summaries.flush()
         return paths
 

@@ -13,6 +13,7 @@ training, classification and export; the outputs are written by
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,40 @@ def _check_config(config: EvalConfig) -> None:
         raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
     if not config.dataset_dir:
         raise SlimclsError("--dataset_dir is required (a directory with dataset.json)")
+
+
+class EvalProgress:
+    """Progress of one evaluation on a long split: a log line every ``every_secs``.
+
+    Short evaluations (done before the first interval) print nothing extra.
+    """
+
+    def __init__(self, total: int, what: str, every_secs: float = 10.0, clock=time.monotonic):
+        self.total, self.what, self.every_secs, self.clock = total, what, every_secs, clock
+        self.done = 0
+        self.start = self._last = clock()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = self.clock()
+        if now - self._last < self.every_secs:
+            return
+        self._last = now
+        rate = self.done / max(now - self.start, 1e-9)
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        log.info(
+            "%s: %d/%d examples (%.0f%%), %.0f examples/sec, ETA %.0fs",
+            self.what,
+            self.done,
+            self.total,
+            100.0 * self.done / max(self.total, 1),
+            rate,
+            max(eta, 0.0),
+        )
+
+    def close(self) -> None:
+        if self.clock() - self.start >= self.every_secs:
+            log.info("%s: %d examples in %.1fs", self.what, self.done, self.clock() - self.start)
 
 
 class Evaluator:
@@ -125,6 +160,10 @@ class Evaluator:
         top_k_hits = 0
         loss_sum = 0.0
         num_batches = 0
+        total = self.split_size
+        if self.config.max_num_batches:
+            total = min(total, self.config.max_num_batches * self.config.batch_size)
+        progress = EvalProgress(total, f"evaluating {os.path.basename(prefix)}")
         for images, labels in self.dataset:
             labels, preds, in_top_k, losses = (t.numpy() for t in self._step(images, labels))
             bad = (labels < 0) | (labels >= self.num_classes)
@@ -138,6 +177,8 @@ class Evaluator:
             top_k_hits += int(in_top_k.sum())
             loss_sum += float(losses.astype(np.float64).sum())
             num_batches += 1
+            progress.update(len(labels))
+        progress.close()
         seconds = time.perf_counter() - start
         num_examples = int(confusion.sum())
         if num_examples == 0:

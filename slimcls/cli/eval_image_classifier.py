@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+import logging
+
 from absl import flags
 
 import slimcls  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -45,6 +47,7 @@ def _main(argv: list[str]) -> int:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
     config = config_from_flags()
     watch = flag_defs.config_from_flags(WatchConfig)
+    logging.getLogger("slimcls").setLevel(logging.INFO)  # progress on long splits
     cli.check_output_dir("eval_dir", config.eval_dir)
     from slimcls import eval_report
     from slimcls import evaluate as ev
