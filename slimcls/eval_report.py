@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from slimcls import summaries
 from slimcls.core.compat import tf
@@ -88,8 +89,6 @@ _FONTS = (
 
 def _font(size: int):
     """The first installed font of :data:`_FONTS`, else Pillow's built-in one."""
-    from PIL import ImageFont
-
     for name in _FONTS:
         try:
             return ImageFont.truetype(name, size)
@@ -137,8 +136,6 @@ def render_confusion_matrix(
       The image, or None above :data:`MAX_CLASSES_IN_PICTURE` classes (see
       :func:`most_confused_pairs`).
     """
-    from PIL import Image, ImageDraw
-
     confusion = np.asarray(confusion, np.int64)
     n = len(confusion)
     if n > MAX_CLASSES_IN_PICTURE:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from slimcls.core.compat import tf
 
+# TensorBoard's data classes (tensorflow/core/framework/summary.proto's DataClass).
+_DATA_CLASS = tf.compat.v1.SummaryMetadata.DESCRIPTOR.fields_by_name["data_class"].enum_type
+DATA_CLASS_SCALAR = _DATA_CLASS.values_by_name["DATA_CLASS_SCALAR"].number
+DATA_CLASS_BLOB_SEQUENCE = _DATA_CLASS.values_by_name["DATA_CLASS_BLOB_SEQUENCE"].number
+
 
 def _summary_metadata(plugin: str, data_class: int):
-    from tensorflow.core.framework import summary_pb2
-
-    return summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin),
+    return tf.compat.v1.SummaryMetadata(
+        plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name=plugin),
         data_class=data_class,
     )
 
@@ -27,20 +30,16 @@ def scalar(name: str, value: float, step: int) -> None:
     ``DATA_CLASS_SCALAR`` (with ``DATA_CLASS_TENSOR`` the dashboard stays empty), and the
     value must be a rank-0 float32 tensor.
     """
-    from tensorflow.core.framework import summary_pb2
-
     tf.summary.write(
         name,
         tf.constant(value, tf.float32),
         step=step,
-        metadata=_summary_metadata("scalars", summary_pb2.DATA_CLASS_SCALAR),
+        metadata=_summary_metadata("scalars", DATA_CLASS_SCALAR),
     )
 
 
 def images(name: str, images: tf.Tensor, step: int) -> None:
     """``tf.summary.image`` for float images in [0, 1] without the tensorboard package."""
-    from tensorflow.core.framework import summary_pb2
-
     batch = tf.convert_to_tensor(images)
     if batch.shape[-1] not in (1, 3, 4):
         return
@@ -55,5 +54,5 @@ def images(name: str, images: tf.Tensor, step: int) -> None:
         name,
         tensor,
         step=step,
-        metadata=_summary_metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE),
+        metadata=_summary_metadata("images", DATA_CLASS_BLOB_SEQUENCE),
     )

@@ -1,6 +1,6 @@
 """The on-disk dataset format, in one place: record keys, shard names, labels.txt, dataset.json.
 
-A converted dataset directory holds (DESIGN.md, "File formats"):
+A converted dataset directory holds (the README's "Dataset format" section):
 
 * shards ``<name>_<split>_<i:05d>-of-<n:05d>.tfrecord`` of ``tf.train.Example`` records with
   TF-Slim's keys (:data:`KEY_ENCODED` ...), each written under a temporary name and renamed
