@@ -44,6 +44,7 @@ TRIAL = os.path.join(HERE, "slimcls_trial.py")
 def run_case(case, args, python, work, flops_cache):
     model, batch, size, dtype = case
     warmup, steps = STEPS[model]["quick" if args.quick else "full"]
+    warmup, steps = args.warmup or warmup, args.steps or steps
     source, n_full, n_quick = DATA[model]
     data_dir = common.make_dataset(
         python, os.path.join(work, f"{model}_{source}"), source, n_quick if args.quick else n_full
@@ -101,6 +102,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer cases and steps, 1 trial")
     parser.add_argument("--trials", type=int, default=None, help="default 3, quick 1")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps (per net)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (per net)")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per child")
     parser.add_argument("--results_dir", default=None)

@@ -75,6 +75,7 @@ def side_env(side):
 def run_case(case, sides, args, python, work, mode):
     model, batch, size, dtype = case
     warmup, steps = STEPS[model][mode]
+    warmup, steps = args.warmup or warmup, args.steps or steps
     source, n_full, n_quick = DATA[model]
     data_dir = common.make_dataset(
         python, os.path.join(work, f"{model}_{source}"), source, n_quick if args.quick else n_full
@@ -131,6 +132,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="1 trial per side, few steps")
     parser.add_argument("--trials", type=int, default=None, help="per side (default 3, quick 1)")
     parser.add_argument("--cases", default=None, help="comma list of case indices (0-based)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps (per net)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (per net)")
     parser.add_argument("--workdir", default=None, help="generated datasets (default: temp)")
     parser.add_argument("--tfslim_dir", default=None, help="a TF-Slim research/slim checkout")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per trial")
