@@ -15,8 +15,8 @@ with the one-line reason. With ``--tfslim_dir`` (a research/slim checkout given 
 user; nothing of TF-Slim is in this repository) TF-Slim's own ``train_image_classifier.py``
 runs as a third side in the float32 cases (see ``tfslim_peer.py``).
 
-Writes bench/results/peers.json. Expected run time on 2 busy cores: --quick ~4-6 min
-(1 trial per side, a few steps); full ~30-40 min.
+Writes bench/results/peers.json. Expected run time on 2 cores: --quick ~4-6 min (1 trial
+per side, a few steps, no InceptionV3 bfloat16); full (3 trials per side) ~30-45 min.
 """
 
 from __future__ import annotations
