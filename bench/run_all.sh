@@ -32,9 +32,8 @@ for bench in bench_peers bench_bounds bench_convert bench_commands; do
   extra=()
   [[ $bench == bench_peers ]] && extra=("${PEER_ARGS[@]}")
   # One benchmark failing must not lose the others: report it and go on.
-  if ! "$PYTHON" "bench/$bench.py" "${QUICK[@]}" "${extra[@]}" "${RESULTS_ARGS[@]}"; then
-    echo "!! $bench failed (exit status $?)" >&2
-  fi
+  "$PYTHON" "bench/$bench.py" "${QUICK[@]}" "${extra[@]}" "${RESULTS_ARGS[@]}" \
+    || echo "!! $bench failed (exit status $?)" >&2
   echo "    ($((SECONDS - started)) s so far)"
 done
 echo
