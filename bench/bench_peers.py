@@ -84,11 +84,11 @@ def run_case(case, sides, args, python, work, mode):
         "case": f"{model} {size}x{size} b{batch} {dtype}",
         "model": model, "batch": batch, "image_size": size, "dtype": dtype,
         "warmup_steps": warmup, "timed_steps": steps, "trials": {}, "errors": {},
-        "commands": {},
+        "skipped": {}, "commands": {},
     }  # fmt: skip
     active = [s for s in sides if not (s == "tfslim" and dtype != "float32")]
     if "tfslim" in sides and "tfslim" not in active:
-        row["errors"]["tfslim"] = "TF-Slim's train_image_classifier has no mixed precision"
+        row["skipped"]["tfslim"] = "TF-Slim's train_image_classifier has no mixed precision"
     for trial in range(args.trials):
         for side in active:
             if side in row["errors"]:
@@ -110,7 +110,10 @@ def run_case(case, sides, args, python, work, mode):
     row["ratio_slimcls_over_keras"] = common.ratio(row["slimcls_median"], row["keras_median"])
     if "tfslim" in sides:
         row["ratio_slimcls_over_tfslim"] = common.ratio(row["slimcls_median"], row["tfslim_median"])
-    row["note"] = "; ".join(f"{k} failed: {v}" for k, v in row["errors"].items())
+    row["note"] = "; ".join(
+        [f"{k} failed: {v}" for k, v in row["errors"].items()]
+        + [f"{k} skipped: {v}" for k, v in row["skipped"].items()]
+    )
     for side in sides:
         row[f"{side}_trials"] = row["trials"].get(side)
     return row
