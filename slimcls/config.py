@@ -32,7 +32,7 @@ MODEL_NAMES = (
 )
 OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
 DECAY_TYPES = ("fixed", "exponential", "polynomial", "cosine")
-MIXED_PRECISION = ("bfloat16", "float16")
+MIXED_PRECISION = ("auto", "bfloat16", "float16", "float32")
 
 
 def setting(
@@ -230,8 +230,9 @@ class TrainConfig:
     clone_on_cpu: bool = setting(False, "Place the clone on the CPU even if GPUs exist.")
     mixed_precision: str | None = setting(
         None,
-        "Addition: compute in bfloat16 or float16 with float32 variables (for GPUs/TPUs). "
-        "None: float32 everywhere.",
+        "Addition: compute in bfloat16 or float16 with float32 variables. auto: bfloat16 "
+        "where it is fast (CPUs with AMX, GPUs of compute capability 8.0+), else float32. "
+        "float16 needs a GPU. None or float32: float32 everywhere.",
         choices=MIXED_PRECISION,
     )
     jit_compile: bool = setting(

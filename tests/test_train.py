@@ -479,3 +479,12 @@ def test_early_stopping_keeps_the_best_checkpoint(dataset_dir, tmp_path):
     assert checkpoints.step_of(result.checkpoint) == 6
     assert checkpoints.step_of(result.best_checkpoint) == 2
     assert checkpoints.all_checkpoints(str(tmp_path / "run" / "best")) == [result.best_checkpoint]
+
+
+def test_mixed_precision_auto_follows_the_hardware(monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
+    assert precision.compute_dtype("auto") == "bfloat16"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert precision.compute_dtype("auto") == "float32"
+    assert precision.compute_dtype(None) == precision.compute_dtype("float32") == "float32"

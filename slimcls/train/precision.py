@@ -33,8 +33,25 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def auto_dtype() -> str:
+    """bfloat16 where it is fast, else float32.
+
+    Fast means matrix units for bfloat16: a GPU of compute capability 8.0 or newer
+    (Ampere, Hopper), or, without a GPU, a CPU with AMX (``amx_bf16``, Sapphire Rapids
+    and newer). Elsewhere bfloat16 is emulated and slower than float32.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        major = (details.get("compute_capability") or (0, 0))[0]
+        return "bfloat16" if major >= 8 else "float32"
+    return "bfloat16" if "amx_bf16" in cpu_flags() else "float32"
+
+
 def compute_dtype(requested: str | None) -> str:
     """The dtype the layers compute in for ``--mixed_precision=requested``.
+
+    ``auto`` picks :func:`auto_dtype`; None or ``float32``: float32.
 
     Raises:
       SlimclsError: float16 without a GPU. CPUs have no fast float16 kernels: a float16
@@ -43,6 +60,8 @@ def compute_dtype(requested: str | None) -> str:
     """
     if requested in (None, "", "float32"):
         return "float32"
+    if requested == "auto":
+        return auto_dtype()
     if requested == "float16" and not has_gpu():
         raise SlimclsError(
             "--mixed_precision=float16 needs a GPU: on a CPU float16 has no fast kernels and "
