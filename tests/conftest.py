@@ -1,4 +1,13 @@
-"""pytest configuration: the ``slow`` marker and shared fixtures."""
+"""pytest configuration: the test tiers and shared fixtures.
+
+Three tiers, so the default run stays short on 2 cores:
+
+* default (``scripts/test.sh``): unit tests, no training loop;
+* ``--full`` (or ``SLIMCLS_FULL=1``; CI runs this): also tests marked ``train_loop``, which
+  run real training loops or training commands;
+* ``--run-slow`` (or ``SLIMCLS_RUN_SLOW=1``): everything, also tests marked ``slow``
+  (big nets, the quickstart, kill trials, multi-process runs).
+"""
 
 import os
 
@@ -12,14 +21,27 @@ def pytest_addoption(parser):
         "--run-slow",
         action="store_true",
         default=False,
-        help="also run tests marked slow (or set SLIMCLS_RUN_SLOW=1)",
+        help="run every test, also those marked slow or train_loop (or SLIMCLS_RUN_SLOW=1)",
+    )
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="also run tests marked train_loop, as CI does (or SLIMCLS_FULL=1)",
     )
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "train_loop: runs a training loop; with --full")
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-slow") or os.environ.get("SLIMCLS_RUN_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: run with --run-slow or SLIMCLS_RUN_SLOW=1")
+    run_slow = config.getoption("--run-slow") or os.environ.get("SLIMCLS_RUN_SLOW") == "1"
+    full = run_slow or config.getoption("--full") or os.environ.get("SLIMCLS_FULL") == "1"
+    skip_slow = pytest.mark.skip(reason="slow: run with --run-slow or SLIMCLS_RUN_SLOW=1")
+    skip_loop = pytest.mark.skip(reason="train_loop: run with --full (as CI does)")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        if "slow" in item.keywords and not run_slow:
+            item.add_marker(skip_slow)
+        elif "train_loop" in item.keywords and not full:
+            item.add_marker(skip_loop)

@@ -37,6 +37,7 @@ def test_split_scopes_ignores_spaces_and_empty_items():
     assert finetune.split_scopes(None) == []
 
 
+@pytest.mark.train_loop
 def test_finetune_restores_excludes_and_freezes(dataset_dir, tmp_path, tiny_net, published, caplog):  # noqa: F811
     caplog.set_level(logging.INFO, logger="slimcls")
     prefix, source = published

@@ -19,6 +19,7 @@ from slimcls.datasets import dataset_utils
 from slimcls.nets import nets_factory
 from slimcls.train import precision
 
+
 NUM_CLASSES = 4
 SIZE = 12
 
@@ -123,6 +124,7 @@ def _tensorboard_scalars(logdir):
     }
 
 
+@pytest.mark.train_loop
 def test_end_to_end_tf_slim_names_tf1_saver_and_resume(dataset_dir, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="slimcls")
     cfg = _config(
@@ -223,6 +225,7 @@ def test_loss_terms_label_smoothing_and_aux_logits():
     assert "aux_loss" not in no_aux and float(no_aux["regularization"]) == 0.0
 
 
+@pytest.mark.train_loop
 def test_ema_shadows_cover_bn_statistics_and_aux_loss_is_logged(
     dataset_dir, tmp_path, tiny_net, caplog
 ):
@@ -250,6 +253,7 @@ def test_ema_shadows_cover_bn_statistics_and_aux_loss_is_logged(
     assert not np.array_equal(w, shadow)
 
 
+@pytest.mark.train_loop
 def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(dataset_dir, tmp_path):
     cfg = _config(dataset_dir, tmp_path, max_number_of_steps=3)
     good = train.train(cfg).checkpoint
@@ -266,6 +270,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(dataset_d
     assert checkpoints.all_checkpoints(cfg.train_dir) == [good]
 
 
+@pytest.mark.train_loop
 def test_sigterm_saves_a_checkpoint_and_stops(dataset_dir, tmp_path):
     cfg = _config(dataset_dir, tmp_path, max_number_of_steps=None, log_every_n_steps=0)
     timer = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGTERM))
@@ -308,6 +313,7 @@ def test_optimizer_slots_saved_under_tf1_names_and_restored_on_resume(
     [dict(mixed_precision="bfloat16"), dict(mixed_precision="float16"), dict(jit_compile=True)],
     ids=["bfloat16", "float16", "xla"],
 )
+@pytest.mark.train_loop
 def test_mixed_precision_and_xla_keep_float32_variables(
     dataset_dir, tmp_path, tiny_net, kw, monkeypatch
 ):
@@ -330,6 +336,7 @@ def test_mixed_precision_and_xla_keep_float32_variables(
         assert dtypes[f"{name}/ExponentialMovingAverage"] == tf.float32
 
 
+@pytest.mark.train_loop
 def test_float16_without_gpu_is_refused_in_one_line(dataset_dir, tmp_path):
     with pytest.raises(SlimclsError, match="float16 needs a GPU.*bfloat16") as e:
         train.train(_config(dataset_dir, tmp_path / "run", mixed_precision="float16"))
@@ -360,6 +367,7 @@ def test_bfloat16_counts_weight_decay_once_and_trains_every_net_op(
     assert regularization["bfloat16"] == pytest.approx(regularization["float32"], rel=1e-6)
 
 
+@pytest.mark.train_loop
 def test_cosine_with_warmup_runs_in_the_loop(dataset_dir, tmp_path):
     lr = config.LearningRateConfig(
         learning_rate=0.02,
@@ -398,6 +406,7 @@ def test_bad_input_is_a_one_line_error(dataset_dir, tmp_path, kw, message):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.train_loop
 def test_failed_start_leaves_no_train_dir_and_on_start_runs_before_first_step(
     dataset_dir, tmp_path
 ):
@@ -419,6 +428,7 @@ def test_missing_dataset_json_is_an_error(tmp_path):
         train.train(_config(str(tmp_path), tmp_path / "run"))
 
 
+@pytest.mark.train_loop
 def test_checkpoints_every_interval_keep_the_newest(dataset_dir, tmp_path):
     cfg = _config(
         dataset_dir,
@@ -432,6 +442,7 @@ def test_checkpoints_every_interval_keep_the_newest(dataset_dir, tmp_path):
     assert kept == [4, 5]
 
 
+@pytest.mark.train_loop
 def test_deterministic_runs_are_bit_identical(dataset_dir, tmp_path):
     """--deterministic + --random_seed: two runs give the same losses and weights, bit for bit."""
     runs = []
@@ -461,6 +472,7 @@ def test_deterministic_needs_a_seed(dataset_dir, tmp_path):
         train.train(_config(dataset_dir, tmp_path, deterministic=True, random_seed=None))
 
 
+@pytest.mark.train_loop
 def test_early_stopping_keeps_the_best_checkpoint(dataset_dir, tmp_path):
     """With a zero learning rate nothing improves: the run stops after `patience`
     evaluations without a better accuracy and saves the step it stopped at."""

@@ -20,6 +20,7 @@ def _run(*args):
     return run_module("slimcls.train_image_classifier", *args)
 
 
+@pytest.mark.train_loop
 def test_convert_train_resume_with_flagfile(tmp_path):
     """Generated class folders -> download_and_convert_data -> train -> resume."""
     from PIL import Image
