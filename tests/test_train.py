@@ -19,7 +19,6 @@ from slimcls.datasets import dataset_utils
 from slimcls.nets import nets_factory
 from slimcls.train import precision
 
-
 NUM_CLASSES = 4
 SIZE = 12
 
