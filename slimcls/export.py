@@ -307,8 +307,9 @@ def frozen_graph_def(classifier: Classifier, batch_size: int | None = None):
     (``small_cnn/SmallCNN/...``) that TF-Slim's graphs do not have.
 
     Returns:
-      ``(graph_def, {"Logits": op name, "Predictions": op name})``; ops that feed
-      neither are pruned.
+      ``(graph_def, {"Logits": op name, "Predictions": op name})`` (plus
+      ``"predictions"``, ``<scope>/predictions/Reshape_1``, for tf_slim's ResNets, whose
+      TF-Slim graphs ended there); ops that feed none of them are pruned.
     """
     # The public TF2 freezing helper lives here (tf.compat.v1's needs a Session).
     from tensorflow.python.framework import convert_to_constants
@@ -325,16 +326,18 @@ def frozen_graph_def(classifier: Classifier, batch_size: int | None = None):
             predictions = tf.nn.softmax(logits, name="Predictions")
         outputs["Logits"] = logits.op.name
         outputs["Predictions"] = predictions.op.name
-        return {"logits": logits, "predictions": predictions}
+        tensors = {"logits": logits, "predictions": predictions}
+        if "predictions" in end_points:  # tf_slim ResNet's own (4-D) softmax, kept for
+            outputs["predictions"] = end_points["predictions"].op.name  # its users' scripts
+            tensors["resnet_predictions"] = end_points["predictions"]
+        return tensors
 
     with quiet_tensorflow_info():
         frozen = convert_to_constants.convert_variables_to_constants_v2(
             inference.get_concrete_function()
         )
         graph_def = frozen.graph.as_graph_def()
-        graph_def = tf.compat.v1.graph_util.extract_sub_graph(
-            graph_def, [outputs["Logits"], outputs["Predictions"]]
-        )
+        graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, list(outputs.values()))
     return graph_def, outputs
 
 
