@@ -392,31 +392,72 @@ class ClassifyOutputConfig:
     )
 
 
+#: TF Lite variants ``export_inference_graph --tflite`` writes (``slimcls.export`` checks
+#: the two agree).
+TFLITE_MODES = ("float", "dynamic_range", "float16")
+
+
 @dataclasses.dataclass
 class ExportConfig:
-    """``ClassifierConfig`` fields plus where to write.
+    """``ClassifierConfig`` fields plus what to write where.
 
     Attributes:
       classifier: what to load (its ``eval_image_size`` is export's ``--image_size``,
         TF-Slim's name).
       output_dir: the SavedModel directory (must not exist unless ``overwrite``).
-      overwrite: replace an existing ``output_dir``.
+      overwrite: replace an existing ``output_dir`` / ``output_file``.
+      tflite: TF Lite variants written to ``<output_dir>/tflite/`` (``TFLITE_MODES``).
+      output_file: TF-Slim's output: a frozen inference GraphDef.
+      batch_size: the GraphDef input's batch dimension (None: any).
+      is_training: TF-Slim's training-mode graph; refused for a frozen graph.
+      write_text_graphdef: write ``output_file`` as a text proto.
     """
 
     classifier: ClassifierConfig
-    output_dir: str = setting(
-        help="Directory for the SavedModel (for TF Serving: <model_base>/<version>). Required."
+    output_dir: str | None = setting(
+        None,
+        "Directory for the SavedModel (for TF Serving: <model_base>/<version>). None: no "
+        "SavedModel (then --output_file is required).",
     )
-    overwrite: bool = setting(False, "Replace an existing --output_dir.")
+    overwrite: bool = setting(False, "Replace an existing --output_dir or --output_file.")
+    tflite: tuple[str, ...] = setting(
+        (),
+        "Also write TF Lite models (of the float-image signature) to <output_dir>/tflite/, "
+        "with labels.txt: comma-separated of 'float' (float32), 'dynamic_range' (int8 "
+        "weights, float activations; ~4x smaller) and 'float16' (float16 weights; ~2x "
+        "smaller). Empty: none.",
+    )
+    output_file: str | None = setting(
+        None,
+        "TF-Slim's output: write a frozen inference GraphDef here (weights as constants; "
+        "input placeholder 'input', float [batch, size, size, channels] preprocessed images; "
+        "output '<Scope>/Predictions/Reshape_1', printed and written to <output_file>.json). "
+        "None: none.",
+    )
+    batch_size: int | None = setting(
+        None,
+        "Batch dimension of the GraphDef's 'input' placeholder. None: any batch size.",
+        lower_bound=1,
+    )
+    is_training: bool = setting(
+        False,
+        "TF-Slim's training-mode graph. Not supported: a frozen graph has no variables to "
+        "train; fine-tune from the checkpoint with train_image_classifier instead.",
+    )
+    write_text_graphdef: bool = setting(
+        False, "Write --output_file as a text GraphDef (.pbtxt) instead of a binary one."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class TfSlimExportConfig:
-    """TF-Slim's export flags slimcls does not support (accepted, then explained)."""
+    """TF-Slim's export flags outside ``ExportConfig``: checked, or explained if unsupported."""
 
-    output_file: str | None = setting(
-        None,
-        "TF-Slim's GraphDef output. Not supported: slimcls writes a SavedModel to --output_dir.",
+    dataset_name: str | None = setting(None, _DATASET_NAME)
+    quantize: bool = setting(
+        False,
+        "TF-Slim's contrib.quantize eval graph. Not supported (contrib is gone): use "
+        "--tflite=dynamic_range or --tflite=float16.",
     )
 
 

@@ -1,22 +1,33 @@
-"""Exports a trained classifier as a SavedModel that takes encoded image bytes.
+"""Exports a trained classifier: SavedModel, TF Lite models and TF-Slim's frozen GraphDef.
 
 TF-Slim's ``export_inference_graph`` wrote a GraphDef without weights and left users to
-find output node names for ``freeze_graph``. The SavedModel written here is complete:
-its ``serving_default`` signature takes a batch of encoded images (JPEG, PNG, GIF, BMP;
-WebP too) as ``image_bytes`` (TF Serving's REST API accepts ``{"b64": ...}`` values for
-it) and returns
+run ``freeze_graph`` with the right output node names. Here one command writes, from
+the checkpoint (its moving averages with ``--moving_average_decay``):
 
-* ``classes``: int64 ``[N]``, the most probable class id,
-* ``labels``: string ``[N]``, its name from ``labels.txt``,
-* ``probabilities``: float32 ``[N, num_classes]``.
+* a SavedModel (``output_dir``) with two signatures:
 
-Decoding and the net's eval preprocessing run inside the graph, with the same functions
-``classify_image`` uses, so the two agree. ``labels.txt`` is stored as an asset
-(``assets/labels.txt``). Write it to ``<model_base>/<version>`` for TF Serving.
+  - ``serving_default`` takes a batch of encoded images (JPEG, PNG, GIF, BMP; WebP too)
+    as ``image_bytes`` (TF Serving's REST API accepts ``{"b64": ...}`` values for it)
+    and returns ``classes`` (int64 ``[N]``), ``labels`` (string ``[N]``, names from
+    ``labels.txt``) and ``probabilities`` (float32 ``[N, num_classes]``). Decoding and
+    the net's eval preprocessing run inside, with the functions ``classify_image``
+    uses, so the two agree.
+  - ``serving_images`` takes ``images``, float32 ``[N, H, W, C]`` images already
+    preprocessed as the net expects, and returns ``classes`` and ``probabilities``.
+    It holds only the net, a softmax and an argmax: no string or decoding ops, which
+    the TF Lite builtins and tf2onnx reject, so mobile and ONNX exports start here.
+
+  ``labels.txt`` is an asset (``assets/labels.txt``); ``export.json`` describes both.
+* TF Lite models of ``serving_images`` (``<output_dir>/tflite/``, TF Lite builtin ops
+  only, with ``labels.txt``), float32 or post-training quantised.
+* TF-Slim's frozen inference GraphDef (``output_file``): the net alone on a float
+  placeholder named ``input``, weights as constants, op names as TF-Slim's (output
+  ``<Scope>/Predictions/Reshape_1``), for ``label_image`` and other GraphDef tools.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -25,26 +36,38 @@ import uuid
 from typing import Any
 
 from slimcls.classify import Classifier
-from slimcls.config import ExportConfig
+from slimcls.config import TFLITE_MODES, ExportConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.logs import quiet_tensorflow_info
 
 INPUT_NAME = "image_bytes"
 SIGNATURE = "serving_default"
+IMAGES_INPUT_NAME = "images"
+IMAGES_SIGNATURE = "serving_images"
+#: TF-Slim's placeholder name in its exported inference graph.
+GRAPH_INPUT_NAME = "input"
+TFLITE_DIR = "tflite"
 
 
 def build_serving_module(classifier: Classifier, labels_path: str) -> tf.Module:
-    """A ``tf.Module`` with the model's variables, the labels asset and ``serve``.
+    """A ``tf.Module`` with the model's variables, the labels asset and two functions.
 
     The Keras wrapper itself is not attached (only its variables are), so the
-    SavedModel holds plain variables and one traced function.
+    SavedModel holds plain variables and the traced functions ``serve`` (encoded
+    bytes) and ``serve_images`` (preprocessed float images).
     """
     module = tf.Module()
     module.model_variables = list(classifier.model.variables)
     module.labels_file = tf.saved_model.Asset(labels_path)
     names = tf.constant(classifier.names)
     shape = classifier.image_shape
+
+    def predict(images):
+        logits, _ = classifier.model(images, training=False)
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        classes = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {"classes": classes, "probabilities": probabilities}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
     def serve(image_bytes):
@@ -53,69 +76,173 @@ def build_serving_module(classifier: Classifier, labels_path: str) -> tf.Module:
             image_bytes,
             fn_output_signature=tf.TensorSpec(shape, tf.float32),
         )
-        logits, _ = classifier.model(images, training=False)
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
-        classes = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
-        return {
-            "classes": classes,
-            "labels": tf.gather(names, classes),
-            "probabilities": probabilities,
-        }
+        outputs = predict(images)
+        outputs["labels"] = tf.gather(names, outputs["classes"])
+        return outputs
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, *shape], tf.float32, name=IMAGES_INPUT_NAME)]
+    )
+    def serve_images(images):
+        return predict(images)
 
     module.serve = serve
+    module.serve_images = serve_images
     return module
 
 
-def export_saved_model(config: ExportConfig) -> dict[str, Any]:
-    """Restores the checkpoint and writes the SavedModel atomically.
-
-    Returns:
-      ``{"output_dir", "checkpoint", "num_classes", "image_size", "moving_averages",
-      "labels_file", "signature"}`` (also written as ``<output_dir>/export.json``).
+def check_config(config: ExportConfig) -> None:
+    """Fails early, before the checkpoint is loaded, on settings that cannot work.
 
     Raises:
-      SlimclsError: bad checkpoint, net, labels, or an existing ``output_dir``.
+      SlimclsError: nothing to write, an unknown ``--tflite`` mode, ``--tflite``
+        without ``--output_dir``, ``--is_training``, or an output that exists.
     """
+    if not config.output_dir and not config.output_file:
+        raise SlimclsError(
+            "--output_dir (SavedModel) or --output_file (frozen GraphDef) is required"
+        )
+    unknown = [m for m in config.tflite if m not in TFLITE_MODES]
+    if unknown:
+        raise SlimclsError(
+            f"--tflite={','.join(config.tflite)}: unknown {unknown[0]!r}; expected a "
+            f"comma-separated list of {', '.join(TFLITE_MODES)}"
+        )
+    if config.tflite and not config.output_dir:
+        raise SlimclsError("--tflite needs --output_dir (TF Lite models go to <output_dir>/tflite)")
+    if config.is_training:
+        raise SlimclsError(
+            "--is_training=true: a frozen or served graph has no variables to train; "
+            "expected --is_training=false (fine-tune with train_image_classifier)"
+        )
+    if config.batch_size is not None and config.batch_size < 1:
+        raise SlimclsError(f"--batch_size={config.batch_size}; expected 1 or more (or unset)")
     out = config.output_dir
-    if not out:
-        raise SlimclsError("--output_dir is required (where the SavedModel goes)")
-    if tf.io.gfile.exists(out) and not config.overwrite:
+    if out and tf.io.gfile.exists(out) and not config.overwrite:
         if not tf.io.gfile.isdir(out) or tf.io.gfile.listdir(out):
             raise SlimclsError(
                 f"--output_dir={out!r} already exists; pass --overwrite to replace it"
             )
+    if config.output_file and tf.io.gfile.exists(config.output_file) and not config.overwrite:
+        raise SlimclsError(
+            f"--output_file={config.output_file!r} already exists; pass --overwrite to replace it"
+        )
+
+
+def export(config: ExportConfig) -> dict[str, Any]:
+    """Restores the checkpoint once and writes everything ``config`` asks for.
+
+    Returns:
+      ``{"checkpoint", "model_name", "num_classes", "image_size", "channels",
+      "preprocessing_name", "moving_averages"}`` plus ``"saved_model"`` (the info of
+      :func:`export_saved_model`) and ``"graph_def"`` (of :func:`export_graph_def`)
+      for what was written.
+
+    Raises:
+      SlimclsError: see :func:`check_config`; bad checkpoint, net or labels.
+    """
+    check_config(config)
     classifier = Classifier(config.classifier)
+    info = _model_info(config, classifier)
+    if config.output_dir:
+        info["saved_model"] = export_saved_model(config, classifier)
+    if config.output_file:
+        info["graph_def"] = export_graph_def(config, classifier)
+    return info
+
+
+def _model_info(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
+    return {
+        "checkpoint": classifier.checkpoint,
+        "model_name": config.classifier.model_name,
+        "num_classes": classifier.num_classes,
+        "labels_offset": config.classifier.labels_offset,
+        "image_size": classifier.plan.image_size,
+        "channels": classifier.channels,
+        "input_shape": list(classifier.image_shape),
+        "preprocessing_name": classifier.plan.preprocessing_name,
+        "moving_averages": bool(config.classifier.moving_average_decay),
+    }
+
+
+def _write_labels(path: str, classifier: Classifier, offset: int) -> None:
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write("".join(f"{i + offset}:{name}\n" for i, name in enumerate(classifier.names)))
+
+
+def export_saved_model(
+    config: ExportConfig, classifier: Classifier | None = None
+) -> dict[str, Any]:
+    """Writes the SavedModel (and its TF Lite models) atomically to ``config.output_dir``.
+
+    Everything goes to a temporary sibling directory that is renamed when complete, so
+    a server watching ``<model_base>`` never sees half a version.
+
+    Args:
+      classifier: the restored model (None: restored from ``config.classifier``).
+
+    Returns:
+      ``{"output_dir", "checkpoint", ..., "labels_file", "signature", "signatures",
+      "tflite"}`` (also written as ``<output_dir>/export.json``). ``signature``
+      describes ``serving_default`` (kept for older readers), ``signatures`` both.
+
+    Raises:
+      SlimclsError: bad checkpoint, net, labels, an existing ``output_dir``, or a
+        TF Lite conversion failure.
+    """
+    if not config.output_dir:
+        raise SlimclsError("--output_dir is required (where the SavedModel goes)")
+    check_config(dataclasses.replace(config, output_file=None))
+    classifier = classifier or Classifier(config.classifier)
+    out = config.output_dir
+    n = classifier.num_classes
+    shape = "x".join(str(d) for d in classifier.image_shape)
+    signatures = {
+        SIGNATURE: {
+            "inputs": {INPUT_NAME: "string [N] encoded JPEG/PNG/GIF/BMP bytes"},
+            "outputs": {
+                "classes": "int64 [N]",
+                "labels": "string [N]",
+                "probabilities": f"float32 [N, {n}]",
+            },
+        },
+        IMAGES_SIGNATURE: {
+            "inputs": {IMAGES_INPUT_NAME: f"float32 [N, {shape.replace('x', ', ')}] preprocessed"},
+            "outputs": {"classes": "int64 [N]", "probabilities": f"float32 [N, {n}]"},
+        },
+    }
     with tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch:
         labels_path = os.path.join(scratch, "labels.txt")
-        with open(labels_path, "w", encoding="utf-8") as f:
-            offset = config.classifier.labels_offset
-            f.writelines(f"{i + offset}:{name}\n" for i, name in enumerate(classifier.names))
+        _write_labels(labels_path, classifier, config.classifier.labels_offset)
         module = build_serving_module(classifier, labels_path)
         parent = os.path.dirname(os.path.abspath(out)) if "://" not in out else os.path.dirname(out)
         tf.io.gfile.makedirs(parent)
         temp = os.path.join(parent, f".{os.path.basename(out.rstrip('/'))}.tmp-{uuid.uuid4().hex}")
         try:
             with quiet_tensorflow_info():
-                tf.saved_model.save(module, temp, signatures={SIGNATURE: module.serve})
+                tf.saved_model.save(
+                    module,
+                    temp,
+                    signatures={SIGNATURE: module.serve, IMAGES_SIGNATURE: module.serve_images},
+                )
+            tflite = {}
+            for mode in config.tflite:
+                name = f"model_{mode}.tflite"
+                write_tflite(temp, os.path.join(temp, TFLITE_DIR, name), mode)
+                tflite[mode] = os.path.join(out, TFLITE_DIR, name)
+            if tflite:
+                _write_labels(
+                    os.path.join(temp, TFLITE_DIR, "labels.txt"),
+                    classifier,
+                    config.classifier.labels_offset,
+                )
             info = {
                 "output_dir": out,
-                "checkpoint": classifier.checkpoint,
-                "model_name": config.classifier.model_name,
-                "num_classes": classifier.num_classes,
-                "image_size": classifier.plan.image_size,
-                "channels": classifier.channels,
-                "preprocessing_name": classifier.plan.preprocessing_name,
-                "moving_averages": bool(config.classifier.moving_average_decay),
+                **_model_info(config, classifier),
                 "labels_file": os.path.join(out, "assets", "labels.txt"),
-                "signature": {
-                    "name": SIGNATURE,
-                    "inputs": {INPUT_NAME: "string [N] encoded JPEG/PNG/GIF/BMP bytes"},
-                    "outputs": {
-                        "classes": "int64 [N]",
-                        "labels": "string [N]",
-                        "probabilities": f"float32 [N, {classifier.num_classes}]",
-                    },
-                },
+                "signature": {"name": SIGNATURE, **signatures[SIGNATURE]},
+                "signatures": signatures,
+                "tflite": tflite,
             }
             with tf.io.gfile.GFile(os.path.join(temp, "export.json"), "w") as f:
                 f.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
@@ -125,6 +252,125 @@ def export_saved_model(config: ExportConfig) -> dict[str, Any]:
         finally:
             if tf.io.gfile.exists(temp):
                 _remove_tree(temp)
+    return info
+
+
+def write_tflite(saved_model_dir: str, path: str, mode: str) -> int:
+    """Converts ``serving_images`` of a SavedModel to a TF Lite flatbuffer at ``path``.
+
+    Only TF Lite builtin ops are allowed (no Flex/select TF ops), so the model runs
+    with the plain TF Lite runtime on phones and microcontroller-class devices.
+
+    Modes: ``float`` (no quantisation), ``dynamic_range`` (weights int8, dequantised or
+    used by hybrid kernels at run time), ``float16`` (weights stored as float16). Full
+    integer (int8 activations) would need representative images and is not offered.
+    Nor is bfloat16: TensorFlow 2.21's converter accepts
+    ``target_spec.supported_types=[tf.bfloat16]`` but writes an all-float32 model (its
+    ``allow_bfloat16`` only matters inside float16 quantisation), and the TF Lite
+    builtin kernels have no bfloat16 versions to run one.
+
+    Returns:
+      The size of the written model in bytes.
+
+    Raises:
+      SlimclsError: an unknown mode or a conversion failure.
+    """
+    if mode not in TFLITE_MODES:
+        raise SlimclsError(f"TF Lite mode {mode!r}; expected one of {', '.join(TFLITE_MODES)}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=[IMAGES_SIGNATURE]
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if mode in ("dynamic_range", "float16"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    try:
+        with quiet_tensorflow_info():
+            model = converter.convert()
+    except Exception as e:  # the converter raises ConverterError and others
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SlimclsError(f"TF Lite conversion ({mode}) failed: {first[:300]}") from None
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(model)
+    return len(model)
+
+
+def frozen_graph_def(classifier: Classifier, batch_size: int | None = None):
+    """TF-Slim's inference graph of the restored net, its weights folded into constants.
+
+    As TF-Slim's ``export_inference_graph`` + ``freeze_graph``: a float32 placeholder
+    ``input`` of shape ``[batch_size, H, W, C]`` (preprocessed images) feeds the net,
+    whose ops keep TF-Slim's names. The net is traced through ``SlimModel.call``, not
+    the Keras ``__call__``, because the latter opens a name scope of the Keras layer
+    (``small_cnn/SmallCNN/...``) that TF-Slim's graphs do not have.
+
+    Returns:
+      ``(graph_def, {"Logits": op name, "Predictions": op name})`` (plus
+      ``"predictions"``, ``<scope>/predictions/Reshape_1``, for tf_slim's ResNets, whose
+      TF-Slim graphs ended there); ops that feed none of them are pruned.
+    """
+    # The public TF2 freezing helper lives here (tf.compat.v1's needs a Session).
+    from tensorflow.python.framework import convert_to_constants
+
+    model = classifier.model
+    outputs: dict[str, str] = {}
+    spec = tf.TensorSpec([batch_size, *classifier.image_shape], tf.float32, GRAPH_INPUT_NAME)
+
+    @tf.function(input_signature=[spec])
+    def inference(input):  # noqa: A002  (the placeholder's name is the argument's)
+        logits, end_points = model.call(input, training=False)
+        predictions = end_points.get("Predictions")
+        if predictions is None:  # every registered net has it; be safe for plugged-in nets
+            predictions = tf.nn.softmax(logits, name="Predictions")
+        outputs["Logits"] = logits.op.name
+        outputs["Predictions"] = predictions.op.name
+        tensors = {"logits": logits, "predictions": predictions}
+        if "predictions" in end_points:  # tf_slim ResNet's own (4-D) softmax, kept for
+            outputs["predictions"] = end_points["predictions"].op.name  # its users' scripts
+            tensors["resnet_predictions"] = end_points["predictions"]
+        return tensors
+
+    with quiet_tensorflow_info():
+        frozen = convert_to_constants.convert_variables_to_constants_v2(
+            inference.get_concrete_function()
+        )
+        graph_def = frozen.graph.as_graph_def()
+        graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, list(outputs.values()))
+    return graph_def, outputs
+
+
+def export_graph_def(config: ExportConfig, classifier: Classifier | None = None) -> dict[str, Any]:
+    """Writes TF-Slim's frozen inference GraphDef to ``config.output_file``.
+
+    Binary unless ``write_text_graphdef``; written to a temporary name, then renamed.
+    A ``<output_file>.json`` next to it names the input and output nodes.
+
+    Returns:
+      ``{"output_file", "input", "input_shape", "output_node_names", "num_nodes"}``.
+    """
+    classifier = classifier or Classifier(config.classifier)
+    graph_def, nodes = frozen_graph_def(classifier, config.batch_size)
+    path = config.output_file
+    parent = os.path.dirname(path)
+    if parent:
+        tf.io.gfile.makedirs(parent)
+    data = str(graph_def) if config.write_text_graphdef else graph_def.SerializeToString()
+    temp = f"{path}.tmp-{uuid.uuid4().hex}"
+    with tf.io.gfile.GFile(temp, "w" if config.write_text_graphdef else "wb") as f:
+        f.write(data)
+    tf.io.gfile.rename(temp, path, overwrite=True)
+    info = {
+        "output_file": path,
+        "format": "text" if config.write_text_graphdef else "binary",
+        "input": GRAPH_INPUT_NAME,
+        "input_shape": [config.batch_size, *classifier.image_shape],
+        "output_node_names": nodes,
+        "num_nodes": len(graph_def.node),
+    }
+    with tf.io.gfile.GFile(path + ".json", "w") as f:
+        f.write(json.dumps(info, indent=2) + "\n")
     return info
 
 
@@ -139,4 +385,13 @@ def load_and_predict(saved_model_dir: str, encoded_images: list[bytes]) -> dict[
     """Runs ``serving_default`` of an exported model on encoded images (NumPy results)."""
     loaded = tf.saved_model.load(saved_model_dir)
     outputs = loaded.signatures[SIGNATURE](**{INPUT_NAME: tf.constant(encoded_images)})
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+def predict_images(saved_model_dir: str, images: Any) -> dict[str, Any]:
+    """Runs ``serving_images`` on preprocessed float images (NumPy results)."""
+    loaded = tf.saved_model.load(saved_model_dir)
+    outputs = loaded.signatures[IMAGES_SIGNATURE](
+        **{IMAGES_INPUT_NAME: tf.convert_to_tensor(images, tf.float32)}
+    )
     return {k: v.numpy() for k, v in outputs.items()}

@@ -1,22 +1,34 @@
-"""export: SavedModel on encoded bytes == classify_image; EMA weights; labels asset."""
+"""export: both SavedModel signatures, EMA weights, labels asset, TF-Slim's frozen GraphDef."""
 
+import dataclasses
 import io
+import json
 import os
 
 import numpy as np
 import pytest
+from google.protobuf import text_format
+from helpers import run_module as run_cli
+from helpers import stderr_lines
 from PIL import Image
 from test_eval_support import (
     CLASS_NAMES,
+    SIZE,
     classifier_config,
     images_and_labels,
     make_trained_run,
+    preprocess_numpy,
+    save_model_checkpoint,
 )
 
 from slimcls import classify as cl
 from slimcls import export as ex
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.modeling import create_model
+
+#: Op types the TF Lite builtins / tf2onnx reject, which only the bytes signature may hold.
+BYTES_ONLY_OPS = {"DecodeImage", "Substr", "StringFormat", "MapFn", "While", "StatelessWhile"}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +36,11 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     dataset_dir, _ = make_trained_run(root, step=9, splits={"test": 3}, ema=lambda v: v * 0.5)
     config = classifier_config(root, dataset_dir, moving_average_decay=0.999)
-    info = ex.export_saved_model(ex.ExportConfig(config, str(root / "saved" / "1")))
+    info = ex.export(
+        ex.ExportConfig(
+            config, str(root / "saved" / "1"), output_file=str(root / "graph" / "frozen.pb")
+        )
+    )
     images, _ = images_and_labels(4, seed=3)
     encoded, paths = [], []
     for i, (image, fmt) in enumerate(zip(images, ["PNG", "JPEG", "GIF", "BMP"])):
@@ -34,7 +50,31 @@ def exported(tmp_path_factory):
         paths.append(str(root / f"img{i}.{fmt.lower()}"))
         with open(paths[-1], "wb") as f:
             f.write(encoded[-1])
-    return {"root": root, "config": config, "info": info, "encoded": encoded, "paths": paths}
+    return {
+        "root": root,
+        "config": config,
+        "info": info["saved_model"],
+        "graph": info["graph_def"],
+        "images": images,
+        "encoded": encoded,
+        "paths": paths,
+    }
+
+
+def run_graph_def(graph_def, output, images):
+    """Imports a GraphDef into a fresh graph and runs ``output`` feeding ``input:0``."""
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            return sess.run(f"{output}:0", {"input:0": images})
+
+
+def all_op_types(concrete_fn):
+    graph_def = concrete_fn.graph.as_graph_def()
+    ops = {n.op for n in graph_def.node}
+    for fn in graph_def.library.function:
+        ops |= {n.op for n in fn.node_def}
+    return ops
 
 
 def test_saved_model_predictions_equal_classify(exported):
@@ -69,7 +109,123 @@ def test_signature_labels_asset_and_ema_weights(exported):
     )
 
 
+def test_images_signature_equals_bytes_signature_on_lossless_images(exported):
+    out_dir = exported["info"]["output_dir"]
+    png = [0]  # the PNG of the fixture: decoding is exact, so the pixels are the same
+    from_bytes = ex.load_and_predict(out_dir, [exported["encoded"][i] for i in png])
+    from_images = ex.predict_images(out_dir, preprocess_numpy(exported["images"][png]))
+    assert set(from_images) == {"classes", "probabilities"}
+    np.testing.assert_allclose(
+        from_images["probabilities"], from_bytes["probabilities"], rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_array_equal(from_images["classes"], from_bytes["classes"])
+
+
+def test_images_signature_has_no_string_or_decoding_ops(exported):
+    loaded = tf.saved_model.load(exported["info"]["output_dir"])
+    images_fn = loaded.signatures[ex.IMAGES_SIGNATURE]
+    spec = images_fn.structured_input_signature[1][ex.IMAGES_INPUT_NAME]
+    assert spec.dtype == tf.float32 and spec.shape.as_list() == [None, SIZE, SIZE, 3]
+    assert not all_op_types(images_fn) & BYTES_ONLY_OPS
+    assert all_op_types(loaded.signatures[ex.SIGNATURE]) & BYTES_ONLY_OPS  # the check can fail
+    described = json.loads((exported["root"] / "saved" / "1" / "export.json").read_text())
+    assert set(described["signatures"]) == {ex.SIGNATURE, ex.IMAGES_SIGNATURE}
+
+
+def test_frozen_graph_def_has_tf_slim_names_and_matches_saved_model(exported):
+    graph = exported["graph"]
+    assert graph["output_node_names"]["Predictions"] == "SmallCNN/Predictions/Reshape_1"
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString((exported["root"] / "graph" / "frozen.pb").read_bytes())
+    nodes = {n.name: n for n in graph_def.node}
+    placeholder = nodes["input"]
+    assert placeholder.op == "Placeholder"
+    dims = [d.size for d in placeholder.attr["shape"].shape.dim]
+    assert dims == [-1, SIZE, SIZE, 3]
+    assert not {n.op for n in graph_def.node} & {"VarHandleOp", "VariableV2", "ReadVariableOp"}
+    images = preprocess_numpy(exported["images"])
+    probabilities = run_graph_def(graph_def, "SmallCNN/Predictions/Reshape_1", images)
+    expected = ex.predict_images(exported["info"]["output_dir"], images)["probabilities"]
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)
+    written = json.loads((exported["root"] / "graph" / "frozen.pb.json").read_text())
+    assert written["output_node_names"] == graph["output_node_names"]
+
+
+def test_frozen_cifarnet_text_graph_def_with_batch_size(tmp_path):
+    """CifarNet (TF-Slim's own net): TF-Slim's output name, a fixed batch, text format."""
+    dataset_dir, _ = make_trained_run(tmp_path, step=1, splits={"test": 2})
+    tf.random.set_seed(1)
+    model = create_model("cifarnet", len(CLASS_NAMES))
+    model.build_variables((SIZE, SIZE, 3))
+    save_model_checkpoint(model, tmp_path / "cifarnet", step=1)
+    config = dataclasses.replace(
+        classifier_config(tmp_path, dataset_dir),
+        checkpoint_path=str(tmp_path / "cifarnet"),
+        model_name="cifarnet",
+    )
+    out = tmp_path / "cifarnet.pbtxt"
+    info = ex.export(
+        ex.ExportConfig(config, output_file=str(out), batch_size=2, write_text_graphdef=True)
+    )
+    assert "saved_model" not in info
+    name = info["graph_def"]["output_node_names"]["Predictions"]
+    assert name == "CifarNet/Predictions/Reshape_1"
+    graph_def = text_format.Parse(out.read_text(), tf.compat.v1.GraphDef())
+    placeholder = next(n for n in graph_def.node if n.name == "input")
+    assert [d.size for d in placeholder.attr["shape"].shape.dim] == [2, SIZE, SIZE, 3]
+    images = preprocess_numpy(images_and_labels(2, seed=5)[0])
+    expected = tf.nn.softmax(model(tf.constant(images), training=False)[0]).numpy()
+    np.testing.assert_allclose(run_graph_def(graph_def, name, images), expected, rtol=1e-5)
+
+
 def test_existing_output_dir_needs_overwrite(exported):
     config = ex.ExportConfig(exported["config"], exported["info"]["output_dir"])
     with pytest.raises(SlimclsError, match="--overwrite"):
         ex.export_saved_model(config)
+    config = ex.ExportConfig(exported["config"], output_file=exported["graph"]["output_file"])
+    with pytest.raises(SlimclsError, match="--output_file=.*--overwrite"):
+        ex.export(config)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"output_dir": None}, "--output_dir .* or --output_file"),
+        ({"tflite": ("float", "int4")}, "'int4'; expected .*float, dynamic_range, float16"),
+        ({"output_dir": None, "output_file": "g.pb", "tflite": ("float",)}, "--tflite needs"),
+        ({"is_training": True}, "--is_training=true"),
+    ],
+)
+def test_bad_settings_fail_before_loading(tmp_path, changes, message):
+    classifier = classifier_config(tmp_path, "no_dataset")  # nothing exists: not loaded
+    config = dataclasses.replace(ex.ExportConfig(classifier, str(tmp_path / "out")), **changes)
+    with pytest.raises(SlimclsError, match=message):
+        ex.export(config)
+
+
+def test_cli_output_file_prints_node_names_and_checks_dataset_name(exported):
+    root = exported["root"]
+    common = [
+        f"--checkpoint_path={root / 'train'}",
+        "--model_name=small_cnn",
+        f"--dataset_dir={root / 'data'}",
+        f"--image_size={SIZE}",
+    ]
+    proc = run_cli(
+        "slimcls.export_inference_graph",
+        *common,
+        "--dataset_name=tiny",
+        f"--output_file={root / 'cli.pb'}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "input 'input', output 'SmallCNN/Predictions/Reshape_1'" in proc.stdout
+    assert (root / "cli.pb").stat().st_size > 0
+    proc = run_cli(
+        "slimcls.export_inference_graph",
+        *common,
+        "--dataset_name=flowers",
+        f"--output_file={root / 'cli2.pb'}",
+    )
+    lines = stderr_lines(proc)
+    assert proc.returncode != 0 and len(lines) == 1, proc.stderr
+    assert "--dataset_name=flowers does not match" in lines[0] and "'tiny'" in lines[0]

@@ -1,14 +1,19 @@
-"""export_inference_graph: a SavedModel that maps encoded images to classes.
+"""export_inference_graph: SavedModel, TF Lite models, TF-Slim's frozen GraphDef.
 
-Example::
+Examples::
 
     export_inference_graph --checkpoint_path=/tmp/train --model_name=cifarnet \\
-        --dataset_dir=/tmp/digits --output_dir=/tmp/export/digits/1
+        --dataset_dir=/tmp/digits --output_dir=/tmp/export/digits/1 \\
+        --tflite=float,dynamic_range,float16
+    export_inference_graph --checkpoint_path=/tmp/train --model_name=inception_v3 \\
+        --dataset_dir=/tmp/flowers --output_file=/tmp/frozen_inception_v3.pb
 
-The ``serving_default`` signature takes ``image_bytes`` (string [N]: JPEG, PNG, GIF or
-BMP) and returns ``classes``, ``labels`` and ``probabilities``; preprocessing runs inside
-and ``labels.txt`` is an asset. Unlike TF-Slim's (a GraphDef without weights, to be
-frozen), the output holds the weights and loads with ``tf.saved_model.load``.
+The SavedModel's ``serving_default`` signature takes ``image_bytes`` (string [N]: JPEG,
+PNG, GIF or BMP) and returns ``classes``, ``labels`` and ``probabilities``, with
+preprocessing inside; ``serving_images`` takes preprocessed float images (what TF Lite
+and tf2onnx convert). --tflite writes TF Lite models of it to <output_dir>/tflite/.
+--output_file writes what TF-Slim's export + freeze_graph produced: a GraphDef with the
+weights as constants, input 'input', output '<Scope>/Predictions/Reshape_1'.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ RENAME = {"eval_image_size": "image_size"}
 
 def define_flags() -> list[flag_defs.FlagSpec]:
     """This command's flags: ExportConfig's (its classifier's flattened) and TF-Slim's
-    unsupported --output_file."""
+    --dataset_name and --quantize."""
     return flag_defs.define_command_flags(ExportConfig, TfSlimExportConfig, rename=RENAME)
 
 
@@ -42,15 +47,37 @@ def config_from_flags() -> ExportConfig:
     return flag_defs.config_from_flags(ExportConfig, rename=RENAME, overrides=from_run)
 
 
+def _check_dataset_name(name: str | None, dataset_dir: str | None) -> None:
+    """TF-Slim's export took --dataset_name for the class count; here dataset.json gives it,
+    so the name is only checked against it."""
+    if not name:
+        return
+    if not dataset_dir:
+        raise SlimclsError(
+            f"--dataset_name={name} needs --dataset_dir (the converted dataset whose "
+            "dataset.json and labels.txt give the classes)"
+        )
+    from slimcls.datasets import dataset_utils
+
+    held = str(dataset_utils.read_dataset_json(dataset_dir)["name"])
+    if held != name:
+        raise SlimclsError(
+            f"--dataset_name={name} does not match --dataset_dir={dataset_dir}, which holds "
+            f"dataset {held!r}"
+        )
+
+
 def _main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
-    if flag_defs.config_from_flags(TfSlimExportConfig).output_file:
+    tf_slim = flag_defs.config_from_flags(TfSlimExportConfig)
+    if tf_slim.quantize:
         raise SlimclsError(
-            "--output_file (a frozen GraphDef) is not supported; pass --output_dir to get a "
-            "SavedModel with the weights and preprocessing inside"
+            "--quantize (TF-Slim's contrib.quantize graph) is not supported; expected "
+            "--tflite=dynamic_range or --tflite=float16 for a quantised model"
         )
     config = config_from_flags()
+    _check_dataset_name(tf_slim.dataset_name, config.classifier.dataset_dir)
     from absl import logging as absl_logging
 
     from slimcls import export as ex
@@ -59,10 +86,20 @@ def _main(argv: list[str]) -> int:
     size = config.classifier.eval_image_size
     if size is not None:  # checked here so the error names export's flag, --image_size
         nets_factory.check_image_size(config.classifier.model_name, size, flag="--image_size")
+    ex.check_config(config)  # before the checkpoint is loaded
     absl_logging.set_verbosity(absl_logging.WARNING)  # SavedModel writer INFO lines
-    info = ex.export_saved_model(config)
+    info = ex.export(config)
     print(json.dumps(info, indent=2, ensure_ascii=False))
-    print(f"wrote SavedModel to {info['output_dir']}")
+    if "saved_model" in info:
+        print(f"wrote SavedModel to {info['saved_model']['output_dir']}")
+        for mode, path in info["saved_model"]["tflite"].items():
+            print(f"wrote TF Lite model ({mode}) to {path}")
+    if "graph_def" in info:
+        graph = info["graph_def"]
+        print(
+            f"wrote frozen GraphDef to {graph['output_file']}: input {graph['input']!r}, "
+            f"output {graph['output_node_names']['Predictions']!r}"
+        )
     return 0
 
 
