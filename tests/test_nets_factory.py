@@ -8,6 +8,7 @@ from slimcls.nets import nets_factory
 
 # Graph construction of the deepest nets takes 10-30 s on 2 shared cores.
 SLOW_TO_BUILD = {"resnet_v1_101", "resnet_v1_152", "resnet_v2_101", "resnet_v2_152"}
+SLOW_TO_BUILD |= {"resnet_v1_200", "resnet_v2_200"}  # zoo-a
 
 
 def _registry_params():
@@ -73,6 +74,17 @@ def test_registry_records():
         "vgg_16",
         "vgg_19",
         "alexnet_v2",
+        # zoo-a
+        "lenet",
+        *(f"mobilenet_v1{m}" for m in ("", "_075", "_050", "_025")),
+        *(f"mobilenet_v2{m}" for m in ("", "_140", "_035")),
+        *(f"mobilenet_v3_{s}{m}" for s in ("small", "large") for m in ("", "_minimalistic")),
+        "mobilenet_edgetpu",
+        "mobilenet_edgetpu_075",
+        "vgg_a",
+        "overfeat",
+        "resnet_v1_200",
+        "resnet_v2_200",
     }
     for name, spec in nets_factory.NETWORKS.items():
         assert spec.min_image_size <= spec.default_image_size, name

@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 
 import tf_slim as slim
 from tf_slim.nets import alexnet, inception_v1, inception_v2, resnet_utils, resnet_v1, resnet_v2
@@ -248,6 +249,186 @@ NETWORKS: dict[str, NetSpec] = {
         logits_scopes=("alexnet_v2/fc8",),
     ),
 }
+
+
+# ---------------------------------------------------------------------------------------
+# zoo-a: the rest of TF-Slim's zoo (lenet, mobilenets, vgg_a, overfeat, resnet_*_200).
+# Modules import on first use, so a broken net module fails only when that net is asked
+# for (one-line SlimclsError), never the registry or the other nets.
+# ---------------------------------------------------------------------------------------
+
+
+def _load(name: str, module: str, attr: str) -> Callable:
+    """``module.attr``, imported now; import failures become one-line SlimclsErrors."""
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except Exception as err:  # noqa: BLE001  (any import-time failure of that one module)
+        detail = str(err).splitlines()[0] if str(err) else ""
+        raise SlimclsError(
+            f"model_name {name!r} is unavailable: importing {module}.{attr} failed with "
+            f"{type(err).__name__}: {detail}; expected an importable net module"
+        ) from err
+
+
+def _lazy_net(name: str, module: str, attr: str, image_size: int, adapt=None) -> Callable:
+    """A net function that imports ``module.attr`` on its first call (``adapt`` wraps it,
+    e.g. :func:`_squeezable`)."""
+
+    def fn(images, num_classes, is_training=False, **kwargs):
+        net_fn = _load(name, module, attr)
+        if adapt is not None:
+            net_fn = adapt(net_fn)
+        return net_fn(images, num_classes=num_classes, is_training=is_training, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = attr
+    fn.__doc__ = f"``{module}.{attr}``, imported on first use."
+    fn.default_image_size = image_size
+    return fn
+
+
+def _lazy_arg_scope(name: str, module: str, attr: str) -> Callable:
+    """``module.attr(weight_decay=..., **kw)`` imported on first call; ``weight_decay``
+    defaults to 0.0 as in ``get_network_fn`` (see :func:`_tf2_arg_scope`)."""
+
+    def arg_scope(weight_decay: float = 0.0, **kwargs) -> dict:
+        scope_fn = _tf2_arg_scope(_load(name, module, attr))
+        return scope_fn(weight_decay=weight_decay, **kwargs)
+
+    arg_scope.__name__ = arg_scope.__qualname__ = attr
+    return arg_scope
+
+
+_N = "slimcls.nets."
+_MOBILENET_V1 = ("mobilenet_v1", "mobilenet_v1_075", "mobilenet_v1_050", "mobilenet_v1_025")
+# name -> (module, function, variable scope); all use the builder's training_scope.
+_MOBILENET_V2_V3 = {
+    "mobilenet_v2": ("mobilenet.mobilenet_v2", "mobilenet", "MobilenetV2"),
+    "mobilenet_v2_140": ("mobilenet.mobilenet_v2", "mobilenet_v2_140", "MobilenetV2"),
+    "mobilenet_v2_035": ("mobilenet.mobilenet_v2", "mobilenet_v2_035", "MobilenetV2"),
+    "mobilenet_v3_small": ("mobilenet.mobilenet_v3", "small", "MobilenetV3"),
+    "mobilenet_v3_large": ("mobilenet.mobilenet_v3", "large", "MobilenetV3"),
+    "mobilenet_v3_small_minimalistic": (
+        "mobilenet.mobilenet_v3",
+        "small_minimalistic",
+        "MobilenetV3",
+    ),
+    "mobilenet_v3_large_minimalistic": (
+        "mobilenet.mobilenet_v3",
+        "large_minimalistic",
+        "MobilenetV3",
+    ),
+    "mobilenet_edgetpu": ("mobilenet.mobilenet_v3", "edge_tpu", "MobilenetEdgeTPU"),
+    "mobilenet_edgetpu_075": ("mobilenet.mobilenet_v3", "edge_tpu_075", "MobilenetEdgeTPU"),
+}
+
+NETWORKS.update(
+    {
+        "lenet": NetSpec(
+            fn=_lazy_net("lenet", _N + "lenet", "lenet", 28),
+            arg_scope=_lazy_arg_scope("lenet", _N + "lenet", "lenet_arg_scope"),
+            default_image_size=28,
+            preprocessing="lenet",
+            background_class=False,
+            min_image_size=4,
+            logits_scopes=("LeNet/fc4",),
+        ),
+        **{
+            name: NetSpec(
+                fn=_lazy_net(name, _N + "mobilenet_v1", name, 224),
+                arg_scope=_lazy_arg_scope(name, _N + "mobilenet_v1", "mobilenet_v1_arg_scope"),
+                default_image_size=224,
+                preprocessing="inception",
+                background_class=True,
+                min_image_size=32,
+                logits_scopes=("MobilenetV1/Logits",),
+            )
+            for name in _MOBILENET_V1
+        },
+        **{
+            name: NetSpec(
+                fn=_lazy_net(name, _N + module, attr, 224),
+                arg_scope=_lazy_arg_scope(name, _N + module, "training_scope"),
+                default_image_size=224,
+                preprocessing="inception",
+                background_class=True,
+                min_image_size=32,
+                logits_scopes=(f"{scope}/Logits",),
+            )
+            for name, (module, attr, scope) in _MOBILENET_V2_V3.items()
+        },
+        "vgg_a": NetSpec(
+            fn=_lazy_net("vgg_a", _N + "vgg", "vgg_a", 224, lambda f: _squeezable(f, "vgg_a")),
+            arg_scope=_lazy_arg_scope("vgg_a", _N + "vgg", "vgg_arg_scope"),
+            default_image_size=224,
+            preprocessing="vgg",
+            background_class=False,
+            min_image_size=224,  # fc6 is a 7x7 VALID convolution on pool5
+            logits_scopes=("vgg_a/fc8",),
+        ),
+        "overfeat": NetSpec(
+            fn=_lazy_net(
+                "overfeat",
+                _N + "overfeat",
+                "overfeat",
+                231,
+                lambda f: _squeezable(f, "overfeat"),
+            ),
+            arg_scope=_lazy_arg_scope("overfeat", _N + "overfeat", "overfeat_arg_scope"),
+            default_image_size=231,
+            preprocessing="vgg",
+            background_class=False,
+            min_image_size=231,  # fc6 is a 6x6 VALID convolution on pool5
+            logits_scopes=("overfeat/fc8",),
+        ),
+        **{
+            f"resnet_{version}_200": NetSpec(
+                fn=_lazy_net(
+                    f"resnet_{version}_200",
+                    _N + f"resnet_{version}",
+                    f"resnet_{version}_200",
+                    224,
+                    _resnet,
+                ),
+                arg_scope=_lazy_arg_scope(
+                    f"resnet_{version}_200", _N + "resnet_utils", "resnet_arg_scope"
+                ),
+                default_image_size=224,
+                preprocessing=preprocessing,
+                background_class=background_class,
+                min_image_size=32,
+                logits_scopes=(f"resnet_{version}_200/logits",),
+            )
+            for version, preprocessing, background_class in (
+                ("v1", "vgg", False),
+                ("v2", "inception", True),
+            )
+        },
+    }
+)
+
+# ------------------------------------ end of zoo-a ------------------------------------
+
+
+class _SpecField(Mapping):
+    """A read-only live view ``name -> getattr(NETWORKS[name], field)``."""
+
+    def __init__(self, field: str) -> None:
+        self._field = field
+
+    def __getitem__(self, name: str) -> Callable:
+        return getattr(NETWORKS[name], self._field)
+
+    def __iter__(self):
+        return iter(NETWORKS)
+
+    def __len__(self) -> int:
+        return len(NETWORKS)
+
+
+#: TF-Slim's ``networks_map``: name -> ``fn(images, num_classes, is_training, **kw)``.
+networks_map: Mapping[str, Callable] = _SpecField("fn")
+#: TF-Slim's ``arg_scopes_map``: name -> ``arg_scope(weight_decay=...)``.
+arg_scopes_map: Mapping[str, Callable] = _SpecField("arg_scope")
 
 
 def get_spec(name: str) -> NetSpec:

@@ -18,6 +18,7 @@ STYLES: dict[str, str] = {
     "cifarnet": "slimcls.preprocessing.cifarnet_preprocessing",
     "handwriting": "slimcls.preprocessing.handwriting_preprocessing",
     "inception": "slimcls.preprocessing.inception_preprocessing",
+    "lenet": "slimcls.preprocessing.lenet_preprocessing",
     "vgg": "slimcls.preprocessing.vgg_preprocessing",
 }
 
@@ -36,6 +37,29 @@ ALIASES: dict[str, str] = {
     "vgg_16": "vgg",
     "vgg_19": "vgg",
     "alexnet_v2": "vgg",
+    # zoo-a (TF-Slim's map; overfeat, absent there, gets its sibling VGG's)
+    **{
+        name: "inception"
+        for name in (
+            "mobilenet_v1",
+            "mobilenet_v1_075",
+            "mobilenet_v1_050",
+            "mobilenet_v1_025",
+            "mobilenet_v2",
+            "mobilenet_v2_140",
+            "mobilenet_v2_035",
+            "mobilenet_v3_small",
+            "mobilenet_v3_large",
+            "mobilenet_v3_small_minimalistic",
+            "mobilenet_v3_large_minimalistic",
+            "mobilenet_edgetpu",
+            "mobilenet_edgetpu_075",
+            "resnet_v2_200",
+        )
+    },
+    "vgg_a": "vgg",
+    "overfeat": "vgg",
+    "resnet_v1_200": "vgg",
 }
 
 
