@@ -147,7 +147,7 @@ def make_dataset(
 
 _HEADER = 12  # uint64 length + uint32 masked crc32c of the length
 _FOOTER = 4  # uint32 masked crc32c of the data
-_OFFSET_RE = re.compile(r"record at (\d+)")
+_OFFSET_RE = re.compile(r"\s+at \d+.*$")
 
 
 def _tf_message(error: BaseException) -> str:
@@ -203,10 +203,28 @@ def find_corrupt_shard(files) -> tuple[str, str] | None:
             for _ in tf.data.TFRecordDataset(path):
                 count += 1
         except (tf.errors.DataLossError, tf.errors.OpError) as e:
-            m = _OFFSET_RE.search(str(e))
-            where = f" at byte offset {m.group(1)}" if m else ""
-            return path, f"{_tf_message(e)} (record {count}{where})"
+            start = _record_offset(path, count)
+            where = f" at byte offset {start}" if start is not None else ""
+            kind = _OFFSET_RE.split(_tf_message(e))[0].strip() or "unreadable"
+            return path, f"{kind} (record {count}{where})"
     return None
+
+
+def _record_offset(path: str, index: int) -> int | None:
+    """Where record ``index`` starts (walking the length fields), or None if unknown."""
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            offset = 0
+            for _ in range(index):
+                header = f.read(_HEADER)
+                if len(header) < _HEADER:
+                    return None
+                (length,) = struct.unpack("<Q", header[:8])
+                offset += _HEADER + length + _FOOTER
+                f.seek(offset)
+            return offset
+    except (tf.errors.OpError, OSError, struct.error):
+        return None
 
 
 def data_loss_error(error: BaseException, files, what: str = "") -> SlimclsError:
