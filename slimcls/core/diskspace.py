@@ -61,10 +61,10 @@ def disk_full_error(path: str, needed: int | None, free: int | None = None) -> S
     """The one-line error for a write to ``path`` that does not fit."""
     if free is None:
         free = free_bytes(path)
-    need = f"needs {human(needed)}" if needed is not None else "needs more space"
+    need = f"writing it needs {human(needed)}" if needed is not None else "it needs more space"
     have = f", {human(free)} free" if free is not None else ""
     return SlimclsError(
-        f"no space left on the device of {path}: writing it {need}{have}; free some space "
+        f"no space left on the device of {path}: {need}{have}; free some space "
         "(or write elsewhere) and run again"
     )
 
