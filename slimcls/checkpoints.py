@@ -8,12 +8,20 @@ theirs (V2 bundles and the single-file V1 ``.ckpt`` of older published models).
 
 Writes are atomic: a bundle is written under a temporary prefix and renamed (data, then
 index) before the state file is replaced, so a killed process never leaves a half-written
-checkpoint that looks complete.
+checkpoint that looks complete. A save checks the free space first (a shortfall is one line
+naming the path and the bytes needed, before anything is written) and deletes old
+checkpoints only once the new one is complete.
+
+Reading a directory (resume, eval, fine-tuning) takes the newest checkpoint that
+:func:`verify` accepts: every tensor is read once, so TensorFlow checks each one's crc32c
+(a single flipped bit in an optimizer slot counts), and a bundle without its index is
+skipped. Bad ones are named in a warning.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import uuid
@@ -21,9 +29,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import write_text_atomic
+
+log = logging.getLogger("slimcls.checkpoints")
 
 _STEP_RE = re.compile(r"-(\d+)$")
 _TEMP_MARKER = "_temp_"
@@ -54,7 +65,7 @@ def _scan(directory: str) -> list[str]:
         prefix = path[: -len(".index")]
         if _TEMP_MARKER not in os.path.basename(prefix):
             prefixes.append(prefix)
-    return sorted(prefixes, key=lambda p: (step_of(p) is None, step_of(p) or 0, p))
+    return sorted(prefixes, key=_order)
 
 
 def _state(directory: str):
@@ -64,31 +75,100 @@ def _state(directory: str):
         return None
 
 
+def _order(prefix: str) -> tuple:
+    return (step_of(prefix) is None, step_of(prefix) or 0, prefix)
+
+
 def all_checkpoints(directory: str) -> list[str]:
-    """All complete checkpoints in ``directory``, oldest first."""
+    """All complete checkpoints in ``directory``, oldest first.
+
+    Those the state file lists and those found on disk: a save killed after its bundle
+    was complete but before the state file was replaced still counts.
+    """
     if not tf.io.gfile.isdir(directory):
         return []
+    found = set(_scan(directory))
     state = _state(directory)
     if state is not None:
         listed = [
             p if os.path.isabs(p) or "://" in p else os.path.join(directory, p)
             for p in state.all_model_checkpoint_paths
         ]
-        listed = [p for p in listed if _exists(p)]
-        if listed:
-            return listed
-    return _scan(directory)
+        found.update(p for p in listed if _exists(p))
+    return sorted(found, key=_order)
 
 
 def latest_checkpoint(directory: str) -> str | None:
-    """The newest complete checkpoint prefix in ``directory``, or None."""
-    if not tf.io.gfile.isdir(directory):
-        return None
-    found = tf.train.latest_checkpoint(directory)
-    if found and _exists(found):
-        return found
-    scanned = _scan(directory)
-    return scanned[-1] if scanned else None
+    """The newest complete checkpoint prefix in ``directory``, or None (not verified: see
+    :func:`latest_good_checkpoint`)."""
+    found = all_checkpoints(directory)
+    return found[-1] if found else None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def verify(prefix: str) -> str | None:
+    """Why the checkpoint ``prefix`` is unusable, or None when every tensor reads back.
+
+    Reads each tensor once: TensorFlow's bundle reader checks its crc32c, so a flipped
+    bit anywhere (weights, optimizer slots, moving averages) or a truncated data file is
+    found here rather than half-way through a restore.
+    """
+    if not _exists(prefix) and tf.io.gfile.glob(prefix + ".data-*"):
+        return f"lacks its index file {os.path.basename(prefix)}.index (an interrupted save?)"
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in sorted(reader.get_variable_to_shape_map()):
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as e:
+        return f"fails its checksum or is truncated ({_first_line(e)})"
+    return None
+
+
+def _orphans(directory: str) -> list[str]:
+    """Prefixes whose data file is there but whose index is not (not temporary bundles)."""
+    found = set()
+    for path in tf.io.gfile.glob(os.path.join(directory, "*.data-*-of-*")):
+        prefix = re.sub(r"\.data-\d{5}-of-\d{5}$", "", path)
+        if _TEMP_MARKER not in os.path.basename(prefix) and not _exists(prefix):
+            found.add(prefix)
+    return sorted(found, key=lambda p: (step_of(p) or 0, p))
+
+
+def latest_good_checkpoint(directory: str, warn=None) -> str | None:
+    """The newest checkpoint in ``directory`` that :func:`verify` accepts, or None.
+
+    Each newer bad one (a failed checksum, a truncated data file, a missing index) is
+    reported through ``warn`` (default: a logged warning) in one line naming it and the
+    checkpoint used instead.
+
+    Raises:
+      SlimclsError: the directory holds checkpoints, but none of them is readable (we
+        do not silently start over).
+    """
+    warn = warn or log.warning
+    candidates = all_checkpoints(directory)
+    newest = step_of(candidates[-1]) if candidates else None
+    bad: list[str] = []
+    for prefix in _orphans(directory):
+        if newest is None or (step_of(prefix) or 0) >= newest:
+            bad.append(f"{prefix} {verify(prefix)}")
+    for prefix in reversed(candidates):
+        problem = verify(prefix)
+        if problem is None:
+            for line in bad:
+                warn(f"checkpoint {line}; using {prefix} instead")
+            return prefix
+        bad.append(f"{prefix} {problem}")
+    if bad:
+        raise SlimclsError(
+            f"no readable checkpoint in {directory}: {'; '.join(bad)}; expected at least one "
+            "complete checkpoint (remove the bad ones to start over)"
+        )
+    return None
 
 
 def resolve_checkpoint(path: str, flag: str = "--checkpoint_path") -> str:
@@ -100,7 +180,7 @@ def resolve_checkpoint(path: str, flag: str = "--checkpoint_path") -> str:
     if not path:
         raise SlimclsError(f"{flag} is empty; expected a checkpoint prefix or a directory")
     if tf.io.gfile.isdir(path):
-        found = latest_checkpoint(path)
+        found = latest_good_checkpoint(path)
         if found is None:
             raise SlimclsError(
                 f"{flag}={path!r} is a directory without checkpoints "
@@ -111,9 +191,12 @@ def resolve_checkpoint(path: str, flag: str = "--checkpoint_path") -> str:
         if path.endswith(suffix) and _exists(path[: -len(suffix)]):
             return path[: -len(suffix)]
     m = re.search(r"\.data-\d{5}-of-\d{5}$", path)
-    if m and _exists(path[: m.start()]):
-        return path[: m.start()]
-    if _exists(path):
+    if m:
+        path = path[: m.start()]
+    if _exists(path) or tf.io.gfile.glob(path + ".data-*"):
+        problem = verify(path)
+        if problem:
+            raise SlimclsError(f"{flag}={path!r}: checkpoint {problem}")
         return path
     if tf.io.gfile.exists(path):  # single-file V1 checkpoint (older published models)
         try:
@@ -145,14 +228,25 @@ def read_tensors(prefix: str, names: Sequence[str]) -> dict[str, np.ndarray]:
     missing = [n for n in names if not reader.has_tensor(n)]
     if missing:
         raise SlimclsError(f"checkpoint {prefix!r} has no {_some(missing)}")
-    return {n: reader.get_tensor(n) for n in names}
+    return {n: _get(reader, prefix, n) for n in names}
+
+
+def _get(reader, prefix: str, name: str) -> np.ndarray:
+    """One tensor; a failed checksum or a truncated data file is a one-line SlimclsError."""
+    try:
+        return reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as e:
+        raise SlimclsError(
+            f"checkpoint {prefix!r} fails its checksum or is truncated at {name!r} "
+            f"({_first_line(e)})"
+        ) from None
 
 
 def global_step_of(prefix: str) -> int | None:
     """The checkpoint's ``global_step`` value (or the step in its name), or None."""
     reader = _reader(prefix)
     if reader.has_tensor(GLOBAL_STEP):
-        return int(reader.get_tensor(GLOBAL_STEP))
+        return int(_get(reader, prefix, GLOBAL_STEP))
     return step_of(prefix)
 
 
@@ -195,8 +289,9 @@ def restore_variables(
         raise SlimclsError(f"checkpoint {prefix!r} lacks {_some(missing)}{whose}")
     if mismatched:
         raise SlimclsError(f"checkpoint {prefix!r} has other shapes for {_some(mismatched)}")
+    values = {name: _get(reader, prefix, name_map.get(name, name)) for name in variables}
     for name, var in variables.items():
-        value = reader.get_tensor(name_map.get(name, name))
+        value = values[name]  # all read (and checksummed) before any is assigned
         var.assign(tf.cast(value, var.dtype) if value.dtype != var.dtype.as_numpy_dtype else value)
     return list(variables)
 
@@ -237,6 +332,65 @@ def _whose_model(shapes: Mapping[str, object], variables: Mapping[str, object]) 
     return f"; it holds {holds}, not {' or '.join(net for net, _ in wanted)}"
 
 
+def expected_bytes(values: Sequence[tf.Tensor], names: Sequence[str]) -> int:
+    """About what a bundle of these tensors takes on disk: their bytes plus the index."""
+    data = 0
+    for value in values:
+        if value.dtype == tf.string:
+            data += int(sum(len(b) for b in np.ravel(value.numpy()))) + 8 * int(
+                value.shape.num_elements()
+            )
+        else:
+            data += int(value.shape.num_elements()) * value.dtype.size
+    index = sum(len(n.encode("utf-8")) + 64 for n in names) + 4096
+    return data + index
+
+
+def _bundle_bytes(prefix: str) -> int:
+    total = 0
+    for path in tf.io.gfile.glob(prefix + ".*"):
+        if _TEMP_MARKER not in path:
+            try:
+                total += int(tf.io.gfile.stat(path).length)
+            except tf.errors.OpError:
+                pass
+    return total
+
+
+def _make_room(directory: str, old: Sequence[str], needed: int) -> list[str]:
+    """Deletes checkpoints that this save would delete anyway, oldest first, when the new one
+    does not fit otherwise; returns those deleted.
+
+    Normally old checkpoints go only after the new one is complete (a failed save then loses
+    nothing). Only when the disk is too small for ``max_to_keep + 1`` bundles are the ones
+    past ``max_to_keep`` removed first; the newest existing checkpoint is never among them,
+    so a failed save still leaves a complete checkpoint.
+
+    Raises:
+      SlimclsError: the new checkpoint does not fit even then (nothing was deleted).
+    """
+    free = diskspace.free_bytes(directory)
+    if free is None or free >= needed:
+        return []
+    reclaim = [(p, _bundle_bytes(p)) for p in old]
+    if free + sum(n for _, n in reclaim) < needed:
+        raise diskspace.disk_full_error(directory, needed, free)
+    deleted = []
+    for prefix, n in reclaim:
+        if free >= needed:
+            break
+        log.warning(
+            "deleting old checkpoint %s before writing the new one: %s free, %s needed",
+            prefix,
+            diskspace.human(free),
+            diskspace.human(needed),
+        )
+        _delete(prefix)
+        free += n
+        deleted.append(prefix)
+    return deleted
+
+
 def save_checkpoint(
     tensors: Mapping[str, tf.Variable | tf.Tensor | np.ndarray],
     directory: str,
@@ -246,6 +400,12 @@ def save_checkpoint(
 ) -> str:
     """Writes ``<directory>/<basename>-<step>`` atomically and updates the state file.
 
+    Order: check the free space, write the bundle under a temporary prefix, rename the
+    data file(s) and then the index (a bundle is complete once its index exists), write
+    the state file, and only then delete checkpoints beyond ``max_to_keep``. A complete
+    checkpoint of the same step that reads back is kept rather than overwritten in place,
+    so a kill during a repeated save cannot corrupt it.
+
     Args:
       tensors: checkpoint key -> value (variables are read at call time).
       directory: created if missing.
@@ -254,26 +414,53 @@ def save_checkpoint(
 
     Returns:
       The new checkpoint prefix.
+
+    Raises:
+      SlimclsError: not enough free space (one line naming the path and the bytes needed,
+        raised before anything is written when the free space is known) or the disk filled
+        up during the write (the temporary bundle is removed).
     """
     tf.io.gfile.makedirs(directory)
     prefix = os.path.join(directory, f"{basename}-{int(step)}")
     temp = f"{prefix}{_TEMP_MARKER}{uuid.uuid4().hex}"
     names = sorted(tensors)
     values = [tf.convert_to_tensor(tensors[n]) for n in names]
-    with tf.device("/cpu:0"):
-        tf.raw_ops.SaveV2(
-            prefix=temp, tensor_names=names, shape_and_slices=[""] * len(names), tensors=values
-        )
-    for data in tf.io.gfile.glob(temp + ".data-*"):
-        tf.io.gfile.rename(data, prefix + data[len(temp) :], overwrite=True)
-    tf.io.gfile.rename(temp + ".index", prefix + ".index", overwrite=True)
+    previous = [p for p in all_checkpoints(directory) if p != prefix]
+    if _exists(prefix) and verify(prefix) is None:
+        log.info("checkpoint %s is already complete; kept as it is", prefix)
+    else:
+        if _exists(prefix):  # a bad bundle of this step: hide it before replacing its data
+            tf.io.gfile.remove(prefix + ".index")
+        needed = expected_bytes(values, names)
+        doomed = previous[: max(0, len(previous) + 1 - max_to_keep)] if max_to_keep else []
+        deleted = _make_room(directory, doomed[: len(previous) - 1], needed)
+        previous = [p for p in previous if p not in deleted]
+        try:
+            with diskspace.disk_full_errors(prefix, needed):
+                with tf.device("/cpu:0"):
+                    tf.raw_ops.SaveV2(
+                        prefix=temp,
+                        tensor_names=names,
+                        shape_and_slices=[""] * len(names),
+                        tensors=values,
+                    )
+                for data in tf.io.gfile.glob(temp + ".data-*"):
+                    tf.io.gfile.rename(data, prefix + data[len(temp) :], overwrite=True)
+                tf.io.gfile.rename(temp + ".index", prefix + ".index", overwrite=True)
+        except BaseException:
+            for path in tf.io.gfile.glob(temp + ".*"):
+                _remove_quietly(path)
+            raise
 
-    kept = [p for p in all_checkpoints(directory) if p != prefix] + [prefix]
+    kept = previous + [prefix]
     if max_to_keep:
-        for old in kept[:-max_to_keep]:
-            _delete(old)
-        kept = kept[-max_to_keep:]
-    _write_state(directory, os.path.basename(prefix), [os.path.basename(p) for p in kept])
+        stale, kept = kept[:-max_to_keep], kept[-max_to_keep:]
+    else:
+        stale = []
+    for old in stale:
+        _delete(old)
+    with diskspace.disk_full_errors(os.path.join(directory, STATE_FILE)):
+        _write_state(directory, os.path.basename(prefix), [os.path.basename(p) for p in kept])
     _remove_stale_temps(directory)
     return prefix
 
@@ -298,10 +485,14 @@ def _delete(prefix: str) -> None:
             tf.io.gfile.remove(path)
 
 
+def _remove_quietly(path: str) -> None:
+    try:
+        tf.io.gfile.remove(path)
+    except tf.errors.OpError:
+        pass
+
+
 def _remove_stale_temps(directory: str) -> None:
     """Removes temporary bundles left by killed writers (ours finished already)."""
     for path in tf.io.gfile.glob(os.path.join(directory, f"*{_TEMP_MARKER}*")):
-        try:
-            tf.io.gfile.remove(path)
-        except tf.errors.NotFoundError:
-            pass
+        _remove_quietly(path)

@@ -164,20 +164,17 @@ class Evaluator:
         if self.config.max_num_batches:
             total = min(total, self.config.max_num_batches * self.config.batch_size)
         progress = EvalProgress(total, f"evaluating {os.path.basename(prefix)}")
-        for images, labels in self.dataset:
-            labels, preds, in_top_k, losses = (t.numpy() for t in self._step(images, labels))
-            bad = (labels < 0) | (labels >= self.num_classes)
-            if bad.any():
-                raise SlimclsError(
-                    f"label {int(labels[bad][0]) + self.config.labels_offset} in split "
-                    f"{self.config.dataset_split_name!r} is outside the net's {self.num_classes} "
-                    f"classes (--labels_offset={self.config.labels_offset})"
-                )
-            np.add.at(confusion, (labels, preds), 1)
-            top_k_hits += int(in_top_k.sum())
-            loss_sum += float(losses.astype(np.float64).sum())
-            num_batches += 1
-            progress.update(len(labels))
+        try:
+            for images, labels in self.dataset:
+                hits, loss = self._count(images, labels, confusion)
+                top_k_hits += hits
+                loss_sum += loss
+                num_batches += 1
+                progress.update(int(labels.shape[0]))
+        except tf.errors.DataLossError as e:  # tf.data does not name the file
+            raise input_pipeline.data_loss_error(
+                e, self.descriptor.files, f"split {self.config.dataset_split_name!r}"
+            ) from None
         progress.close()
         seconds = time.perf_counter() - start
         num_examples = int(confusion.sum())
@@ -186,7 +183,30 @@ class Evaluator:
                 f"--dataset_split_name={self.config.dataset_split_name!r} of "
                 f"{self.config.dataset_dir!r} has no examples"
             )
+        if num_examples < self.expected_examples:
+            # A shard cut at a record boundary reads without any error: count instead.
+            raise input_pipeline.short_split_error(self.descriptor, num_examples)
         return self._metrics(prefix, confusion, top_k_hits, loss_sum, num_batches, seconds)
+
+    @property
+    def expected_examples(self) -> int:
+        """What one pass reads: the split, or ``--max_num_batches`` full batches of it."""
+        if self.config.max_num_batches:
+            return min(self.split_size, self.config.max_num_batches * self.config.batch_size)
+        return self.split_size
+
+    def _count(self, images, labels, confusion: np.ndarray) -> tuple[int, float]:
+        """Adds one batch to the confusion matrix; returns its top-k hits and loss sum."""
+        labels, preds, in_top_k, losses = (t.numpy() for t in self._step(images, labels))
+        bad = (labels < 0) | (labels >= self.num_classes)
+        if bad.any():
+            raise SlimclsError(
+                f"label {int(labels[bad][0]) + self.config.labels_offset} in split "
+                f"{self.config.dataset_split_name!r} is outside the net's {self.num_classes} "
+                f"classes (--labels_offset={self.config.labels_offset})"
+            )
+        np.add.at(confusion, (labels, preds), 1)
+        return int(in_top_k.sum()), float(losses.astype(np.float64).sum())
 
     def _metrics(self, prefix, confusion, top_k_hits, loss_sum, num_batches, seconds):
         n = int(confusion.sum())
@@ -303,6 +323,10 @@ def watch(
             except SlimclsError:
                 if not tf.io.gfile.exists(prefix + ".index"):
                     log.info("skipped %s: deleted by training before its turn", prefix)
+                    continue
+                problem = checkpoints.verify(prefix)
+                if problem:  # one bad checkpoint does not end the watch
+                    log.warning("skipped checkpoint %s: it %s", prefix, problem)
                     continue
                 raise
             results.append(metrics)

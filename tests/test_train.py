@@ -416,7 +416,8 @@ def test_failed_start_leaves_no_train_dir_and_on_start_runs_before_first_step(
     assert calls == [] and not (tmp_path / "bad").exists()
 
     def on_start():
-        calls.append(os.listdir(tmp_path / "good"))  # before any checkpoint is written
+        # before any checkpoint is written (the train_dir lock is there already)
+        calls.append([f for f in os.listdir(tmp_path / "good") if f != ".slimcls.lock"])
 
     result = train.train(_config(dataset_dir, tmp_path / "good", max_number_of_steps=2), on_start)
     assert calls == [[]] and result.global_step == 2

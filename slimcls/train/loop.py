@@ -18,6 +18,7 @@ from slimcls import checkpoints, input_pipeline, modeling, optim
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.core.locking import DirLock
 from slimcls.datasets import dataset_factory
 from slimcls.train import distribute, hooks, precision
 from slimcls.train.state import create_state, resume_or_finetune
@@ -58,6 +59,62 @@ def _check(config: TrainConfig) -> None:
 
 
 def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> TrainResult:
+    """Trains ``config.model_name`` on a converted dataset; see :func:`_train`.
+
+    Holds ``train_dir``'s lock from just before the state is built to the end, so a
+    second training into the same directory fails at once instead of interleaving
+    checkpoints (see :class:`_TrainDirLock`).
+    """
+    lock = _TrainDirLock(config.train_dir)
+    try:
+        return _train(config, on_start, lock)
+    finally:
+        lock.release()
+
+
+class _TrainDirLock:
+    """:class:`DirLock` on ``train_dir``, taken late, released always.
+
+    Taken once the flags and the dataset are checked; a failed start removes the
+    ``train_dir`` that only the lock created, so it leaves no files. URLs are not locked
+    (we cannot see remote processes); that is logged.
+    """
+
+    def __init__(self, train_dir: str):
+        self.train_dir = train_dir
+        self._lock: DirLock | None = None
+        self._created = False
+
+    def acquire(self) -> None:
+        if "://" in self.train_dir:
+            log.warning(
+                "--train_dir %s is a URL: not locked against a second training", self.train_dir
+            )
+            return
+        self._created = not os.path.isdir(self.train_dir)
+        self._lock = DirLock(self.train_dir, what="--train_dir", log=log.warning)
+        try:
+            self._lock.acquire()
+        except BaseException:
+            self._lock = None
+            self._remove_if_unused()
+            raise
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+            self._remove_if_unused()
+
+    def _remove_if_unused(self) -> None:
+        if self._created:
+            try:
+                os.rmdir(self.train_dir)  # only when empty
+            except OSError:
+                pass
+
+
+def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :class:`TrainConfig`.
 
     ``on_start`` runs once everything is checked and restored, just before the first step
@@ -109,6 +166,10 @@ def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> 
     if config.random_seed is not None:
         tf.keras.utils.set_random_seed(config.random_seed)
 
+    input_pipeline.check_shards(descriptor)  # cut shards: fail before any step
+    if validation is not None:
+        input_pipeline.check_shards(validation)
+    lock.acquire()
     strategy = distribute.create_strategy(config.clone_on_cpu)
     preprocess = model_plan.preprocess_fn(is_training=True)
 
@@ -216,7 +277,10 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
     with hooks.StopOnSignals(run, config.handle_signals):
         while (max_steps is None or run.step < max_steps) and run.stop_reason is None:
             started, cpu_started = time.perf_counter(), time.process_time()
-            outputs = step_fn(iterator)
+            try:
+                outputs = step_fn(iterator)
+            except tf.errors.DataLossError as e:  # tf.data does not name the file
+                raise _data_loss(e, config) from None
             run.images = outputs.pop("images", None)
             run.values = {k: float(v) for k, v in outputs.items()}  # waits for the step
             run.step = run.state.step
@@ -229,8 +293,11 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
                     f"checkpoint is {checkpoints.latest_checkpoint(config.train_dir) or 'none'} "
                     "(lower --learning_rate, or check the data)"
                 )
-            for hook in run_hooks:
-                hook.after_step(run)
+            try:
+                for hook in run_hooks:
+                    hook.after_step(run)
+            except tf.errors.DataLossError as e:  # validation reading a damaged shard
+                raise _data_loss(e, config) from None
         for hook in run_hooks:
             hook.end(run)
     signal_stop = run.stop_reason if run.stop_reason in ("SIGINT", "SIGTERM") else None
@@ -246,6 +313,15 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
         best_checkpoint=run.best_checkpoint,
         best_validation_accuracy=run.best_accuracy,
     )
+
+
+def _data_loss(error: tf.errors.DataLossError, config: TrainConfig) -> SlimclsError:
+    """Names the damaged shard of the training or validation split (one line)."""
+    splits = [config.dataset_split_name, config.validation_split_name]
+    files = []
+    for split in filter(None, splits):
+        files += dataset_factory.get_dataset(config.dataset_name, split, config.dataset_dir).files
+    return input_pipeline.data_loss_error(error, files, f"--dataset_dir={config.dataset_dir}")
 
 
 def _make_validation(config: TrainConfig, model_plan, descriptor, model):

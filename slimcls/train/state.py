@@ -143,7 +143,7 @@ def resume_or_finetune(
     Raises:
       SlimclsError: a checkpoint that does not fit (see :mod:`slimcls.finetune`).
     """
-    latest = checkpoints.latest_checkpoint(config.train_dir)
+    latest = checkpoints.latest_good_checkpoint(config.train_dir)  # newest that reads back
     if latest:
         if config.checkpoint_path:
             log.warning(
