@@ -52,10 +52,9 @@ def synchronized_batch_norm() -> Iterator[None]:
 
     tf_slim's ``batch_norm`` has no synchronisation option, but (unfused, with its default
     update collection) it builds the Keras legacy ``BatchNormalization`` layer, whose
-    ``synchronized=True`` mode all-reduces the per-replica sums of ``x`` and ``x**2``
-    (and counts) in the replica context before computing mean and variance. Inside this
-    context that layer class is swapped for one created with ``synchronized=True,
-    fused=False``; variable names and moving-average updates are unchanged (the moving
+    synchronized mode all-reduces the per-replica sums of ``x`` and ``x**2`` (and counts)
+    in the replica context before computing mean and variance. Inside this context that
+    layer class is swapped for one that is unfused and synchronized; variable names and moving-average updates are unchanged (the moving
     statistics then agree on every replica). Outside a strategy it is a no-op numerically.
     """
     import tf_slim as slim
@@ -65,7 +64,10 @@ def synchronized_batch_norm() -> Iterator[None]:
     class SyncBatchNormalization(legacy.BatchNormalization):
         def __init__(self, *args, **kwargs):
             kwargs["fused"] = False
-            super().__init__(*args, synchronized=True, **kwargs)
+            super().__init__(*args, **kwargs)
+            # The V1 layer drops a ``synchronized`` argument, but the moments code it
+            # shares with V2 (``_sync_calculate_mean_and_var``) only reads this attribute.
+            self.synchronized = True
 
     had = "BatchNormalization" in vars(layers_normalization)
     previous = vars(layers_normalization).get("BatchNormalization")
