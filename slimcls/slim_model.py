@@ -54,8 +54,9 @@ def synchronized_batch_norm() -> Iterator[None]:
     update collection) it builds the Keras legacy ``BatchNormalization`` layer, whose
     synchronized mode all-reduces the per-replica sums of ``x`` and ``x**2`` (and counts)
     in the replica context before computing mean and variance. Inside this context that
-    layer class is swapped for one that is unfused and synchronized; variable names and moving-average updates are unchanged (the moving
-    statistics then agree on every replica). Outside a strategy it is a no-op numerically.
+    layer class is swapped for one that is unfused and synchronized; variable names and
+    moving-average updates are unchanged (the moving statistics then agree on every
+    replica). Outside a strategy it is a no-op numerically.
     """
     import tf_slim as slim
     from tensorflow.python.layers import normalization as layers_normalization

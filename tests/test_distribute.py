@@ -39,7 +39,11 @@ def dataset_dir(tmp_path_factory):
     images = rng.randint(0, 60, (48, SIZE, SIZE, 3)) + (labels * 60)[:, None, None, None]
     path = str(tmp_path_factory.mktemp("toy"))
     dataset_utils.write_dataset_from_arrays(
-        path, "toy", {"train": (images.astype(np.uint8), labels)}, ["a", "b", "c", "d"], num_shards=2
+        path,
+        "toy",
+        {"train": (images.astype(np.uint8), labels)},
+        ["a", "b", "c", "d"],
+        num_shards=2,
     )
     return path
 
@@ -59,7 +63,9 @@ def _python(code: str, timeout: float = 300, env=None) -> subprocess.CompletedPr
 
 def _losses(train_dir) -> dict[int, float]:
     with open(os.path.join(train_dir, "train_log.csv")) as f:
-        return {int(r["step"]): float(r["loss"]) for r in csv.DictReader(f) if r["split"] == "train"}
+        return {
+            int(r["step"]): float(r["loss"]) for r in csv.DictReader(f) if r["split"] == "train"
+        }
 
 
 def _flags(dataset_dir, train_dir, **kw) -> list[str]:
@@ -86,6 +92,7 @@ def _flags(dataset_dir, train_dir, **kw) -> list[str]:
     return [f"--{k}={v}" for k, v in values.items()]
 
 
+@pytest.mark.slow  # ~70-110 s on 2 shared cores: three processes
 def test_two_cpu_clones_follow_one_clone_with_the_doubled_batch(dataset_dir, tmp_path):
     """Same start, same data: 2 clones x 8 == 1 clone x 16 step by step (no BatchNorm).
 
@@ -273,9 +280,7 @@ def test_two_workers_on_localhost_train_one_model(dataset_dir, tmp_path):
     assert "reads its shard of toy/train by file (2 files)" in errs[0]
     assert "worker 1: step 8" in errs[1] and "examples/sec on this worker" in errs[1]
     # The chief's train_dir holds the checkpoint; the other worker's went to its scratch dir.
-    assert [os.path.basename(p) for p in checkpoints.all_checkpoints(train_dir)] == [
-        "model.ckpt-8"
-    ]
+    assert [os.path.basename(p) for p in checkpoints.all_checkpoints(train_dir)] == ["model.ckpt-8"]
     assert os.path.exists(os.path.join(train_dir, "flags.txt"))
     scratch = os.path.join(train_dir, distribute.WORKER_TMP_PREFIX + "1")
     assert not os.path.exists(os.path.join(scratch, "flags.txt"))
@@ -289,9 +294,7 @@ def test_two_workers_on_localhost_train_one_model(dataset_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_worker_then_restart_of_both_resumes_from_the_last_checkpoint(
-    dataset_dir, tmp_path
-):
+def test_killed_worker_then_restart_of_both_resumes_from_the_last_checkpoint(dataset_dir, tmp_path):
     train_dir = str(tmp_path / "run")
     flags = _flags(
         dataset_dir,
