@@ -56,17 +56,18 @@ def run_one(args: argparse.Namespace) -> dict:
     """One training run in this process (called in the child)."""
     import logging
 
-    from slimcls import optim, train
+    from slimcls import config as cfg
+    from slimcls import train
 
     logging.basicConfig(level=logging.WARNING)
-    config = train.TrainConfig(
+    config = cfg.TrainConfig(
         train_dir=tempfile.mkdtemp(dir=args.workdir, prefix=f"clones{args.one}_"),
         dataset_dir=args.dataset_dir,
         model_name=args.model,
         train_image_size=args.image_size,
         batch_size=args.batch_size,
         max_number_of_steps=args.warmup + args.steps,
-        optimizer=optim.OptimizerConfig("rmsprop"),
+        optimizer=cfg.OptimizerConfig("rmsprop"),
         log_every_n_steps=0,
         save_interval_secs=1e9,
         save_summaries_secs=1e9,

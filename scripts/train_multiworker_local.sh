@@ -6,8 +6,8 @@
 # images, 4 classes, 4 shards), starts 2 workers on localhost ports with TF_CONFIG, trains
 # small_cnn for STEPS steps (batch BATCH_SIZE per worker), waits for both, then lists the
 # chief's checkpoint. Each worker's log is WORK_DIR/worker<i>.log.
-# Expected run time on 2 shared CPU cores: ~1 min (two TensorFlow start-ups dominate; the
-# localhost two-worker test of 8 steps took 54 s).
+# Expected run time on 2 shared CPU cores: ~1-1.5 min (two TensorFlow start-ups dominate;
+# measured 77 s on a busy machine).
 set -euo pipefail
 
 WORK_DIR="${1:-/tmp/slimcls_multiworker}"
@@ -63,6 +63,6 @@ for i in 0 1; do
   fi
 done
 [[ $status -eq 0 ]] || exit $status
-grep -h "examples/sec" "$WORK_DIR/worker0.log" "$WORK_DIR/worker1.log" | tail -n 4
+for i in 0 1; do grep -h "examples/sec" "$WORK_DIR/worker$i.log" | tail -n 2; done
 echo "Chief's checkpoints in $TRAIN_DIR:"
 ls "$TRAIN_DIR" | grep -E '^(checkpoint|model\.ckpt-)' || true
