@@ -225,9 +225,31 @@ class TrainConfig:
         5, "Addition: newest checkpoints kept in --train_dir. 0: keep all.", lower_bound=0
     )
     num_clones: int = setting(
-        1, "Model clones (one per local device). Only 1 is supported yet.", lower_bound=1
+        1,
+        "Model clones, one per local device (MirroredStrategy over this many GPUs, or CPU "
+        "devices with --clone_on_cpu). --batch_size is per clone: each step trains on "
+        "num_clones x batch_size examples (x workers with TF_CONFIG/Slurm).",
+        lower_bound=1,
     )
-    clone_on_cpu: bool = setting(False, "Place the clone on the CPU even if GPUs exist.")
+    clone_on_cpu: bool = setting(
+        False,
+        "Place the clones on the CPU even if GPUs exist (with --num_clones=N: N logical CPU "
+        "devices sharing the cores).",
+    )
+    sync_batch_norm: bool = setting(
+        False,
+        "Addition: with several clones or workers, BatchNorm uses the mean and variance of "
+        "the global batch (one all-reduce per BatchNorm layer and step). Default: each clone "
+        "normalises with its own batch's statistics (TF-Slim's behaviour).",
+    )
+    steps_per_call: int = setting(
+        1,
+        "Addition: train steps run in one tf.function call without returning to Python "
+        "(less per-step host overhead on GPUs/TPUs). Hooks (logs, summaries, checkpoints, "
+        "NaN check) then run once per call, at the first call ending on or after each "
+        "step they are due.",
+        lower_bound=1,
+    )
     mixed_precision: str | None = setting(
         None,
         "Addition: compute in bfloat16 or float16 with float32 variables. auto: bfloat16 "

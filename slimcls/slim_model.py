@@ -46,6 +46,44 @@ def float32_variables(compute_dtype: tf.DType) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def synchronized_batch_norm() -> Iterator[None]:
+    """Makes ``tf_slim.batch_norm`` normalise with the moments of the global batch.
+
+    tf_slim's ``batch_norm`` has no synchronisation option, but (unfused, with its default
+    update collection) it builds the Keras legacy ``BatchNormalization`` layer, whose
+    synchronized mode all-reduces the per-replica sums of ``x`` and ``x**2`` (and counts)
+    in the replica context before computing mean and variance. Inside this context that
+    layer class is swapped for one that is unfused and synchronized; variable names and
+    moving-average updates are unchanged (the moving statistics then agree on every
+    replica). Outside a strategy it is a no-op numerically.
+    """
+    import tf_slim as slim
+    from tensorflow.python.layers import normalization as layers_normalization
+    from tf_keras.src.legacy_tf_layers import normalization as legacy
+
+    class SyncBatchNormalization(legacy.BatchNormalization):
+        def __init__(self, *args, **kwargs):
+            kwargs["fused"] = False
+            super().__init__(*args, **kwargs)
+            # The V1 layer drops a ``synchronized`` argument, but the moments code it
+            # shares with V2 (``_sync_calculate_mean_and_var``) only reads this attribute.
+            self.synchronized = True
+
+    had = "BatchNormalization" in vars(layers_normalization)
+    previous = vars(layers_normalization).get("BatchNormalization")
+    layers_normalization.BatchNormalization = SyncBatchNormalization
+    try:
+        # fused=False: tf_slim's own fused kernel computes the moments inside one op.
+        with slim.arg_scope([slim.batch_norm], fused=False):
+            yield
+    finally:
+        if had:
+            layers_normalization.BatchNormalization = previous
+        else:  # back to the module's lazy __getattr__
+            del layers_normalization.BatchNormalization
+
+
 class SlimModel(tf.keras.layers.Layer):
     """A trackable model around a TF-Slim net function.
 
@@ -80,6 +118,8 @@ class SlimModel(tf.keras.layers.Layer):
         self.compute_dtype_ = tf.dtypes.as_dtype(compute_dtype)
         self._variables_built = False
         self._num_decay_terms = 0
+        #: Training calls normalise with global-batch moments (see synchronized_batch_norm).
+        self.sync_batch_norm = False
 
     @tf.compat.v1.keras.utils.track_tf1_style_variables
     def call(self, images: tf.Tensor, training: bool = False):
@@ -94,7 +134,12 @@ class SlimModel(tf.keras.layers.Layer):
         # getter of later calls then only reuses them (it cannot create them eagerly).
         mixed = self._variables_built and self.compute_dtype_ != tf.float32
         precision = float32_variables(self.compute_dtype_) if mixed else contextlib.nullcontext()
-        with scope, precision:
+        sync = (
+            synchronized_batch_norm()
+            if self.sync_batch_norm and training
+            else contextlib.nullcontext()
+        )
+        with scope, precision, sync:
             logits, end_points = self._net_fn(
                 tf.cast(images, self.compute_dtype_) if mixed else images,
                 num_classes=self.num_classes,

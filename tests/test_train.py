@@ -386,7 +386,7 @@ def test_cosine_with_warmup_runs_in_the_loop(dataset_dir, tmp_path):
         (dict(batch_size=49), "larger than split 'train'"),
         (dict(dataset_name="cifar10"), "which holds dataset 'toy'"),
         (dict(dataset_split_name="nope"), "expected one of"),
-        (dict(num_clones=2), "not supported yet"),
+        (dict(num_clones=64), "needs 64 GPU devices"),
         (dict(checkpoint_path="/nonexistent/model.ckpt-1"), "does not exist"),
         (dict(trainable_scopes=("SmallCNN/Logits",)), "matches no variable"),
         (dict(validation_split_name="valid"), "'valid' is not in dataset 'toy'"),

@@ -122,11 +122,12 @@ class ProgressHook(Hook):
         self.bar = self.stream.isatty() if bar is None else bar
         self._window_start = self._start = time.monotonic()
         self._window_steps = 0
-        self._first_step = 0
+        self._first_step = self._window_first = 0
 
     def begin(self, run: Run) -> None:
         self._window_start = self._start = time.monotonic()
         self._window_steps, self._first_step = 0, run.step
+        self._window_first = run.step
 
     def _eta(self, run: Run) -> str:
         total = run.config.max_number_of_steps
@@ -146,7 +147,8 @@ class ProgressHook(Hook):
         return f"{where}, epoch {run.epoch:.2f}"
 
     def after_step(self, run: Run) -> None:
-        self._window_steps += 1
+        # Steps, not calls: with --steps_per_call one call runs several steps.
+        self._window_steps = run.step - self._window_first
         if self.bar:
             total = run.config.max_number_of_steps or 0
             filled = int(30 * run.step / total) if total else 0
@@ -174,6 +176,7 @@ class ProgressHook(Hook):
             self._eta(run),
         )
         self._window_start, self._window_steps = time.monotonic(), 0
+        self._window_first = run.step
 
     def end(self, run: Run) -> None:
         if self.bar:

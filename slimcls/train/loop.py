@@ -49,13 +49,9 @@ class TrainResult:
 
 
 def _check(config: TrainConfig) -> None:
-    if config.num_clones != 1:
-        raise SlimclsError(
-            f"--num_clones={config.num_clones} is not supported yet (multi-device training "
-            "comes in a later release); use --num_clones=1"
-        )
-    if config.batch_size < 1:
-        raise SlimclsError(f"--batch_size={config.batch_size}; expected at least 1")
+    for name in ("num_clones", "batch_size", "steps_per_call"):
+        if getattr(config, name) < 1:
+            raise SlimclsError(f"--{name}={getattr(config, name)}; expected at least 1")
 
 
 def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> TrainResult:
@@ -131,6 +127,8 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
         NaN/Inf loss (the message names the step; the last good checkpoint is kept).
     """
     _check(config)
+    # Before any TensorFlow op: logical CPU devices can only be set up front.
+    distribute.configure_local_devices(config.num_clones, config.clone_on_cpu)
     descriptor = dataset_factory.get_dataset(
         config.dataset_name, config.dataset_split_name, config.dataset_dir
     )
@@ -149,8 +147,18 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
         labels_offset=config.labels_offset,
         compute_dtype=precision.compute_dtype(config.mixed_precision),
     )
+    strategy = distribute.create_strategy(config.num_clones, config.clone_on_cpu)
+    # --batch_size is per clone (TF-Slim): a step trains on the global batch, and the
+    # epoch-based schedule counts global batches.
+    global_batch_size = config.batch_size * strategy.num_replicas_in_sync
+    if global_batch_size > descriptor.num_samples:
+        raise SlimclsError(
+            f"--batch_size={config.batch_size} x {strategy.num_replicas_in_sync} replicas = "
+            f"{global_batch_size} is larger than split {descriptor.split_name!r} "
+            f"({descriptor.num_samples} examples)"
+        )
     schedule = optim.learning_rate_schedule(
-        config.learning_rate, descriptor.num_samples, config.batch_size, config.max_number_of_steps
+        config.learning_rate, descriptor.num_samples, global_batch_size, config.max_number_of_steps
     )
     validation = None
     if config.validation_split_name:  # fail now, not after building the model
@@ -169,15 +177,27 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
     input_pipeline.check_shards(descriptor)  # cut shards: fail before any step
     if validation is not None:
         input_pipeline.check_shards(validation)
-    lock.acquire()
-    strategy = distribute.create_strategy(config.clone_on_cpu)
+    if distribute.is_chief(strategy):  # the other workers of a multi-worker run share it
+        lock.acquire()
     preprocess = model_plan.preprocess_fn(is_training=True)
+    cores = distribute.input_parallelism()
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        return input_pipeline.make_dataset(
+        if ctx.num_input_pipelines > 1:
+            how = "by file" if len(descriptor.files) >= ctx.num_input_pipelines else "by record"
+            log.info(
+                "Input: worker %d of %d reads its shard of %s/%s %s (%d files)",
+                ctx.input_pipeline_id,
+                ctx.num_input_pipelines,
+                descriptor.name,
+                descriptor.split_name,
+                how,
+                len(descriptor.files),
+            )
+        dataset = input_pipeline.make_dataset(
             descriptor,
             preprocess,
-            ctx.get_per_replica_batch_size(config.batch_size),
+            ctx.get_per_replica_batch_size(global_batch_size),
             is_training=True,
             labels_offset=config.labels_offset,
             shuffle_buffer_size=config.shuffle_buffer_size,
@@ -186,14 +206,25 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
             seed=config.random_seed,
             input_context=ctx,
         )
+        options = tf.data.Options()
+        # tf.data's threads sized from the cores this process may use (its affinity: a
+        # container's or Slurm's share), not the host's.
+        options.threading.private_threadpool_size = cores
+        return dataset.with_options(options)
 
-    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    # Batches are copied to each replica's device ahead of the step (a small per-replica
+    # buffer), so the step does not wait for host-to-device transfers.
+    input_options = tf.distribute.InputOptions(
+        experimental_fetch_to_device=True, experimental_per_replica_buffer_size=2
+    )
+    dataset = strategy.distribute_datasets_from_function(dataset_fn, options=input_options)
     with strategy.scope():
         state = create_state(config, model_plan)
+    state.model.sync_batch_norm = config.sync_batch_norm and strategy.num_replicas_in_sync > 1
     image_shape = model_plan.image_shape
     log.info(
         "Training %s (%d variables, %d trained, %d classes) on %s/%s (%d examples), "
-        "batch %d, image %dx%d, %s, %s",
+        "batch %d per replica (%d global), image %dx%d, %s, %s",
         config.model_name,
         len(state.model_variables()),
         len(state.trainable),
@@ -202,6 +233,7 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
         descriptor.split_name,
         descriptor.num_samples,
         config.batch_size,
+        global_batch_size,
         image_shape[0],
         image_shape[1],
         model_plan.compute_dtype,
@@ -212,35 +244,57 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
     options = StepOptions(
         num_classes=model_plan.num_classes,
         label_smoothing=config.label_smoothing,
-        global_batch_size=config.batch_size,
+        global_batch_size=global_batch_size,
         num_summary_images=config.num_summary_images,
     )
-    step_fn = make_step_fn(state, strategy, schedule, options, config.jit_compile)
+    step_fn = make_step_fn(
+        state, strategy, schedule, options, config.jit_compile, config.steps_per_call
+    )
     chief = distribute.is_chief(strategy)
     save_dir = config.train_dir if chief else distribute.worker_dir(config.train_dir, strategy)
     tf.io.gfile.makedirs(config.train_dir)
     if on_start is not None and chief:
         on_start()
-    run_hooks = _hooks(config, model_plan, validation, state, chief)
+    run_hooks = _hooks(config, model_plan, validation, state, chief, save_dir)
+    if distribute.num_workers(strategy) > 1:  # save/stop decided by all workers together
+        run_hooks[-1] = distribute.AgreedCheckpointHook(
+            config.save_interval_secs, strategy, config.log_every_n_steps
+        )
+        resolver = strategy.cluster_resolver
+        run_hooks.insert(
+            0,
+            distribute.WorkerSpeedHook(
+                config.log_every_n_steps,
+                f"{resolver.task_type} {resolver.task_id}",
+                global_batch_size // distribute.num_workers(strategy),
+            ),
+        )
     run = hooks.Run(
         config,
         state,
         save_dir,
         examples_per_epoch=int(descriptor.num_samples),
-        global_batch_size=config.batch_size * strategy.num_replicas_in_sync,
+        global_batch_size=global_batch_size,
         step=state.step,
     )
-    return _loop(run, step_fn, iter(dataset), run_hooks)
+    try:
+        return _loop(run, step_fn, iter(dataset), run_hooks)
+    finally:
+        distribute.cleanup(save_dir, config.train_dir)
 
 
-def _hooks(config: TrainConfig, model_plan, validation, state, chief: bool) -> list[hooks.Hook]:
+def _hooks(
+    config: TrainConfig, model_plan, validation, state, chief: bool, save_dir: str
+) -> list[hooks.Hook]:
     """The side jobs of this run, in the order they run after each step.
 
-    Validation runs before the checkpoint hook, so a run stopped early saves the step
-    it stopped at. Non-chief workers of a multi-worker run write no logs or summaries.
+    Validation runs before the checkpoint hook (always last), so a run stopped early
+    saves the step it stopped at. Non-chief workers of a multi-worker run write no logs
+    or summaries in train_dir (their validation summaries go to their scratch ``save_dir``).
     """
-    run_hooks: list[hooks.Hook] = [hooks.ProgressHook(config.log_every_n_steps)]
+    run_hooks: list[hooks.Hook] = []
     if chief:
+        run_hooks.append(hooks.ProgressHook(config.log_every_n_steps))
         run_hooks.append(
             hooks.CsvLogHook(os.path.join(config.train_dir, TRAIN_LOG), config.log_every_n_steps)
         )
@@ -249,7 +303,9 @@ def _hooks(config: TrainConfig, model_plan, validation, state, chief: bool) -> l
             hooks.SummaryHook(train_writer, config.save_summaries_secs, config.save_summaries_steps)
         )
     if validation is not None:
-        writer = tf.summary.create_file_writer(os.path.join(config.train_dir, "validation"))
+        writer = tf.summary.create_file_writer(
+            os.path.join(config.train_dir if chief else save_dir, "validation")
+        )
         run_hooks.append(
             hooks.ValidationHook(
                 _make_validation(config, model_plan, validation, state.model),
@@ -272,13 +328,18 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
         return TrainResult(run.step, checkpoints.latest_checkpoint(config.train_dir), {})
     step_seconds: list[float] = []
     step_cpu_seconds: list[float] = []
+    # Multi-worker: a stop (signal, early stopping) takes effect once all workers agreed.
+    agreed = next((h for h in run_hooks if isinstance(h, distribute.AgreedCheckpointHook)), None)
     for hook in run_hooks:
         hook.begin(run)
     with hooks.StopOnSignals(run, config.handle_signals):
-        while (max_steps is None or run.step < max_steps) and run.stop_reason is None:
+        while (max_steps is None or run.step < max_steps) and not (
+            agreed.stop if agreed is not None else run.stop_reason is not None
+        ):
             started, cpu_started = time.perf_counter(), time.process_time()
+            num_steps = _steps_this_call(run, config, step_every=_cadences(config))
             try:
-                outputs = step_fn(iterator)
+                outputs = step_fn(iterator, num_steps)
             except tf.errors.DataLossError as e:  # tf.data does not name the file
                 raise _data_loss(e, config) from None
             run.images = outputs.pop("images", None)
@@ -322,6 +383,29 @@ def _data_loss(error: tf.errors.DataLossError, config: TrainConfig) -> SlimclsEr
     for split in filter(None, splits):
         files += dataset_factory.get_dataset(config.dataset_name, split, config.dataset_dir).files
     return input_pipeline.data_loss_error(error, files, f"--dataset_dir={config.dataset_dir}")
+
+
+def _cadences(config: TrainConfig) -> tuple[int, ...]:
+    """Step multiples where a hook is due (logs, step-based summaries, validation)."""
+    every = [config.log_every_n_steps, config.save_summaries_steps]
+    if config.validation_split_name:
+        every.append(config.eval_every_n_steps)
+    return tuple(n for n in every if n)
+
+
+def _steps_this_call(run: hooks.Run, config: TrainConfig, step_every: tuple[int, ...]) -> int:
+    """Steps of the next call: ``--steps_per_call``, cut short so the call ends exactly on
+    the next step where a hook is due or ``--max_number_of_steps``; hooks run between
+    calls, so their step cadences hold exactly (time-based ones at the next call's end).
+    """
+    count = config.steps_per_call
+    if count == 1:
+        return 1
+    for every in step_every:
+        count = min(count, every - run.step % every)
+    if config.max_number_of_steps is not None:
+        count = min(count, config.max_number_of_steps - run.step)
+    return max(1, count)
 
 
 def _make_validation(config: TrainConfig, model_plan, descriptor, model):

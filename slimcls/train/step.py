@@ -9,7 +9,7 @@ iterator, so the host is not involved between the steps of one call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from slimcls.core.compat import tf
 from slimcls.train.losses import compute_losses
@@ -89,8 +89,12 @@ def make_step_fn(
     options: StepOptions,
     jit_compile: bool = False,
     steps_per_call: int = 1,
-) -> Callable[[Iterator], dict[str, tf.Tensor]]:
-    """``step_fn(iterator) -> metrics`` running ``steps_per_call`` steps in one call.
+) -> Callable[..., dict[str, tf.Tensor]]:
+    """``step_fn(iterator, num_steps=None) -> metrics`` running several steps in one call.
+
+    ``num_steps`` (an int32 scalar tensor, at most ``steps_per_call``; None:
+    ``steps_per_call``) lets the loop end a call exactly on a step where a hook is due
+    or the run ends; passing a tensor keeps one traced function for every count.
 
     Metrics are the last step's, reduced over replicas (losses and accuracy summed
     over replicas, each already divided by the global batch size, so they are global
@@ -113,15 +117,28 @@ def make_step_fn(
         return reduced, strategy.experimental_local_results(shown)[0]
 
     @tf.function
-    def step_fn(iterator):
+    def multi_step(iterator, num_steps):
         terms, shown = one_step(iterator)
-        if steps_per_call > 1:  # a graph loop: no host round trip between these steps
-            for _ in tf.range(steps_per_call - 1):
-                terms, shown = one_step(iterator)
+        # A graph loop: no host round trip between these steps.
+        for _ in tf.range(num_steps - 1):
+            terms, shown = one_step(iterator)
+        return _outputs(terms, shown)
+
+    @tf.function
+    def single_step(iterator):
+        return _outputs(*one_step(iterator))
+
+    def _outputs(terms, shown):
         terms = dict(terms)
         terms["learning_rate"] = state.learning_rate.read_value()
         if options.num_summary_images:
             terms["images"] = shown
         return terms
+
+    def step_fn(iterator, num_steps=None):
+        if steps_per_call == 1:
+            return single_step(iterator)
+        count = steps_per_call if num_steps is None else num_steps
+        return multi_step(iterator, tf.constant(count, tf.int32))
 
     return step_fn
