@@ -326,7 +326,8 @@ def _checkpoint_round_trip(tmp_path, name, num_classes, size, rtol=1e-4):
         x = tf.compat.v1.placeholder(tf.float32, images.shape)
         logits, _ = nets_factory.get_network_fn(name, num_classes)(x)
         shapes = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
-        _write_checkpoint(prefix, shapes)
+    _write_checkpoint(prefix, shapes)  # eagerly, outside the graph
+    with graph.as_default():
         with tf.compat.v1.Session(graph=graph) as sess:
             tf.compat.v1.train.Saver().restore(sess, prefix)
             graph_logits = sess.run(logits, {x: images})
