@@ -9,6 +9,16 @@ from slimcls.nets import nets_factory
 # Graph construction of the deepest nets takes 10-30 s on 2 shared cores.
 SLOW_TO_BUILD = {"resnet_v1_101", "resnet_v1_152", "resnet_v2_101", "resnet_v2_152"}
 SLOW_TO_BUILD |= {"resnet_v1_200", "resnet_v2_200"}  # zoo-a
+# zoo-b: every one of these builds for 20 s to minutes (NASNets: over a thousand variables).
+SLOW_TO_BUILD |= {
+    "inception_v4",
+    "inception_resnet_v2",
+    "nasnet_cifar",
+    "nasnet_mobile",
+    "nasnet_large",
+    "pnasnet_mobile",
+    "pnasnet_large",
+}
 
 
 def _registry_params():
@@ -85,6 +95,14 @@ def test_registry_records():
         "overfeat",
         "resnet_v1_200",
         "resnet_v2_200",
+    } | {  # zoo-b
+        "inception_v4",
+        "inception_resnet_v2",
+        "nasnet_cifar",
+        "nasnet_mobile",
+        "nasnet_large",
+        "pnasnet_mobile",
+        "pnasnet_large",
     }
     for name, spec in nets_factory.NETWORKS.items():
         assert spec.min_image_size <= spec.default_image_size, name

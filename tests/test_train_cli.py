@@ -59,7 +59,7 @@ def test_convert_train_resume_with_flagfile(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "step 4/4 (100%), epoch " in res.stderr and "examples/sec" in res.stderr
-    assert "validation accuracy on validation" in res.stderr
+    assert "validation on validation: accuracy = " in res.stderr
     flagfile = os.path.join(train_dir, "flags.txt")
     text = open(flagfile).read()
     assert "--model_name=small_cnn" in text and "--optimizer=sgd" in text

@@ -25,13 +25,15 @@ import tf_slim as slim
 from tf_slim.nets import inception_v3 as _tf_slim_inception_v3
 
 from slimcls.core.compat import tf
+from slimcls.nets import inception_utils
 
 #: The trunk, reused from tf_slim: ``inception_v3_base(inputs, final_endpoint, min_depth,
 #: depth_multiplier, scope) -> (net, end_points)``.
 inception_v3_base = _tf_slim_inception_v3.inception_v3_base
 
-#: TF-Slim's arg scope (weight decay 4e-5 by default, batch norm decay 0.9997, eps 1e-3).
-inception_v3_arg_scope = _tf_slim_inception_v3.inception_v3_arg_scope
+#: TF-Slim's arg scope (weight decay 4e-5 by default, batch norm decay 0.9997, eps 1e-3):
+#: research/slim's shared inception one, with its keywords (``batch_norm_scale`` ...).
+inception_v3_arg_scope = inception_utils.inception_arg_scope
 
 _trunc_normal = lambda stddev: tf.compat.v1.truncated_normal_initializer(0.0, stddev)
 

@@ -25,7 +25,7 @@ from tf_slim.nets import vgg as vgg_nets
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.nets import cifarnet, inception_v3, small_cnn
+from slimcls.nets import cifarnet, inception_utils, inception_v3, small_cnn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +203,7 @@ NETWORKS: dict[str, NetSpec] = {
     ),
     "inception_v1": NetSpec(
         fn=_squeezable(inception_v1.inception_v1, "inception_v1"),
-        arg_scope=_tf2_arg_scope(inception_v1.inception_v1_arg_scope),
+        arg_scope=_tf2_arg_scope(inception_utils.inception_arg_scope),
         default_image_size=224,
         preprocessing="inception",
         background_class=True,
@@ -212,7 +212,7 @@ NETWORKS: dict[str, NetSpec] = {
     ),
     "inception_v2": NetSpec(
         fn=_squeezable(inception_v2.inception_v2, "inception_v2"),
-        arg_scope=_tf2_arg_scope(inception_v2.inception_v2_arg_scope),
+        arg_scope=_tf2_arg_scope(inception_utils.inception_arg_scope),
         default_image_size=224,
         preprocessing="inception",
         background_class=True,
@@ -431,12 +431,131 @@ networks_map: Mapping[str, Callable] = _SpecField("fn")
 arg_scopes_map: Mapping[str, Callable] = _SpecField("arg_scope")
 
 
+# --- zoo-b: InceptionV4, Inception-ResNet-v2, NASNet-A, PNASNet-5 (slimcls's own code with
+# TF-Slim's names). Each module is imported on its own: one that fails to import leaves the
+# others registered and its names in UNAVAILABLE_NETWORKS, with the reason.
+
+#: model name -> why its module could not be imported.
+UNAVAILABLE_NETWORKS: dict[str, str] = {}
+
+
+def _nasnet_family(build_fn: Callable) -> Callable:
+    """A NASNet/PNASNet builder that builds its auxiliary head in evaluation too, so a TF2
+    model owns the same variables whether called with ``training`` True or False."""
+
+    @functools.wraps(build_fn)
+    def fn(images, num_classes, is_training=False, **kwargs):
+        kwargs.setdefault("always_build_aux_head", True)
+        return build_fn(images, num_classes, is_training=is_training, **kwargs)
+
+    return fn
+
+
+# name: (module, net fn, arg scope fn, min_image_size, logits scopes, preprocessing,
+# background class). Minimum sizes: the auxiliary heads' 5x5 VALID pooling needs a 5x5 map.
+_ZOO_B = {
+    "inception_v4": (
+        "slimcls.nets.inception_v4",
+        "inception_v4",
+        "inception_v4_arg_scope",
+        107,
+        ("InceptionV4/Logits", "InceptionV4/AuxLogits"),
+        "inception",
+        True,
+    ),
+    "inception_resnet_v2": (
+        "slimcls.nets.inception_resnet_v2",
+        "inception_resnet_v2",
+        "inception_resnet_v2_arg_scope",
+        107,
+        ("InceptionResnetV2/Logits", "InceptionResnetV2/AuxLogits"),
+        "inception",
+        True,
+    ),
+    # No published checkpoint; TF-Slim trains it on CIFAR-10 (10 classes, CIFAR
+    # augmentation), and its preprocessing factory has no entry for it.
+    "nasnet_cifar": (
+        "slimcls.nets.nasnet.nasnet",
+        "build_nasnet_cifar",
+        "nasnet_cifar_arg_scope",
+        9,
+        ("final_layer/FC", "aux_11/aux_logits/FC"),
+        "cifarnet",
+        False,
+    ),
+    "nasnet_mobile": (
+        "slimcls.nets.nasnet.nasnet",
+        "build_nasnet_mobile",
+        "nasnet_mobile_arg_scope",
+        67,
+        ("final_layer/FC", "aux_7/aux_logits/FC"),
+        "inception",
+        True,
+    ),
+    "nasnet_large": (
+        "slimcls.nets.nasnet.nasnet",
+        "build_nasnet_large",
+        "nasnet_large_arg_scope",
+        67,
+        ("final_layer/FC", "aux_11/aux_logits/FC"),
+        "inception",
+        True,
+    ),
+    "pnasnet_mobile": (
+        "slimcls.nets.nasnet.pnasnet",
+        "build_pnasnet_mobile",
+        "pnasnet_mobile_arg_scope",
+        67,
+        ("final_layer/FC", "aux_5/aux_logits/FC"),
+        "inception",
+        True,
+    ),
+    "pnasnet_large": (
+        "slimcls.nets.nasnet.pnasnet",
+        "build_pnasnet_large",
+        "pnasnet_large_arg_scope",
+        67,
+        ("final_layer/FC", "aux_7/aux_logits/FC"),
+        "inception",
+        True,
+    ),
+}
+
+
+def _zoo_b_specs() -> dict[str, NetSpec]:
+    specs = {}
+    for name, (module_name, fn_name, scope_name, min_size, logits, prep, bg) in _ZOO_B.items():
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as err:  # a broken module must not take the registry down
+            UNAVAILABLE_NETWORKS[name] = f"{module_name} failed to import: {err!r}"
+            continue
+        fn = getattr(module, fn_name)
+        specs[name] = NetSpec(
+            fn=_nasnet_family(fn) if ".nasnet." in module_name else fn,
+            arg_scope=_tf2_arg_scope(getattr(module, scope_name)),
+            default_image_size=fn.default_image_size,
+            preprocessing=prep,
+            background_class=bg,
+            min_image_size=min_size,
+            has_aux_logits=True,
+            logits_scopes=logits,
+        )
+    return specs
+
+
+NETWORKS.update(_zoo_b_specs())
+# --- end zoo-b
+
+
 def get_spec(name: str) -> NetSpec:
     """The registry record for ``name``.
 
     Raises:
       SlimclsError: for an unknown name, listing the registered ones.
     """
+    if name in UNAVAILABLE_NETWORKS:
+        raise SlimclsError(f"model_name {name!r} is unavailable: {UNAVAILABLE_NETWORKS[name]}")
     try:
         return NETWORKS[name]
     except KeyError:
