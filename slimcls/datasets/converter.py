@@ -101,6 +101,7 @@ class ConversionPlan:
       source: ``dataset.json`` "source" (how the dataset was made).
       encode_chunk: module-level function chunk -> list of :data:`Encoded`, run in workers.
       notes: lines added to the summary.
+      rejected: inputs left out before encoding (``rejected.txt`` lines, ``path<TAB>why``).
     """
 
     class_names: list[str]
@@ -109,6 +110,7 @@ class ConversionPlan:
     source: dict[str, Any]
     encode_chunk: Callable[[Any], list[Encoded]]
     notes: list[str] = dataclasses.field(default_factory=list)
+    rejected: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -227,6 +229,7 @@ class Converter:
 
     def _write(self, name: str, plan: ConversionPlan, output) -> dict[str, Any]:
         results = self.write_splits(name, plan, output.staging)
+        results.rejected = [*plan.rejected, *results.rejected]
         notes = list(plan.notes)
         if results.rejected:
             staged = rf.join(output.staging, rf.REJECTED_FILENAME)
