@@ -172,6 +172,14 @@ def test_no_dataset_error_is_one_line_saying_what_is_there(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SlimclsError, match="is empty.*download_and_convert_data"):
         dataset_factory.get_dataset(None, "train", str(tmp_path / "empty"))
+    ckpt = tmp_path / "run"  # a train_dir passed by mistake: checkpoints are not records
+    ckpt.mkdir()
+    (ckpt / "model.ckpt-2.data-00000-of-00001").write_bytes(b"x")
+    (ckpt / "model.ckpt-2.index").write_bytes(b"x")
+    with pytest.raises(SlimclsError, match=r"holds 2 entries but no TFRecord files \(model"):
+        dataset_factory.get_dataset(None, "train", str(ckpt))
+    with pytest.raises(SlimclsError, match="expected TF-Slim record files"):
+        cli.convert("adopt", str(ckpt))
 
 
 # ------------------------------------------------------------------ adopt

@@ -20,11 +20,6 @@ from slimcls.datasets import dataset_factory
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.converter import Converter, register
 
-#: ``<stem>[-_]NNNNN-of-NNNNN[.tfrecord]`` or ``<stem>.tfrecord``; stem = [name_]split.
-_RECORD_FILE = re.compile(
-    r"^(?P<stem>.+?)(?:(?:[-_]\d{5}-of-\d{5})(?:\.tfrecords?)?|\.tfrecords?)$"
-)
-
 #: Class names TF-Slim's converters write into labels.txt (used when it is missing).
 TF_SLIM_CLASS_NAMES = {
     "cifar10": [
@@ -55,10 +50,9 @@ def find_splits(dataset_dir: str, name: str | None) -> tuple[str | None, dict[st
     """
     groups: dict[str | None, dict[str, list[str]]] = {}
     for n in sorted(x.rstrip("/") for x in tf.io.gfile.listdir(dataset_dir)):
-        m = _RECORD_FILE.match(n)
-        if not m or n.endswith((".tmp",)):
+        stem = dataset_factory.record_stem(n)
+        if stem is None:
             continue
-        stem = m.group("stem")
         if name and stem.startswith(name + "_"):
             prefix, split = name, stem[len(name) + 1 :]
         elif name and stem != name and "_" in stem:

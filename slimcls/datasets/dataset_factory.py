@@ -341,6 +341,19 @@ def _find_shards(
 # --------------------------------------------------------------------------- TF-Slim dirs
 
 _SHARD_SUFFIX = re.compile(r"[-_](\d{5})-of-(\d{5})(?:\.tfrecords?)?$")
+#: A TF-Slim-format record file: ``<stem>[_-NNNNN-of-NNNNN].tfrecord`` or, without the
+#: extension, ``<stem>-NNNNN-of-NNNNN`` with a dot-free stem (ImageNet's ``train-00000-of-01024``;
+#: not a checkpoint's ``model.ckpt-2.data-00000-of-00001``). ``stem`` = ``[name_]split``.
+RECORD_FILE = re.compile(
+    r"^(?:(?P<stem>.+?)(?:[-_]\d{5}-of-\d{5})?\.tfrecords?"
+    r"|(?P<bare>[A-Za-z0-9_-]+?)[-_]\d{5}-of-\d{5})$"
+)
+
+
+def record_stem(basename: str) -> str | None:
+    """``[name_]split`` of a record file's basename, None when it is not one."""
+    m = RECORD_FILE.match(basename)
+    return (m.group("stem") or m.group("bare")) if m else None
 
 
 def _listdir(dataset_dir: str) -> list[str]:
@@ -367,9 +380,7 @@ def describe_dir(dataset_dir: str) -> str:
     names = _listdir(dataset_dir)
     if not names:
         return "is empty"
-    records = [
-        n for n in names if n.endswith((".tfrecord", ".tfrecords")) or _SHARD_SUFFIX.search(n)
-    ]
+    records = [n for n in names if record_stem(n)]
     shown = ", ".join((records or names)[:3]) + (
         f" and {len(records or names) - 3} more" if len(records or names) > 3 else ""
     )
