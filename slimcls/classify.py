@@ -21,7 +21,7 @@ from slimcls import checkpoints, modeling
 from slimcls.config import ClassifierConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils
+from slimcls.datasets import dataset_utils, file_walk
 from slimcls.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).
@@ -162,7 +162,7 @@ class Classifier:
                 return
             probs = self.probabilities(tf.stack([image for _, image in pending]))
             for (path, _), p in zip(pending, probs):
-                result = {"path": path, "predictions": self.top_k(p, top_k)}
+                result = {"path": _shown(path), "predictions": self.top_k(p, top_k)}
                 results.append(result)
                 if on_result:
                     on_result(result)
@@ -173,7 +173,7 @@ class Classifier:
                 pending.append((path, self._load(path)))
             except SlimclsError as e:
                 flush()  # keep results in input order
-                result = {"path": path, "error": str(e)}
+                result = {"path": _shown(path), "error": str(e)}
                 results.append(result)
                 if on_result:
                     on_result(result)
@@ -184,9 +184,10 @@ class Classifier:
         return results
 
     def _load(self, path: str) -> tf.Tensor:
-        try:
-            with tf.io.gfile.GFile(path, "rb") as f:
-                data = f.read()
+        try:  # not a FIFO or device, at most max_file_bytes (file_walk.read_file)
+            data = file_walk.read_file(path, file_walk.DEFAULT_MAX_FILE_BYTES)
+        except (file_walk.TooLarge, file_walk.NotRegular) as e:
+            raise SlimclsError(str(e)) from None
         except (tf.errors.OpError, OSError) as e:
             raise SlimclsError(f"cannot read: {_first_line(e)}") from None
         if not data:
@@ -197,6 +198,11 @@ class Classifier:
             raise SlimclsError(
                 f"not a decodable JPEG/PNG/GIF/BMP/WebP image ({_first_line(e)})"
             ) from None
+
+
+def _shown(path: str) -> str:
+    """The path as printed and written to JSON: non-UTF-8 bytes escaped as ``\\xNN``."""
+    return file_walk.display_name(path) if "://" not in path else path
 
 
 def _first_line(e: BaseException) -> str:
@@ -212,19 +218,23 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
     """Files, directories (their image files, recursively, sorted) and globs -> paths.
 
     An input that names nothing is kept as a path, so it is reported as unreadable in
-    its place.
+    its place. Directories are walked with ``datasets.file_walk``: symlinked directories
+    once per real directory (no loops), one path per real file, FIFOs and devices left
+    out (they are listed as errors in their place, never opened).
     """
     paths: list[str] = []
     for item in inputs:
         if tf.io.gfile.isdir(item):
-            found = []
-            for root, _, files in tf.io.gfile.walk(item):
-                found += [
-                    os.path.join(root, f)
-                    for f in files
-                    if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")
-                ]
-            paths += sorted(found)
+            skipped: list[file_walk.Skipped] = []
+            paths += file_walk.walk_files(
+                item,
+                keep_dir=lambda d: not d.startswith("."),
+                keep_file=lambda f: f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."),
+                skipped=skipped,
+            )
+            # Left-out special files stay visible: classify_files reports them (read_file
+            # refuses them without blocking); duplicates and loops are simply not repeated.
+            paths += [sk.path for sk in skipped if "counted once" not in sk.reason]
         elif glob.has_magic(item) and not tf.io.gfile.exists(item):
             matches = sorted(tf.io.gfile.glob(item))
             paths += [m for m in matches if not tf.io.gfile.isdir(m)] or [item]

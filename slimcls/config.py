@@ -510,7 +510,7 @@ class TfSlimExportConfig:
 
 #: Converters of ``download_and_convert_data`` (``slimcls.datasets.converter`` registry);
 #: ``tests/test_flags.py`` checks the two agree.
-CONVERTER_NAMES = ("folder", "flowers", "cifar10", "hwdb")
+CONVERTER_NAMES = ("folder", "flowers", "cifar10", "hwdb", "mnist", "adopt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -518,7 +518,9 @@ class ConvertConfig:
     """``download_and_convert_data``'s settings (TF-Slim's names where TF-Slim had them)."""
 
     dataset_name: str = setting(
-        help="Converter: folder (class sub-folders), flowers, cifar10 or hwdb. Required.",
+        help="Converter: folder (class sub-folders, or train/ + validation/ (val/) + test/ "
+        "of class sub-folders), flowers, cifar10, hwdb, mnist, or adopt (writes dataset.json "
+        "beside TF-Slim shards already in --dataset_dir, counting their records). Required.",
         choices=CONVERTER_NAMES,
     )
     dataset_dir: str = setting(
@@ -527,8 +529,9 @@ class ConvertConfig:
     source_dir: str | None = setting(
         None,
         "Input: a folder of class sub-folders (folder/flowers), cifar-10-batches-{bin,py} or "
-        "its .tar.gz (cifar10), a folder of .gnt files or train/ and test/ (hwdb). None: "
-        "flowers and cifar10 download their archive into --dataset_dir.",
+        "its .tar.gz (cifar10), a folder of .gnt files or train/ and test/ (hwdb), the four "
+        "IDX files, gzipped or not (mnist). None: flowers, cifar10 and mnist download their "
+        "files into --dataset_dir (checksums verified).",
     )
     num_shards: int | None = setting(
         None, "Shards per split. None: one per 5,000 images.", lower_bound=1
@@ -563,6 +566,12 @@ class ConvertConfig:
         50_000_000,
         "folder/flowers: images with more pixels than this (read from the header, before "
         "decoding) are rejected and listed in rejected.txt. None: no limit.",
+        lower_bound=1,
+    )
+    max_file_bytes: int | None = setting(
+        256 * 1024 * 1024,
+        "folder/flowers: files larger than this are not read (listed in rejected.txt). None: "
+        "no limit.",
         lower_bound=1,
     )
     max_image_size: int | None = setting(

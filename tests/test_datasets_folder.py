@@ -1,7 +1,9 @@
 """Tests for datasets.convert_folder on small generated image folders."""
 
+import contextlib
 import io
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from PIL import Image
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import convert_folder, dataset_factory
+from slimcls.datasets import convert_folder, dataset_factory, file_walk
 
 
 def _save(path, img, fmt, **kw):
@@ -184,3 +186,156 @@ def test_bad_source_keeps_previous_output(tmp_path):
     with pytest.raises(SlimclsError, match="holds no files"):
         convert_folder.convert_folder(str(src), out, overwrite=True, **quiet)
     assert dataset_factory.get_dataset("pics", "train", out).num_samples == 1
+
+
+# ------------------------------------------------------------------ pre-split folders
+
+
+def test_presplit_folder_keeps_its_splits(tmp_path):
+    src = tmp_path / "animals"
+    layout = {"train": {"cat": 3, "dog": 2}, "val": {"cat": 1, "eel": 1}, "test": {"dog": 2}}
+    width = iter(range(1, 100))
+    made = {}  # width -> (split, class)
+    for folder, classes in layout.items():
+        for c, n in classes.items():
+            for i in range(n):
+                w = next(width)
+                _save(str(src / folder / c / f"{i}.png"), Image.new("RGB", (w, 2)), "PNG")
+                made[w] = ({"val": "validation"}.get(folder, folder), c)
+    out = str(tmp_path / "out")
+    logs = []
+    info = convert_folder.convert_folder(str(src), out, num_workers=0, log=logs.append)
+    assert info["splits"] == {"train": 5, "validation": 2, "test": 2}
+    assert info["source"]["layout"] == "pre-split"
+    names = ["cat", "dog", "eel"]  # union of every split's classes, sorted
+    assert dataset_factory.get_dataset(None, "train", out).labels_to_names == dict(enumerate(names))
+    for split in ("train", "validation", "test"):
+        recs = _records(dataset_factory.get_dataset(None, split, out))
+        assert {w: (split, names[r[3]]) for w, r in recs.items()} == {
+            w: v for w, v in made.items() if v[0] == split
+        }
+    summary = logs[-1]
+    assert "pre-split folder" in summary
+    assert "warning: train has no image of classes ['eel']" in summary
+    assert "warning: test has no image of classes ['cat', 'eel']" in summary
+
+
+def test_plain_folder_with_a_class_named_train_is_not_presplit(tmp_path):
+    src = tmp_path / "s"
+    _save(str(src / "train" / "1.png"), Image.new("RGB", (2, 2)), "PNG")
+    _save(str(src / "test" / "1.png"), Image.new("RGB", (3, 2)), "PNG")
+    assert convert_folder.find_presplit(str(src)) is None  # no class sub-folders inside
+    info = convert_folder.convert_folder(
+        str(src), str(tmp_path / "o"), validation_fraction=0, num_workers=0, log=lambda m: None
+    )
+    assert info["num_classes"] == 2 and info["source"]["layout"] == "classes"
+
+
+# ------------------------------------------------------------------ hostile folders
+
+
+def _png(path, w):
+    _save(path, Image.new("RGB", (w, 2), (w, 0, 0)), "PNG")
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """Symlink loops, a hard link and a symlink to one file, a FIFO named x.png, a link to
+    /dev/zero named z.png, a non-UTF-8 name, a too-large file."""
+    src = tmp_path / "hostile"
+    a, b = src / "a", src / "b"
+    _png(str(a / "1.png"), 1)
+    _png(str(a / "sub" / "2.png"), 2)
+    _png(str(b / "3.png"), 3)
+    os.symlink("..", a / "sub" / "up")  # loop: a/sub/up -> a
+    os.symlink(".", a / "self")  # loop: a/self -> a
+    os.symlink(str(src), b / "root")  # loop through the source folder itself
+    os.symlink(str(a / "sub"), b / "alias")  # a second way into a/sub
+    os.link(a / "1.png", b / "hard.png")  # two paths, one inode
+    os.symlink(str(b / "3.png"), b / "soft.png")
+    os.mkfifo(b / "x.png")
+    os.symlink("/dev/zero", b / "z.png")
+    raw = os.path.join(os.fsencode(str(b)), b"caf\xe9-\xff.png")  # Latin-1, not UTF-8
+    with open(raw, "wb") as f:
+        f.write(_save(str(tmp_path / "tmp4.png"), Image.new("RGB", (4, 2)), "PNG"))
+    big = _save(str(b / "big.png"), Image.new("RGB", (300, 300), (1, 2, 3)), "PNG")
+    return src, len(big)
+
+
+@contextlib.contextmanager
+def _no_hang(seconds=120):
+    """Fails instead of hanging when something opens the FIFO or reads /dev/zero."""
+
+    def boom(*_):
+        raise TimeoutError("the walk or a read blocked (FIFO or device opened?)")
+
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_walk_follows_each_real_dir_once_and_skips_special_files(hostile):
+    src, _ = hostile
+    skipped = []
+    with _no_hang():
+        classes, files = convert_folder.list_classes(str(src), skipped)
+    assert classes == ["a", "b"]
+    real = {os.stat(p).st_ino for p in files["a"] + files["b"]}
+    assert len(real) == len(files["a"]) + len(files["b"])  # no file twice
+    assert len(real) == 5  # 1, 2, 3, the non-UTF-8 one, big
+    reasons = {os.path.basename(sk.path): sk.reason for sk in skipped}
+    assert reasons["x.png"] == "a FIFO; not read"
+    assert reasons["z.png"] == "a character device; not read"
+    dupes = [n for n, r in reasons.items() if "counted once" in r]
+    assert sorted(dupes) in (["hard.png", "soft.png"], ["1.png", "soft.png"])
+    odd = [p for p in files["b"] if file_walk.is_undecodable(p)]
+    assert len(odd) == 1 and os.path.exists(odd[0])  # the real bytes, found again
+    assert file_walk.display_name(odd[0]).endswith("caf\\xe9-\\xff.png")
+
+
+def test_hostile_folder_converts_and_reports(hostile, tmp_path):
+    src, big = hostile
+    out = str(tmp_path / "out")
+    logs = []
+    with _no_hang():
+        info = convert_folder.convert_folder(
+            str(src),
+            out,
+            validation_fraction=0,
+            num_workers=0,
+            max_file_bytes=big - 1,
+            log=logs.append,
+        )
+    assert info["splits"] == {"train": 4}  # 1, 2, 3, non-UTF-8; big rejected
+    widths = sorted(_records(dataset_factory.get_dataset(None, "train", out)))
+    assert widths == [1, 2, 3, 4]
+    rejected = open(os.path.join(out, "rejected.txt"), encoding="utf-8").read()
+    assert "b/x.png\ta FIFO; not read" in rejected
+    assert "b/z.png\ta character device; not read" in rejected
+    assert f"b/big.png\t{big} bytes, above --max_file_bytes {big - 1}" in rejected
+    assert "counted once" in rejected
+    summary = logs[-1]
+    assert "1 file names are not UTF-8" in summary and "counted once" in summary
+    json_text = open(os.path.join(out, "dataset.json"), encoding="utf-8").read()
+    assert "hostile" in json_text
+
+
+def test_classify_expand_inputs_on_hostile_folder(hostile):
+    from slimcls import classify
+
+    src, _ = hostile
+    with _no_hang():
+        paths = classify.expand_inputs([str(src)])
+        names = [os.path.basename(p) for p in paths]
+        assert len(paths) == len(set(paths))
+        assert names.count("2.png") == 1 and names.count("1.png") + names.count("hard.png") == 1
+        assert "x.png" in names and "z.png" in names  # kept, to be reported in their place
+        for special in ("x.png", "z.png"):
+            with pytest.raises(file_walk.NotRegular):
+                file_walk.read_file(str(src / "b" / special))
+        with pytest.raises(file_walk.TooLarge, match="above --max_file_bytes 10"):
+            file_walk.read_file(str(src / "a" / "1.png"), max_bytes=10)

@@ -8,6 +8,10 @@ Usage:
       [--source_dir=cifar-10-batches-bin | cifar-10-batches-py | cifar-10-*.tar.gz]
   download_and_convert_data --dataset_name=hwdb --source_dir=/data/HWDB1.1 \\
       --dataset_dir=/data/hwdb [--skip_corrupt]
+  download_and_convert_data --dataset_name=mnist --dataset_dir=/data/mnist \\
+      [--source_dir=DIR with the four IDX files, .gz or not]
+  download_and_convert_data --dataset_name=adopt --dataset_dir=/data/tfslim/cifar10 \\
+      [--output_name=cifar10]   # dataset.json beside TF-Slim shards already there
 
 Re-running on a complete output does nothing (pass --overwrite to convert again); the
 leftovers of an interrupted run are removed and converted again. This module only parses

@@ -105,6 +105,20 @@ def _install_tensor_alias() -> bool:
     return True
 
 
+def _install_control_flow_aliases() -> bool:
+    """tf-slim's ``tfexample_decoder`` (``DatasetDataProvider``'s image decoding) calls
+    ``control_flow_ops.cond`` and ``.case``, which TensorFlow moved to ``cond`` and
+    ``control_flow_case``. Returns True when an alias was needed."""
+    from tensorflow.python.ops import cond, control_flow_case, control_flow_ops
+
+    needed = False
+    for attr, target in (("cond", cond.cond), ("case", control_flow_case.case)):
+        if not hasattr(control_flow_ops, attr):
+            setattr(control_flow_ops, attr, target)
+            needed = True
+    return needed
+
+
 def legacy_keras_active() -> bool:
     """True when ``tf.keras`` is the legacy Keras 2 (tf_keras) that tf-slim needs."""
     return tf.keras.__name__.startswith("tf_keras")
@@ -122,6 +136,7 @@ def check() -> None:
 
 _install_aliases()
 tensor_alias_installed = _install_tensor_alias()
+control_flow_aliases_installed = _install_control_flow_aliases()
 
 # tf-slim's layers call TF1 layer APIs that warn on every call (`layer.apply`,
 # `tf.layers.flatten`, `layer.updates`); they are tf-slim internals, not user code.

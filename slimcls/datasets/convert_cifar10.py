@@ -1,8 +1,11 @@
 """Converts CIFAR-10 (binary or Python version, folder or ``.tar.gz``) to TFRecords.
 
 Splits ``train`` (``data_batch_*``) and ``test`` (``test_batch``), images PNG 32x32x3; the
-counts come from the files. The Python version's pickles are untrusted input, loaded with an
-unpickler that only admits what the real files contain (numpy arrays, lists, strings).
+counts come from the files. Each split is written as TF-Slim names it,
+``cifar10_train.tfrecord`` / ``cifar10_test.tfrecord`` (so TF-Slim's own ``cifar10`` reader
+finds them), unless ``--num_shards`` > 1 asks for numbered shards. The Python version's
+pickles are untrusted input, loaded with an unpickler that only admits what the real files
+contain (numpy arrays, lists, strings).
 """
 
 from __future__ import annotations
@@ -241,6 +244,11 @@ class Cifar10Converter(Converter):
     Without ``source_dir`` the official binary archive is downloaded into ``dataset_dir``
     (checksum verified; not again when present).
     """
+
+    def single_file(self) -> bool:
+        # TF-Slim's cifar10 reader globs cifar10_%s.tfrecord: one file per split unless the
+        # user asks for shards.
+        return self.config.num_shards in (None, 1)
 
     def plan(self, workdir: str) -> ConversionPlan:
         source_dir = self.config.source_dir

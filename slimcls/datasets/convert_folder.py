@@ -2,15 +2,22 @@
 
 ``source_dir/<class name>/**/<image>``: class ids come from the sorted class folder names;
 images may be nested. Each class is split into ``train`` and ``validation`` by
-``validation_fraction`` (stratified, deterministic for a seed). Every image is fully decoded
-once here, so training never meets a corrupt file; JPEG and PNG bytes that decode to 8-bit
-RGB or L are kept as they are, everything else (CMYK, palette, alpha, 16-bit, GIF, BMP, WebP)
-is normalised to 8-bit RGB (L with ``grayscale``) and stored as PNG. Unreadable files are
-skipped and listed with the reason in ``rejected.txt``.
+``validation_fraction`` (stratified, deterministic for a seed). A pre-split folder, detected
+automatically (``train/`` plus ``validation/``, ``val/`` or ``test/``, each holding class
+sub-folders), keeps its splits as they are; classes are the union over the splits, sorted,
+and a class missing from a split is a warning. Folders are walked with :mod:`file_walk`
+(symlink loops, duplicate files, FIFOs/devices, byte cap, non-UTF-8 names).
+
+Every image is fully decoded once here, so training never meets a corrupt file; JPEG and
+PNG bytes that decode to 8-bit RGB or L are kept as they are, everything else (CMYK,
+palette, alpha, 16-bit, GIF, BMP, WebP) is normalised to 8-bit RGB (L with ``grayscale``)
+and stored as PNG. Unreadable files are skipped and listed with the reason in
+``rejected.txt``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +25,7 @@ from typing import Any
 from slimcls.config import ConvertConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import file_walk
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.converter import (
     ConversionPlan,
@@ -34,26 +42,20 @@ SPLITS = ("train", "validation")
 _CHUNK = 32
 
 
-def _read(path: str) -> bytes:
-    if "://" not in path:  # local: the builtin is faster than GFile per small file
-        with open(path, "rb") as f:
-            return f.read()
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return f.read()
-
-
-def _convert_chunk(args: tuple[list[tuple[str, int]], bool, int, Any, Any]) -> list[Encoded]:
+def _convert_chunk(args: tuple[list[tuple[str, int]], bool, int, Any, Any, Any]) -> list[Encoded]:
     """Worker: ``[(path, label)]`` -> ``[(label, serialized Example or None, rejection)]``."""
-    items, grayscale, rel, max_pixels, max_size = args
+    items, grayscale, rel, max_pixels, max_size, max_bytes = args
     out: list[Encoded] = []
     for path, label in items:
+        shown = file_walk.display_name(path[rel:])
         try:
-            encoded, fmt, h, w = load_image(_read(path), grayscale, max_pixels, max_size)
+            data = file_walk.read_file(path, max_bytes)
+            encoded, fmt, h, w = load_image(data, grayscale, max_pixels, max_size)
             out.append((label, rf.encode_record(encoded, fmt, h, w, label), ""))
-        except Rejected as e:
-            out.append((label, None, f"{path[rel:]}\t{e}"))
+        except (Rejected, file_walk.TooLarge, file_walk.NotRegular) as e:
+            out.append((label, None, f"{shown}\t{e}"))
         except (OSError, tf.errors.OpError) as e:
-            out.append((label, None, f"{path[rel:]}\tcannot read: {e}"))
+            out.append((label, None, f"{shown}\tcannot read: {getattr(e, 'strerror', None) or e}"))
     return out
 
 
@@ -61,37 +63,113 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("__MACOSX")
 
 
-def list_classes(source_dir: str) -> tuple[list[str], dict[str, list[str]]]:
-    """Returns sorted class names and each class's sorted non-hidden file paths."""
-    if not tf.io.gfile.isdir(source_dir):
-        raise SlimclsError(
-            f"source_dir {source_dir} is not a directory; expected a folder with one "
-            "sub-folder of images per class"
-        )
-    classes = sorted(
+def _visible(name: str) -> bool:
+    return not _is_hidden(name)
+
+
+def _class_dirs(source_dir: str) -> list[str]:
+    return sorted(
         name.rstrip("/")
         for name in tf.io.gfile.listdir(source_dir)
         if not _is_hidden(name) and tf.io.gfile.isdir(rf.join(source_dir, name.rstrip("/")))
     )
+
+
+def list_classes(
+    source_dir: str, skipped: list[file_walk.Skipped] | None = None
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Returns sorted class names and each class's sorted non-hidden file paths.
+
+    Directory symlinks are followed once per real directory (loops end), a real file
+    reached by two paths is kept once, and FIFOs, devices, sockets and broken links are
+    left out before anything opens them (see :mod:`file_walk`); each left-out entry is
+    appended to ``skipped``. Class names that are not UTF-8 are shown escaped (``\\xNN``);
+    the paths keep the real bytes.
+
+    Raises:
+      SlimclsError: ``source_dir`` is not a directory, has no class folders, or a class
+        folder holds no file.
+    """
+    if not tf.io.gfile.isdir(source_dir):
+        raise SlimclsError(
+            f"source_dir {file_walk.display_name(source_dir)} is not a directory; expected a "
+            "folder with one sub-folder of images per class"
+        )
+    classes, files = _walk_classes(source_dir, set(), {}, skipped, allow_empty=False)
     if not classes:
         raise SlimclsError(
-            f"source_dir {source_dir} has no class sub-folders; expected one sub-folder of "
-            "images per class"
+            f"source_dir {file_walk.display_name(source_dir)} has no class sub-folders; "
+            "expected one sub-folder of images per class"
         )
-    files: dict[str, list[str]] = {}
-    for cname in classes:
-        class_dir = rf.join(source_dir, cname)
-        found = []
-        for dirpath, subdirs, names in tf.io.gfile.walk(class_dir):
-            subdirs[:] = [d for d in subdirs if not _is_hidden(d.rstrip("/"))]
-            found += [rf.join(dirpath, n) for n in names if not _is_hidden(n)]
-        if not found:
-            raise SlimclsError(
-                f"class folder {class_dir} holds no files; expected images (remove the folder "
-                "or add images)"
-            )
-        files[cname] = sorted(found)
     return classes, files
+
+
+def _walk_classes(source_dir, seen_dirs, seen_files, skipped, allow_empty):
+    files: dict[str, list[str]] = {}
+    if "://" not in source_dir:
+        st = os.stat(source_dir)
+        seen_dirs.add((st.st_dev, st.st_ino))
+    for dirname in _class_dirs(source_dir):
+        class_dir = rf.join(source_dir, dirname)
+        found = file_walk.walk_files(
+            class_dir,
+            keep_dir=_visible,
+            keep_file=_visible,
+            seen_dirs=seen_dirs,
+            seen_files=seen_files,
+            skipped=skipped,
+        )
+        if not found and not allow_empty:
+            raise SlimclsError(
+                f"class folder {file_walk.display_name(class_dir)} holds no files; expected "
+                "images (remove the folder or add images)"
+            )
+        files[file_walk.display_name(dirname)] = found
+    return sorted(files), files
+
+
+#: Sub-folder names of a pre-split folder -> split names (``val`` is ``validation``).
+PRESPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
+
+
+def find_presplit(source_dir: str) -> dict[str, str] | None:
+    """``{split: folder}`` when ``source_dir`` holds ``train/`` and ``validation/``, ``val/``
+    or ``test/``, each with class sub-folders; None for a plain folder of classes."""
+    if "://" in source_dir or not tf.io.gfile.isdir(source_dir):
+        return None
+    found: dict[str, str] = {}
+    for name in _class_dirs(source_dir):
+        split = PRESPLIT_NAMES.get(name.lower())
+        if split and _class_dirs(rf.join(source_dir, name)):
+            if split in found:
+                raise SlimclsError(
+                    f"source_dir {source_dir} has both {found[split]}/ and {name}/; expected "
+                    "one folder per split"
+                )
+            found[split] = name
+    if "train" in found and len(found) > 1:
+        return found
+    return None
+
+
+def _skip_notes(skipped: list[file_walk.Skipped], undecodable: int) -> list[str]:
+    """Summary lines for what the walk left out (each also listed in rejected.txt)."""
+    notes = []
+    dupes = [sk for sk in skipped if "counted once" in sk.reason]
+    other = [sk for sk in skipped if "counted once" not in sk.reason]
+    if dupes:
+        notes.append(
+            f"{len(dupes)} paths lead to a file already taken (links); counted once, e.g. "
+            f"{dupes[0].path}"
+        )
+    if other:
+        notes.append(
+            f"skipped {len(other)} entries that are not readable regular files, e.g. "
+            f"{other[0].path} ({other[0].reason})"
+        )
+    if undecodable:
+        notes.append(f"{undecodable} file names are not UTF-8 (shown with \\xNN escapes)")
+    return notes
 
 
 def split_files(
@@ -145,10 +223,23 @@ class FolderConverter(Converter):
         return self.plan_folder(self.source_dir())
 
     def plan_folder(self, source_dir: str) -> ConversionPlan:
+        """Plans a folder of classes (fraction split) or a pre-split folder (as it is)."""
         cfg = self.config
-        classes, files = list_classes(source_dir)
-        splits = split_files(files, classes, cfg.validation_fraction, cfg.random_seed)
+        skipped: list[file_walk.Skipped] = []
+        notes: list[str] = []
+        presplit = find_presplit(source_dir)
+        if presplit is None:
+            classes, files = list_classes(source_dir, skipped)
+            splits = split_files(files, classes, cfg.validation_fraction, cfg.random_seed)
+            layout = "classes"
+        else:
+            classes, splits, notes = self._plan_presplit(source_dir, presplit, skipped)
+            layout = "pre-split"
         rel = len(source_dir) + 1
+        undecodable = sum(
+            file_walk.is_undecodable(p) for items in splits.values() for p, _ in items
+        )
+        notes += _skip_notes(skipped, undecodable)
         return ConversionPlan(
             class_names=classes,
             splits={
@@ -156,7 +247,14 @@ class FolderConverter(Converter):
                 split: SplitPlan(
                     len(items),
                     (
-                        (c, cfg.grayscale, rel, cfg.max_image_pixels, cfg.max_image_size)
+                        (
+                            c,
+                            cfg.grayscale,
+                            rel,
+                            cfg.max_image_pixels,
+                            cfg.max_image_size,
+                            cfg.max_file_bytes,
+                        )
                         for c in chunked(items, _CHUNK)
                     ),
                 )
@@ -165,15 +263,53 @@ class FolderConverter(Converter):
             channels=1 if cfg.grayscale else 3,
             source={
                 "converter": self.name,
-                "source_dir": source_dir,
-                "validation_fraction": cfg.validation_fraction,
+                "source_dir": file_walk.display_name(source_dir),
+                "layout": layout,
+                "validation_fraction": cfg.validation_fraction if presplit is None else None,
                 "random_seed": cfg.random_seed,
                 "grayscale": cfg.grayscale,
                 "max_image_pixels": cfg.max_image_pixels,
                 "max_image_size": cfg.max_image_size,
+                "max_file_bytes": cfg.max_file_bytes,
+                "skipped": len(skipped),
             },
             encode_chunk=_convert_chunk,
+            notes=notes,
+            rejected=[sk.line(rel) for sk in skipped],
         )
+
+    def _plan_presplit(
+        self, source_dir: str, folders: dict[str, str], skipped: list[file_walk.Skipped]
+    ) -> tuple[list[str], dict[str, list[tuple[str, int]]], list[str]]:
+        """Each split folder as it is; classes = the union of every split's, sorted."""
+        seen_dirs: set = set()
+        seen_files: dict = {}
+        per_split: dict[str, dict[str, list[str]]] = {}
+        for split in ("train", "validation", "test"):
+            if split in folders:
+                split_dir = rf.join(source_dir, folders[split])
+                _, per_split[split] = _walk_classes(
+                    split_dir, seen_dirs, seen_files, skipped, allow_empty=True
+                )
+        classes = sorted({c for files in per_split.values() for c in files})
+        notes = [
+            f"pre-split folder: splits {', '.join(f'{s} ({folders[s]}/)' for s in per_split)} "
+            "taken as they are (--validation_fraction not used)"
+        ]
+        others = [n for n in _class_dirs(source_dir) if n not in folders.values()]
+        if others:
+            notes.append(f"warning: folders {others[:5]} are not splits; ignored")
+        rng = random.Random(self.config.random_seed)
+        splits: dict[str, list[tuple[str, int]]] = {}
+        for split, files in per_split.items():
+            missing = [c for c in classes if not files.get(c)]
+            if missing:
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                notes.append(f"warning: {split} has no image of classes {missing[:5]}{more}")
+            items = [(p, i) for i, c in enumerate(classes) for p in files.get(c, [])]
+            rng.shuffle(items)  # mix classes inside shards: the reader's shuffle buffer is finite
+            splits[split] = items
+        return classes, splits, notes
 
     def finish(self, plan: ConversionPlan, results: SplitResults) -> list[str]:
         plan.source["rejected"] = len(results.rejected)
@@ -236,13 +372,15 @@ def convert_folder(
     converter: str = "folder",
     max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
     max_image_size: int | None = None,
+    max_file_bytes: int | None = file_walk.DEFAULT_MAX_FILE_BYTES,
     log: Callable[[str], None] | None = None,
     progress_stream=None,
 ) -> dict[str, Any]:
     """Converts ``source_dir`` into ``dataset_dir``; returns the ``dataset.json`` contents.
 
     Args:
-      source_dir: folder with one sub-folder per class.
+      source_dir: folder with one sub-folder per class, or a pre-split folder (``train/``
+        and ``validation/``, ``val/`` or ``test/``, each with class sub-folders).
       dataset_dir: output directory (local or a ``tf.io.gfile`` URL).
       name: dataset name; None = the source folder's name.
       validation_fraction: share of each class in ``validation`` (0 = train only).
@@ -270,6 +408,7 @@ def convert_folder(
         num_workers=num_workers,
         max_image_pixels=max_image_pixels,
         max_image_size=max_image_size,
+        max_file_bytes=max_file_bytes,
     )
     cls = FlowersConverter if converter == "flowers" else FolderConverter
     return cls(config, log, progress_stream).run()

@@ -38,6 +38,8 @@ _BUILTIN_MODULES = (
     "slimcls.datasets.convert_folder",
     "slimcls.datasets.convert_cifar10",
     "slimcls.datasets.convert_hwdb",
+    "slimcls.datasets.convert_mnist",
+    "slimcls.datasets.adopt",
 )
 _REGISTRY: dict[str, type[Converter]] = {}
 
@@ -99,6 +101,7 @@ class ConversionPlan:
       source: ``dataset.json`` "source" (how the dataset was made).
       encode_chunk: module-level function chunk -> list of :data:`Encoded`, run in workers.
       notes: lines added to the summary.
+      rejected: inputs left out before encoding (``rejected.txt`` lines, ``path<TAB>why``).
     """
 
     class_names: list[str]
@@ -107,6 +110,7 @@ class ConversionPlan:
     source: dict[str, Any]
     encode_chunk: Callable[[Any], list[Encoded]]
     notes: list[str] = dataclasses.field(default_factory=list)
+    rejected: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -171,6 +175,11 @@ class Converter:
         """The dataset name (shard prefix); default: ``--output_name`` or the converter's."""
         return rf.validate_name(self.config.output_name or self.name)
 
+    def single_file(self) -> bool:
+        """Whether each split is one ``<name>_<split>.tfrecord`` (TF-Slim's cifar10/mnist
+        names, so TF-Slim's readers find them); default: numbered shards."""
+        return False
+
     def plan(self, workdir: str) -> ConversionPlan:
         """Validates the input and plans the splits; nothing in ``dataset_dir`` changes yet.
 
@@ -220,6 +229,7 @@ class Converter:
 
     def _write(self, name: str, plan: ConversionPlan, output) -> dict[str, Any]:
         results = self.write_splits(name, plan, output.staging)
+        results.rejected = [*plan.rejected, *results.rejected]
         notes = list(plan.notes)
         if results.rejected:
             staged = rf.join(output.staging, rf.REJECTED_FILENAME)
@@ -234,6 +244,7 @@ class Converter:
             results.shard_counts,
             plan.channels,
             plan.source,
+            single_file=self.single_file(),
         )
         self.log(
             format_summary(
@@ -246,12 +257,15 @@ class Converter:
         """Encodes every split in worker processes and writes its shards, in input order."""
         cfg = self.config
         results = SplitResults()
+        single = self.single_file()
         for split, sp in plan.splits.items():
-            n_shards = sharded_output.default_num_shards(sp.expected, cfg.num_shards)
+            n_shards = (
+                1 if single else sharded_output.default_num_shards(sp.expected, cfg.num_shards)
+            )
             class_counts = [0] * len(plan.class_names)
             progress = Progress(sp.expected, f"{name} {split}", stream=self.progress_stream)
             with sharded_output.ShardedWriter(
-                out_dir, name, split, n_shards, sp.expected
+                out_dir, name, split, n_shards, sp.expected, single_file=single
             ) as writer:
                 for encoded in parallel_map(plan.encode_chunk, sp.chunks, cfg.num_workers):
                     for label, record, note in encoded:

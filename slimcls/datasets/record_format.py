@@ -146,6 +146,33 @@ def file_pattern_template(name: str) -> str:
     return f"{name}_%s_*-of-*.tfrecord"
 
 
+def single_file_basename(name: str, split: str) -> str:
+    """TF-Slim's one-file-per-split name (``cifar10_train.tfrecord``, ``mnist_test.tfrecord``)."""
+    return f"{name}_{split}.tfrecord"
+
+
+def single_file_pattern_template(name: str) -> str:
+    """``file_pattern`` of a one-file-per-split dataset (TF-Slim's cifar10/mnist readers')."""
+    return f"{name}_%s.tfrecord"
+
+
+def split_basenames(info: Mapping[str, Any], split: str) -> list[str]:
+    """The file basenames of one split that a ``dataset.json`` describes, in order.
+
+    An explicit ``files`` list (an adopted TF-Slim directory) is used as it is; a
+    ``file_pattern`` without ``*`` names one file per split (TF-Slim's ``cifar10_%s.tfrecord``);
+    otherwise the split has ``shards[split]`` numbered shards.
+    """
+    listed = info.get("files")
+    if isinstance(listed, Mapping) and split in listed:
+        return [str(n) for n in listed[split]]
+    pattern = str(info["file_pattern"])
+    if "*" not in pattern:
+        return [pattern % split]
+    n = int(dict(info.get("shards", {})).get(split, 1))
+    return [shard_basename(str(info["name"]), split, i, n) for i in range(n)]
+
+
 def shard_regex(name: str, split: str) -> re.Pattern[str]:
     """Matches one split's shard basenames; groups: index, count."""
     return re.compile(rf"^{re.escape(name)}_{re.escape(split)}_(\d{{5}})-of-(\d{{5}})\.tfrecord$")
@@ -220,14 +247,19 @@ def make_dataset_info(
     shards: Mapping[str, int],
     channels: int,
     source: Mapping[str, Any],
+    single_file: bool = False,
 ) -> dict[str, Any]:
-    """The ``dataset.json`` contents (key order fixed, so the file is reproducible)."""
+    """The ``dataset.json`` contents (key order fixed, so the file is reproducible).
+
+    ``single_file``: each split is one ``<name>_<split>.tfrecord`` (TF-Slim's names).
+    """
+    pattern = single_file_pattern_template(name) if single_file else file_pattern_template(name)
     return {
         "name": name,
         "num_classes": int(num_classes),
         "splits": {k: int(v) for k, v in splits.items()},
         "labels_file": LABELS_FILENAME,
-        "file_pattern": file_pattern_template(name),
+        "file_pattern": pattern,
         "channels": int(channels),
         "shards": {k: int(v) for k, v in shards.items()},
         "source": dict(source),
@@ -273,9 +305,8 @@ def read_dataset_json(dataset_dir: str) -> dict[str, Any]:
 
 def shard_paths(dataset_dir: str, info: Mapping[str, Any]) -> list[str]:
     """Every shard path a ``dataset.json`` names (its ``shards`` counts)."""
-    name = str(info["name"])
     return [
-        join(dataset_dir, shard_basename(name, split, i, int(n)))
-        for split, n in dict(info.get("shards", {})).items()
-        for i in range(int(n))
+        join(dataset_dir, base)
+        for split in dict(info.get("shards", {}))
+        for base in split_basenames(info, split)
     ]

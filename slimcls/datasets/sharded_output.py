@@ -203,11 +203,13 @@ class OutputPlan:
         shard_counts: Mapping[str, Sequence[int]],
         channels: int,
         source: Mapping[str, Any],
+        single_file: bool = False,
     ) -> dict[str, Any]:
         """Verifies the staged shards, writes the metadata and swaps the new dataset in.
 
         Args:
-          class_names, counts, shards, channels, source: as for :func:`write_dataset_metadata`.
+          class_names, counts, shards, channels, source, single_file: as for
+            :func:`write_dataset_metadata`.
           shard_counts: ``{split: records per shard}`` as written.
 
         Returns:
@@ -217,9 +219,15 @@ class OutputPlan:
           SlimclsError: a shard is missing, corrupt or holds another number of records than
             was written (``dataset.json`` is then not written; the old dataset stays).
         """
-        for split, n in shards.items():
-            for i in range(int(n)):
-                path = rf.join(self.staging, rf.shard_basename(self.name, split, i, int(n)))
+        pattern = (
+            rf.single_file_pattern_template(self.name)
+            if single_file
+            else rf.file_pattern_template(self.name)
+        )
+        layout = {"name": self.name, "file_pattern": pattern, "shards": dict(shards)}
+        for split in shards:
+            for i, base in enumerate(rf.split_basenames(layout, split)):
+                path = rf.join(self.staging, base)
                 got = count_records(path)
                 want = int(shard_counts[split][i])
                 if got != want:
@@ -228,7 +236,7 @@ class OutputPlan:
                         "the dataset complete)"
                     )
         info = write_dataset_metadata(
-            self.staging, self.name, class_names, counts, shards, channels, source
+            self.staging, self.name, class_names, counts, shards, channels, source, single_file
         )
         new = [*_basenames(info), rf.LABELS_FILENAME]
         if tf.io.gfile.exists(rf.join(self.staging, rf.REJECTED_FILENAME)):
@@ -273,8 +281,17 @@ class ShardedWriter:
     overestimate (rejected images): later shards are then shorter, possibly empty.
     """
 
-    def __init__(self, dataset_dir: str, name: str, split: str, num_shards: int, expected: int):
+    def __init__(
+        self,
+        dataset_dir: str,
+        name: str,
+        split: str,
+        num_shards: int,
+        expected: int,
+        single_file: bool = False,
+    ):
         self.dataset_dir = dataset_dir
+        self.single_file = single_file and int(num_shards) <= 1
         self.name = name
         self.split = split
         self.num_shards = max(1, int(num_shards))
@@ -287,6 +304,8 @@ class ShardedWriter:
         self._closed = False
 
     def path(self, i: int) -> str:
+        if self.single_file:  # TF-Slim's cifar10_train.tfrecord
+            return rf.join(self.dataset_dir, rf.single_file_basename(self.name, self.split))
         return rf.join(
             self.dataset_dir, rf.shard_basename(self.name, self.split, i, self.num_shards)
         )
@@ -384,19 +403,23 @@ def write_dataset_metadata(
     shards: Mapping[str, int],
     channels: int,
     source: Mapping[str, Any],
+    single_file: bool = False,
 ) -> dict[str, Any]:
     """Writes ``labels.txt``, then ``dataset.json`` (last: it marks the dataset complete).
 
     Args:
       dataset_dir: the converted dataset's directory (shards already written).
-      name, splits, shards, channels, source: as in :func:`record_format.make_dataset_info`.
+      name, splits, shards, channels, source, single_file: as in
+        :func:`record_format.make_dataset_info`.
       class_names: names of classes ``0..num_classes-1``.
 
     Returns:
       The ``dataset.json`` contents.
     """
     rf.write_labels(dict(enumerate(class_names)), dataset_dir)
-    info = rf.make_dataset_info(name, len(class_names), splits, shards, channels, source)
+    info = rf.make_dataset_info(
+        name, len(class_names), splits, shards, channels, source, single_file
+    )
     rf.write_dataset_json(dataset_dir, info)
     return info
 
