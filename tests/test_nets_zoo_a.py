@@ -18,7 +18,7 @@ import pytest
 import tf_slim as slim
 from test_nets_checkpoint import _graph_logits, _write_checkpoint
 
-from slimcls import models
+from slimcls import modeling
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import nets_factory
@@ -265,8 +265,8 @@ def test_broken_net_module_fails_only_that_net(monkeypatch):
 
 
 def _wrapper_logits(name, num_classes, images, prefix):
-    """Logits of ``slimcls.models.create_model`` with the checkpoint's values by name."""
-    model = models.create_model(name, num_classes)
+    """Logits of ``slimcls.modeling.create_model`` with the checkpoint's values by name."""
+    model = modeling.create_model(name, num_classes)
     model.build_variables(images.shape[1:])
     reader = tf.train.load_checkpoint(prefix)
     variables = model.variables_by_name()
@@ -313,7 +313,7 @@ def test_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path, name, size):
 
 
 def test_mobilenet_batch_norm_statistics_update_in_tf2_training():
-    model = models.create_model("mobilenet_v3_small", 3, weight_decay=1e-4)
+    model = modeling.create_model("mobilenet_v3_small", 3, weight_decay=1e-4)
     images = tf.random.stateless_uniform([2, 32, 32, 3], seed=[1, 2], minval=-1, maxval=1)
     model.build_variables((32, 32, 3))
     mean = model.variables_by_name()["MobilenetV3/Conv/BatchNorm/moving_mean"]
