@@ -127,8 +127,10 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
         NaN/Inf loss (the message names the step; the last good checkpoint is kept).
     """
     _check(config)
-    # Before any TensorFlow op: logical CPU devices can only be set up front.
+    # Before any TensorFlow op: logical CPU devices and the collective ops of a multi-worker
+    # strategy can only be set up at program start (reading a dataset can create tensors).
     distribute.configure_local_devices(config.num_clones, config.clone_on_cpu)
+    strategy = distribute.create_strategy(config.num_clones, config.clone_on_cpu)
     descriptor = dataset_factory.get_dataset(
         config.dataset_name, config.dataset_split_name, config.dataset_dir
     )
@@ -147,7 +149,6 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
         labels_offset=config.labels_offset,
         compute_dtype=precision.compute_dtype(config.mixed_precision),
     )
-    strategy = distribute.create_strategy(config.num_clones, config.clone_on_cpu)
     # --batch_size is per clone (TF-Slim): a step trains on the global batch, and the
     # epoch-based schedule counts global batches.
     global_batch_size = config.batch_size * strategy.num_replicas_in_sync
