@@ -45,3 +45,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_slow)
         elif "train_loop" in item.keywords and not full:
             item.add_marker(skip_loop)
+
+
+@pytest.fixture
+def tiny_net(monkeypatch):
+    """Registers the tiny BatchNorm + AuxLogits net as ``tiny_aux`` for one test."""
+    from helpers import tiny_spec
+
+    from slimcls.nets import nets_factory
+
+    monkeypatch.setitem(nets_factory.NETWORKS, "tiny_aux", tiny_spec())
+    return "tiny_aux"
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    """The toy dataset: 48 train / 16 validation 12x12 RGB images, 2 shards per split."""
+    from helpers import write_toy_dataset
+
+    return write_toy_dataset(tmp_path_factory.mktemp("toy"))

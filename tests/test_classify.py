@@ -4,8 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
-from test_eval_support import (
+from helpers import (
     CLASS_NAMES,
     MODEL,
     SIZE,
@@ -14,6 +13,7 @@ from test_eval_support import (
     logits_of,
     make_trained_run,
 )
+from PIL import Image
 
 from slimcls import classify as cl
 from slimcls import config as cfg

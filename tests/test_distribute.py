@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 import pytest
+from helpers import write_toy_dataset
 
 from slimcls import checkpoints
-from slimcls.datasets import dataset_utils
 from slimcls.train import distribute
 from tests.helpers import ENV, REPO
 
@@ -33,19 +33,8 @@ LOSS_RTOL = 1e-4
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
-    """48 train 12x12 RGB images in 2 shards; the class is set by the mean colour."""
-    rng = np.random.RandomState(0)
-    labels = np.arange(48) % NUM_CLASSES
-    images = rng.randint(0, 60, (48, SIZE, SIZE, 3)) + (labels * 60)[:, None, None, None]
-    path = str(tmp_path_factory.mktemp("toy"))
-    dataset_utils.write_dataset_from_arrays(
-        path,
-        "toy",
-        {"train": (images.astype(np.uint8), labels)},
-        ["a", "b", "c", "d"],
-        num_shards=2,
-    )
-    return path
+    """48 train toy images in 2 shards (no validation split)."""
+    return write_toy_dataset(tmp_path_factory.mktemp("toy"), num_train=48, num_validation=0)
 
 
 def _python(code: str, timeout: float = 300, env=None) -> subprocess.CompletedProcess:

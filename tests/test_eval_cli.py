@@ -3,15 +3,15 @@
 import json
 
 import pytest
-from helpers import run_module as run_cli
-from helpers import stderr_lines
-from PIL import Image
-from test_eval_support import (
+from helpers import (
     MODEL,
     SIZE,
     images_and_labels,
     make_trained_run,
+    stderr_lines,
 )
+from helpers import run_module as run_cli
+from PIL import Image
 
 from slimcls import run_info
 

@@ -7,8 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
-from test_eval_support import (
+from helpers import (
     CLASS_NAMES,
     MODEL,
     SIZE,
@@ -17,6 +16,7 @@ from test_eval_support import (
     make_dataset,
     save_model_checkpoint,
 )
+from PIL import Image
 
 from slimcls import config, eval_report
 from slimcls import evaluate as ev

@@ -8,10 +8,7 @@ import os
 import numpy as np
 import pytest
 from google.protobuf import text_format
-from helpers import run_module as run_cli
-from helpers import stderr_lines
-from PIL import Image
-from test_eval_support import (
+from helpers import (
     CLASS_NAMES,
     SIZE,
     classifier_config,
@@ -19,7 +16,10 @@ from test_eval_support import (
     make_trained_run,
     preprocess_numpy,
     save_model_checkpoint,
+    stderr_lines,
 )
+from helpers import run_module as run_cli
+from PIL import Image
 
 from slimcls import classify as cl
 from slimcls import export as ex

@@ -10,8 +10,9 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import ENV, REPO
-from test_eval_support import (
+from helpers import (
+    ENV,
+    REPO,
     build_model,
     classifier_config,
     images_and_labels,

@@ -5,7 +5,10 @@ import logging
 
 import numpy as np
 import pytest
-from test_train import NUM_CLASSES, SIZE, TINY_SPEC, _config, dataset_dir, tiny_net  # noqa: F401
+from helpers import TOY_CLASSES as NUM_CLASSES
+from helpers import TOY_SIZE as SIZE
+from helpers import tiny_spec
+from helpers import toy_train_config as _config
 
 from slimcls import checkpoints, finetune, optim, train
 from slimcls.core.compat import tf
@@ -16,7 +19,7 @@ LOGITS = "Tiny/Logits,Tiny/AuxLogits"
 
 
 def _model(num_classes):
-    model = SlimModel(TINY_SPEC.fn, num_classes)
+    model = SlimModel(tiny_spec().fn, num_classes)
     model.build_variables((SIZE, SIZE, 3))
     return model
 
@@ -75,7 +78,7 @@ def test_shape_mismatch_names_variables_and_the_exact_fix(published):
         finetune.restore_for_finetuning(
             model.variables_by_name(),
             prefix,
-            logits_scopes=TINY_SPEC.logits_scopes,
+            logits_scopes=tiny_spec().logits_scopes,
             num_classes=NUM_CLASSES,
             background_class=True,
         )

@@ -16,13 +16,13 @@ import time
 
 import numpy as np
 import pytest
-from helpers import ENV, REPO
+from helpers import ENV, REPO, toy_train_config, write_toy_dataset
 
 from slimcls import checkpoints, config, evaluate, input_pipeline, modeling, train
 from slimcls.core import diskspace
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import LOCK_FILENAME
-from slimcls.datasets import dataset_factory, dataset_utils
+from slimcls.datasets import dataset_factory
 from slimcls.train.state import create_state, resume_or_finetune
 
 NUM_CLASSES = 4
@@ -30,20 +30,8 @@ SIZE = 12
 
 
 def _make_dataset(path):
-    """40 train / 16 validation 12x12 RGB images, 2 shards per split."""
-    rng = np.random.RandomState(0)
-    labels = np.arange(56) % NUM_CLASSES
-    images = (rng.randint(0, 60, (56, SIZE, SIZE, 3)) + (labels * 60)[:, None, None, None]).astype(
-        np.uint8
-    )
-    dataset_utils.write_dataset_from_arrays(
-        str(path),
-        "toy",
-        {"train": (images[:40], labels[:40]), "validation": (images[40:], labels[40:])},
-        ["a", "b", "c", "d"],
-        num_shards=2,
-    )
-    return str(path)
+    """40 train / 16 validation toy images, 2 shards per split."""
+    return write_toy_dataset(path, num_train=40, num_validation=16)
 
 
 @pytest.fixture(scope="module")
@@ -60,23 +48,9 @@ def dataset(clean_dataset, tmp_path):
 
 
 def _config(dataset_dir, train_dir, **kw):
-    defaults = dict(
-        train_dir=str(train_dir),
-        dataset_dir=dataset_dir,
-        dataset_name="toy",
-        model_name="small_cnn",
-        train_image_size=SIZE,
-        batch_size=8,
-        max_number_of_steps=3,
-        log_every_n_steps=10,
-        weight_decay=0.0,
-        optimizer=config.OptimizerConfig(optimizer="momentum"),
-        learning_rate=config.LearningRateConfig(learning_rate=0.01),
-        random_seed=1,
-        shuffle_buffer_size=64,
-        handle_signals=False,
+    return toy_train_config(
+        dataset_dir, train_dir, **{"max_number_of_steps": 3, "handle_signals": False, **kw}
     )
-    return config.TrainConfig(**{**defaults, **kw})
 
 
 def _shard(dataset_dir, split, i=1):

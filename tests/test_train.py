@@ -10,96 +10,16 @@ import threading
 
 import numpy as np
 import pytest
-import tf_slim as slim
+from helpers import TOY_CLASSES, TOY_SIZE, toy_train_config
 
 from slimcls import checkpoints, config, train
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils
 from slimcls.nets import nets_factory
 from slimcls.train import precision
 
-NUM_CLASSES = 4
-SIZE = 12
-
-
-def tiny_aux_net(images, num_classes, is_training=False, scope="Tiny"):
-    """A BatchNorm net with AuxLogits, registered as 'tiny_aux' by the fixture below."""
-    with tf.compat.v1.variable_scope(scope, "Tiny", [images]):
-        with slim.arg_scope(
-            [slim.conv2d],
-            normalizer_fn=slim.batch_norm,
-            normalizer_params={"is_training": is_training, "decay": 0.9},
-        ):
-            net = slim.conv2d(images, 4, [3, 3], stride=2, scope="conv1")
-            flat = slim.flatten(net)
-            aux = slim.fully_connected(flat, num_classes, activation_fn=None, scope="AuxLogits")
-            net = slim.fully_connected(flat, 8, scope="fc2")
-            logits = slim.fully_connected(net, num_classes, activation_fn=None, scope="Logits")
-    return logits, {"AuxLogits": aux, "Logits": logits}
-
-
-def _tiny_arg_scope(weight_decay=0.0):
-    with slim.arg_scope(
-        [slim.conv2d, slim.fully_connected],
-        weights_regularizer=slim.l2_regularizer(weight_decay) if weight_decay else None,
-    ) as sc:
-        return sc
-
-
-TINY_SPEC = nets_factory.NetSpec(
-    fn=tiny_aux_net,
-    arg_scope=_tiny_arg_scope,
-    default_image_size=SIZE,
-    preprocessing="cifarnet",
-    background_class=False,
-    min_image_size=4,
-    has_aux_logits=True,
-    logits_scopes=("Tiny/Logits", "Tiny/AuxLogits"),
-)
-
-
-@pytest.fixture
-def tiny_net(monkeypatch):
-    monkeypatch.setitem(nets_factory.NETWORKS, "tiny_aux", TINY_SPEC)
-    return "tiny_aux"
-
-
-@pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
-    """48 train / 16 validation 12x12 RGB images whose class is set by the mean colour."""
-    rng = np.random.RandomState(0)
-    labels = np.arange(64) % NUM_CLASSES
-    images = rng.randint(0, 60, (64, SIZE, SIZE, 3)) + (labels * 60)[:, None, None, None]
-    images = images.astype(np.uint8)
-    path = str(tmp_path_factory.mktemp("toy"))
-    dataset_utils.write_dataset_from_arrays(
-        path,
-        "toy",
-        {"train": (images[:48], labels[:48]), "validation": (images[48:], labels[48:])},
-        ["a", "b", "c", "d"],
-        num_shards=2,
-    )
-    return path
-
-
-def _config(dataset_dir, train_dir, **kw):
-    defaults = dict(
-        train_dir=str(train_dir),
-        dataset_dir=dataset_dir,
-        dataset_name="toy",
-        model_name="small_cnn",
-        train_image_size=SIZE,
-        batch_size=8,
-        max_number_of_steps=20,
-        log_every_n_steps=10,
-        weight_decay=0.0,
-        optimizer=config.OptimizerConfig(optimizer="momentum"),
-        learning_rate=config.LearningRateConfig(learning_rate=0.01),
-        random_seed=1,
-        shuffle_buffer_size=64,
-    )
-    return config.TrainConfig(**{**defaults, **kw})
+NUM_CLASSES, SIZE = TOY_CLASSES, TOY_SIZE
+_config = toy_train_config
 
 
 def _tensorboard_scalars(logdir):

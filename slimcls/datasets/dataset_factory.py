@@ -539,3 +539,31 @@ def _from_tf_slim_dir(
         splits=splits,
         sizes_from=sizes_from,
     )
+
+
+def tf_slim_split_api(name: str):
+    """What TF-Slim's ``datasets/<name>.py`` module exposed, for code written against it.
+
+    Returns:
+      ``(_FILE_PATTERN, SPLITS_TO_SIZES, _NUM_CLASSES, _ITEMS_TO_DESCRIPTIONS, get_split)``
+      of the built-in dataset ``name``; the facts come from its one record in
+      :data:`TF_SLIM_DATASETS`, and ``get_split(split_name, dataset_dir, file_pattern=None,
+      reader=None)`` is :func:`get_dataset` for that name (a converted directory is read
+      from its ``dataset.json``).
+    """
+    spec = TF_SLIM_DATASETS[name]
+
+    def get_split(split_name, dataset_dir, file_pattern=None, reader=None):
+        return get_dataset(name, split_name, dataset_dir, file_pattern, reader)
+
+    get_split.__doc__ = (
+        f"TF-Slim's ``{name}.get_split``: a ``slim.dataset.Dataset`` of one split "
+        f"(raises SlimclsError for an unknown split or missing files)."
+    )
+    return (
+        spec.file_pattern,
+        dict(spec.splits),
+        spec.num_classes,
+        dict(spec.items_to_descriptions),
+        get_split,
+    )

@@ -1,35 +1,16 @@
-"""TF-Slim's ``datasets/flowers.py`` API: ``get_split`` for code written against TF-Slim.
+"""TF-Slim's ``datasets/flowers.py`` API: ``get_split`` and its constants.
 
-The facts TF-Slim hard-coded here (file pattern, split sizes, classes) live in one record,
-``dataset_factory.TF_SLIM_DATASETS["flowers"]``; this module only exposes them under TF-Slim's
-names. A directory converted by slimcls (with ``dataset.json``) is read from its metadata.
+The facts TF-Slim hard-coded here live in one record,
+``dataset_factory.TF_SLIM_DATASETS["flowers"]``; see
+:func:`~slimcls.datasets.dataset_factory.tf_slim_split_api`.
 """
-
-from __future__ import annotations
-
-from typing import Any
 
 from slimcls.datasets import dataset_factory
 
-_SPEC = dataset_factory.TF_SLIM_DATASETS["flowers"]
-_FILE_PATTERN = _SPEC.file_pattern
-SPLITS_TO_SIZES = dict(_SPEC.splits)
-_NUM_CLASSES = _SPEC.num_classes
-_ITEMS_TO_DESCRIPTIONS = dict(_SPEC.items_to_descriptions)
-
-
-def get_split(
-    split_name: str, dataset_dir: str, file_pattern: str | None = None, reader: Any = None
-) -> dataset_factory.DatasetDescriptor:
-    """TF-Slim's ``flowers.get_split``: a ``slim.dataset.Dataset`` of one split.
-
-    Args:
-      split_name: one of ``SPLITS_TO_SIZES`` (or a split of a converted directory).
-      dataset_dir: TF-Slim's flowers files, or a slimcls conversion of flowers.
-      file_pattern: relative to ``dataset_dir``, ``%s`` = split; None = TF-Slim's.
-      reader: a TF1 reader class; None = ``tf.compat.v1.TFRecordReader``.
-
-    Raises:
-      SlimclsError: an unknown split or missing files (one line).
-    """
-    return dataset_factory.get_dataset("flowers", split_name, dataset_dir, file_pattern, reader)
+(
+    _FILE_PATTERN,
+    SPLITS_TO_SIZES,
+    _NUM_CLASSES,
+    _ITEMS_TO_DESCRIPTIONS,
+    get_split,
+) = dataset_factory.tf_slim_split_api("flowers")
