@@ -4,7 +4,8 @@ Three tiers, so the default run stays short on 2 cores:
 
 * default (``scripts/test.sh``): unit tests, no training loop;
 * ``--full`` (or ``SLIMCLS_FULL=1``; CI runs this): also tests marked ``train_loop``, which
-  run real training loops or training commands;
+  run real training loops or training commands, and ``heavy``, which build big graphs or
+  start several TensorFlow processes;
 * ``--run-slow`` (or ``SLIMCLS_RUN_SLOW=1``): everything, also tests marked ``slow``
   (big nets, the quickstart, kill trials, multi-process runs).
 """
@@ -31,20 +32,16 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "train_loop: runs a training loop; with --full")
-
-
 def pytest_collection_modifyitems(config, items):
     run_slow = config.getoption("--run-slow") or os.environ.get("SLIMCLS_RUN_SLOW") == "1"
     full = run_slow or config.getoption("--full") or os.environ.get("SLIMCLS_FULL") == "1"
     skip_slow = pytest.mark.skip(reason="slow: run with --run-slow or SLIMCLS_RUN_SLOW=1")
-    skip_loop = pytest.mark.skip(reason="train_loop: run with --full (as CI does)")
+    skip_full = pytest.mark.skip(reason="train_loop/heavy: run with --full (as CI does)")
     for item in items:
         if "slow" in item.keywords and not run_slow:
             item.add_marker(skip_slow)
-        elif "train_loop" in item.keywords and not full:
-            item.add_marker(skip_loop)
+        elif ("train_loop" in item.keywords or "heavy" in item.keywords) and not full:
+            item.add_marker(skip_full)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ def test_record_round_trip_and_parse_spec():
     assert int(parsed[rf.KEY_LABEL]) == 9 and bytes(parsed[rf.KEY_ENCODED].numpy()) == b"\x89PNG..."
 
 
+@pytest.mark.heavy
 def test_encode_record_is_byte_identical_across_processes():
     code = (
         "import sys; from slimcls.datasets import record_format as rf; "

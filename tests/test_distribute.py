@@ -155,6 +155,7 @@ train_image_classifier.main()
         np.testing.assert_allclose(vb[n], va[n], rtol=1e-3, atol=1e-5, err_msg=n)
 
 
+@pytest.mark.heavy
 def test_sync_batch_norm_uses_global_batch_moments():
     """Replica 0 sees dark images, replica 1 bright ones: per-replica BatchNorm keeps two
     different moving means; synchronised, both hold the global batch's (= their average,
@@ -261,6 +262,7 @@ def _finish(procs, timeout=300):
     return outputs
 
 
+@pytest.mark.heavy
 def test_two_workers_on_localhost_train_one_model(dataset_dir, tmp_path):
     train_dir = str(tmp_path / "run")
     flags = _flags(dataset_dir, train_dir, max_number_of_steps=8, log_every_n_steps=4)

@@ -203,6 +203,7 @@ def test_bad_settings_fail_before_loading(tmp_path, changes, message):
         ex.export(config)
 
 
+@pytest.mark.heavy
 def test_cli_output_file_prints_node_names_and_checks_dataset_name(exported):
     root = exported["root"]
     common = [

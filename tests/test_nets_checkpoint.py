@@ -74,6 +74,7 @@ def test_cifarnet_checkpoint(tmp_path):
     _check(tmp_path, "cifarnet", 10, 32, CIFARNET_VARIABLES)
 
 
+@pytest.mark.heavy
 def test_inception_v3_checkpoint_at_75(tmp_path):
     shapes = inception_v3_variables(7)
     # At 75x75, Mixed_6e is 3x3: the auxiliary head's 5x5 conv shrinks to 1x1 (name too).

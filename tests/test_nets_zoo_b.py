@@ -110,6 +110,7 @@ def inception_v4_at_107():
     return _graph_variables("inception_v4", True, size=107, batch=2)
 
 
+@pytest.mark.heavy
 def test_inception_v4_at_minimum_size_has_tf_slims_names_and_end_points(inception_v4_at_107):
     logits, end_points, shapes = inception_v4_at_107
     # TF-Slim names its aux conv "Conv2d_2a" whatever its kernel: same names as at 299.
@@ -134,6 +135,7 @@ def test_inception_v4_rejects_inputs_below_107():
         _graph_variables("inception_v4", True, size=106)
 
 
+@pytest.mark.heavy
 def test_inception_v4_feature_mode_and_final_endpoint():
     features, end_points, shapes = _graph_variables("inception_v4", False, size=75, num_classes=0)
     assert features.shape.as_list() == [1, 1, 1, 1536]
@@ -176,6 +178,7 @@ def nasnet_cifar_training():
     return _graph_variables("nasnet_cifar", True, batch=2)
 
 
+@pytest.mark.heavy
 def test_nasnet_cifar_training_graph_is_tf_slims(nasnet_cifar_training):
     logits, end_points, shapes = nasnet_cifar_training
     assert (len(shapes), _digest(shapes)) == TF_SLIM_NAMES[("nasnet_cifar", True)]
@@ -195,6 +198,7 @@ def test_nasnet_cifar_training_graph_is_tf_slims(nasnet_cifar_training):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_nasnet_cifar_evaluation_has_no_aux_head_unless_asked(nasnet_cifar_training):
     _, end_points, shapes = _graph_variables("nasnet_cifar", False)
     assert "AuxLogits" not in end_points and not any(n.startswith("aux_") for n in shapes)
@@ -217,6 +221,7 @@ def test_mobile_nasnets_end_points_at_minimum_size(name):
         _graph_variables(name, False, size=66, always_build_aux_head=True)
 
 
+@pytest.mark.heavy
 def test_nasnet_final_endpoint_and_config():
     config = nasnet.cifar_config()
     config.set_hparam("num_cells", 6)
