@@ -291,13 +291,10 @@ LABELS = st.one_of(
     st.lists(st.lists(st.integers(0, 9), max_size=3), max_size=3),
 )
 ARRAYS = st.tuples(
-    st.sampled_from(["u1", "i8", "f4", "O", "V2"]),
-    st.lists(st.integers(0, 4), min_size=1, max_size=3),
-).map(
-    lambda a: np.zeros(
-        [3072 if d == 4 else d for d in a[1]], dtype=a[0] if a[0] != "V2" else [("x", "u1")] * 2
-    )
-)
+    st.sampled_from(["u1", "i8", "f4", "O", [("x", "u1"), ("y", "u1")]]),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.sampled_from([[], [3072], [5]]),
+).map(lambda a: np.zeros(a[1] + a[2], dtype=a[0]))
 BATCHES = st.fixed_dictionaries(
     {},
     optional={
