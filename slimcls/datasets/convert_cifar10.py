@@ -10,8 +10,10 @@ contain (numpy arrays, lists, strings).
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import pickletools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -47,18 +49,88 @@ _ALLOWED_GLOBALS = frozenset(
 )
 
 
+class _NdarrayType:
+    """Stands in for ``numpy.ndarray`` in a pickle: only :func:`_reconstruct` may use it.
+
+    The real class would let a pickle call ``ndarray(shape)`` and allocate any size it
+    names (a 40-byte pickle asking for gigabytes) before any check could run.
+    """
+
+    def __init__(self, path: str):
+        self._path = path
+
+    def __call__(self, *args: Any) -> Any:
+        raise SlimclsError(f"{self._path} calls numpy.ndarray directly; not a CIFAR-10 pickle")
+
+
+def _reconstruct_checked(path: str, real: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy's ``_reconstruct`` admitting only what ``ndarray.__reduce__`` writes.
+
+    numpy always pickles ``_reconstruct(ndarray, (0,), b'b')`` and sets shape and data
+    afterwards (where the data length is checked against the shape); any other shape would
+    be allocated here, unchecked.
+    """
+
+    def reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
+        if not isinstance(subtype, _NdarrayType) or shape not in ((0,), [0], 0):
+            raise SlimclsError(
+                f"{path} reconstructs an array of shape {str(shape)[:40]}; expected numpy's "
+                "own pickling (shape (0,)) - refused before allocating"
+            )
+        return real(np.ndarray, (0,), dtype)
+
+    return reconstruct
+
+
+def _encode_latin1(path: str, real: Callable[..., Any]) -> Callable[..., Any]:
+    """``_codecs.encode`` as protocol 2 uses it (str -> bytes, latin1); no other codec."""
+
+    def encode(obj: Any, encoding: Any = "utf-8", errors: Any = "strict") -> Any:
+        if not isinstance(obj, str) or str(encoding).lower() not in ("latin1", "latin-1"):
+            raise SlimclsError(
+                f"{path} uses codec {str(encoding)[:40]!r}; expected latin1 bytes of numpy arrays"
+            )
+        return real(obj, "latin1")
+
+    return encode
+
+
+def _dtype_checked(path: str) -> Callable[..., Any]:
+    """``numpy.dtype`` admitting plain numeric types only (no object or structured dtypes)."""
+
+    def dtype(*args: Any) -> Any:
+        try:
+            d = np.dtype(*args)
+        except Exception as e:
+            raise SlimclsError(f"{path} names an invalid dtype: {e}") from None
+        if d.kind not in "biu" or d.hasobject or d.fields is not None or d.subdtype:
+            raise SlimclsError(f"{path} holds a {d} array; expected integer arrays")
+        return d
+
+    return dtype
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, file, path: str):
         super().__init__(file, encoding="latin1")
         self._path = path
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise SlimclsError(
-            f"{self._path} refers to {module}.{name}; CIFAR-10 pickles hold only numpy "
-            "arrays, lists and strings, so it was refused and nothing of it ran"
-        )
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise SlimclsError(
+                f"{self._path} refers to {module}.{name}; CIFAR-10 pickles hold only numpy "
+                "arrays, lists and strings, so it was refused and nothing of it ran"
+            )
+        if name == "ndarray":
+            return _NdarrayType(self._path)
+        if name == "dtype":
+            return _dtype_checked(self._path)
+        real = super().find_class(module, name)
+        if name == "_reconstruct":
+            return _reconstruct_checked(self._path, real)
+        if name == "encode":
+            return _encode_latin1(self._path, real)
+        return real
 
     def persistent_load(self, pid: Any) -> Any:
         raise SlimclsError(f"{self._path} uses persistent ids; not a CIFAR-10 pickle")
@@ -66,20 +138,35 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 def load_pickle(path: str) -> dict[str, Any]:
     """Loads a CIFAR-10 Python-version batch with the restricted unpickler; str keys."""
+    # The unpickler allocates a bytes/str/long opcode's declared length before reading it
+    # (and GFile.read(n) allocates n): a 20-byte file declaring 2**62 bytes crashed the
+    # process. So the file is read into memory (a batch is ~30 MB) and every opcode and
+    # length is first checked against the bytes actually there by pickletools' pure-Python
+    # parser, which runs nothing and reads at most what exists.
     with tf.io.gfile.GFile(path, "rb") as f:
-        try:
-            obj = _RestrictedUnpickler(f, path).load()
-        except SlimclsError:
-            raise
-        except Exception as e:  # any malformed pickle: one line, no traceback
-            raise SlimclsError(f"{path} is not a valid CIFAR-10 pickle: {e}") from None
+        data = f.read()
+    try:
+        for _ in pickletools.genops(data):
+            pass
+        obj = _RestrictedUnpickler(io.BytesIO(data), path).load()
+    except SlimclsError:
+        raise
+    except Exception as e:  # any malformed pickle: one line, no traceback
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise SlimclsError(f"{path} is not a valid CIFAR-10 pickle: {msg}") from None
     if not isinstance(obj, dict):
         raise SlimclsError(f"{path} holds a {type(obj).__name__}; expected a dict")
     return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in obj.items()}
 
 
-def _to_str(x: Any) -> str:
-    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
+def _class_names(names: Any, path: str) -> list[str]:
+    """``label_names`` of a ``batches.meta`` pickle as strings (UTF-8 bytes or str)."""
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, (str, bytes)) for n in names):
+        raise SlimclsError(f"{path} 'label_names' is not a list of strings")
+    try:
+        return [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+    except UnicodeDecodeError as e:
+        raise SlimclsError(f"{path} has a class name that is not UTF-8: {e}") from None
 
 
 # --------------------------------------------------------------------------- sources
@@ -109,18 +196,39 @@ def _bin_batch(path: str) -> _Batch:
     return _Batch(path, size // RECORD_BYTES, load)
 
 
+def _labels_array(labels: Any, n: int, path: str) -> np.ndarray:
+    """``labels`` as int64 ``[n]``: a list of ints or a 1-D integer array, nothing nested.
+
+    Checked element by element before numpy sees it: ``np.asarray`` of a list whose items
+    are (shared references to) lists would build an array of their product's size.
+    """
+    if isinstance(labels, np.ndarray):
+        ok = labels.ndim == 1 and labels.dtype.kind in "iu"
+    else:
+        ok = isinstance(labels, (list, tuple)) and all(
+            isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in labels
+        )
+    if not ok:
+        raise SlimclsError(f"{path} 'labels' is not a list of integers; expected N class ids")
+    if len(labels) != n:
+        raise SlimclsError(
+            f"{path} has {n} images and {len(labels)} labels; expected one label per image"
+        )
+    if n and not all(0 <= int(x) < 2**31 for x in (min(labels), max(labels))):
+        raise SlimclsError(f"{path} has label {min(labels)}..{max(labels)}; expected class ids")
+    return np.asarray(labels, dtype=np.int64).reshape(n)
+
+
 def _py_arrays(path: str) -> tuple[np.ndarray, np.ndarray]:
     d = load_pickle(path)
-    data, labels = d.get("data"), d.get("labels")
+    data = d.get("data")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
         raise SlimclsError(f"{path} 'data' is not a uint8 [N, 3072] array")
-    if data.shape[1] != 3072 or labels is None or len(labels) != len(data):
-        raise SlimclsError(
-            f"{path} has data of shape {data.shape} and {len(labels or [])} labels; expected "
-            "[N, 3072] and N labels"
-        )
+    if data.shape[1] != 3072:
+        raise SlimclsError(f"{path} has data of shape {data.shape}; expected [N, 3072]")
+    labels = _labels_array(d.get("labels"), len(data), path)
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return images, np.asarray(labels, dtype=np.int64)
+    return images, labels
 
 
 def _py_batch(path: str) -> _Batch:
@@ -142,14 +250,18 @@ def read_batches_dir(batches_dir: str) -> tuple[list[str], dict[str, list[_Batch
         if not tf.io.gfile.exists(meta):
             raise SlimclsError(f"{meta} is missing; expected the class names, one per line")
         with tf.io.gfile.GFile(meta, "rb") as f:
-            class_names = [s.strip() for s in f.read().decode("utf-8").splitlines() if s.strip()]
+            text = f.read()
+        try:
+            class_names = [s.strip() for s in text.decode("utf-8").splitlines() if s.strip()]
+        except UnicodeDecodeError as e:
+            raise SlimclsError(f"{meta} is not UTF-8 text ({e}); expected class names") from None
         make, suffix = _bin_batch, ".bin"
     elif "data_batch_1" in names or "test_batch" in names:
         kind = "python"
         meta = rf.join(batches_dir, "batches.meta")
         if not tf.io.gfile.exists(meta):
             raise SlimclsError(f"{meta} is missing; expected a pickle with 'label_names'")
-        class_names = [_to_str(n) for n in load_pickle(meta).get("label_names", [])]
+        class_names = _class_names(load_pickle(meta).get("label_names", []), meta)
         make, suffix = _py_batch, ""
     else:
         raise SlimclsError(

@@ -17,6 +17,7 @@ import io
 import random
 import struct
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -36,6 +37,25 @@ HEADER_BYTES = 10
 MAX_DIMENSION = 4096
 _CHUNK = 256
 _TRAIN_WORDS, _TEST_WORDS = ("trn", "train"), ("tst", "test")
+#: What ``zipfile`` raises on a damaged archive or member (bad CRC, truncated or garbled
+#: headers, unsupported methods or versions, encryption, seeks before the start).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    EOFError,
+    zlib.error,
+    OSError,
+    ValueError,
+    struct.error,
+    tf.errors.OpError,
+)
+
+
+def _unreadable_zip(path: str, e: BaseException) -> SlimclsError:
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return SlimclsError(f"{path} is not a readable zip ({msg}); expected a zip of .gnt files")
 
 
 @dataclasses.dataclass
@@ -60,18 +80,25 @@ class GntSource:
             f = open(self.file, "rb") if local else tf.io.gfile.GFile(self.file, "rb")
             return f, tf.io.gfile.stat(self.file).length
         raw = open(self.file, "rb") if local else tf.io.gfile.GFile(self.file, "rb")
-        zf = zipfile.ZipFile(raw)
-        return _ZipMember(raw, zf, self.member), zf.getinfo(self.member).file_size
+        try:
+            zf = zipfile.ZipFile(raw)
+            return _ZipMember(raw, zf, self.member, self.path), zf.getinfo(self.member).file_size
+        except _ZIP_ERRORS as e:
+            raw.close()
+            raise _unreadable_zip(self.path, e) from None
 
 
 class _ZipMember(io.RawIOBase):
     """A zip member stream that also closes its archive and the archive's file."""
 
-    def __init__(self, raw: BinaryIO, zf: zipfile.ZipFile, member: str):
-        self._raw, self._zf, self._f = raw, zf, zf.open(member)
+    def __init__(self, raw: BinaryIO, zf: zipfile.ZipFile, member: str, path: str):
+        self._raw, self._zf, self._f, self._path = raw, zf, zf.open(member), path
 
     def read(self, n: int = -1) -> bytes:
-        return self._f.read(n)
+        try:
+            return self._f.read(n)
+        except _ZIP_ERRORS as e:  # a damaged member (bad CRC, bad deflate stream)
+            raise _unreadable_zip(self._path, e) from None
 
     def readable(self) -> bool:
         return True
@@ -206,8 +233,8 @@ def _sources_in(paths: list[str]) -> list[GntSource]:
             try:
                 with tf.io.gfile.GFile(path, "rb") as raw, zipfile.ZipFile(raw) as zf:
                     members = sorted(n for n in zf.namelist() if n.lower().endswith(".gnt"))
-            except zipfile.BadZipFile as e:
-                raise SlimclsError(f"{path} is not a readable zip: {e}") from None
+            except _ZIP_ERRORS as e:
+                raise _unreadable_zip(path, e) from None
             if not members:
                 raise SlimclsError(f"{path} holds no .gnt files; expected HWDB1.x .gnt files")
             sources += [GntSource(f"{path}!{m}", path, m) for m in members]
