@@ -19,7 +19,7 @@ from slimcls.core.errors import SlimclsError
 from slimcls.datasets import convert_folder
 
 SIZES = [pytest.param(40, id="fast"), pytest.param(400, id="big", marks=pytest.mark.slow)]
-WALK_TIMEOUT_S = 10
+WALK_TIMEOUT_S = 60  # a hang, not slowness: generous for loaded CI machines
 
 NAMES = st.sampled_from(["a", "b", "c", ".h", "__MACOSX", "x y", "é", "img.png"])
 PATHS = st.lists(NAMES, min_size=1, max_size=3).map(lambda parts: os.path.join(*parts))
@@ -95,7 +95,6 @@ def _check(ops):
 # Found with this test (reported; convert_folder.py's walker is being rewritten): a class
 # folder holding a symlink to itself ("a -> .") is walked ~40 levels deep until ELOOP and
 # lists paths that do not open; two such links ("a -> .", "b -> .") make it run for minutes.
-@pytest.mark.xfail(reason="list_classes follows symlink loops (walker rewrite pending)")
 @pytest.mark.parametrize("n", SIZES)
 def test_walker_on_generated_trees(n):
     @settings(
