@@ -110,6 +110,73 @@ class _TrainDirLock:
                 pass
 
 
+@dataclasses.dataclass
+class _Plan:
+    """What a run trains on, checked before anything is built or written."""
+
+    descriptor: dataset_factory.DatasetDescriptor
+    validation: dataset_factory.DatasetDescriptor | None
+    model_plan: modeling.ModelPlan
+    strategy: tf.distribute.Strategy
+    global_batch_size: int
+
+
+def _plan(config: TrainConfig) -> _Plan:
+    """Checks flags, dataset, model and batch; creates the strategy.
+
+    Raises:
+      SlimclsError: anything that cannot work, before any file is written.
+    """
+    _check(config)
+    # Before any TensorFlow op: logical CPU devices and the collective ops of a multi-worker
+    # strategy can only be set up at program start (reading a dataset can create tensors).
+    distribute.configure_local_devices(config.num_clones, config.clone_on_cpu)
+    strategy = distribute.create_strategy(config.num_clones, config.clone_on_cpu)
+    descriptor = dataset_factory.get_dataset(
+        config.dataset_name, config.dataset_split_name, config.dataset_dir
+    )
+    model_plan = modeling.plan(
+        config.model_name,
+        descriptor.num_classes,
+        preprocessing_name=config.preprocessing_name,
+        image_size=config.train_image_size,
+        channels=int(descriptor.channels or 3),
+        use_grayscale=config.use_grayscale,
+        labels_offset=config.labels_offset,
+        compute_dtype=precision.compute_dtype(config.mixed_precision),
+    )
+    # --batch_size is per clone (TF-Slim): a step trains on the global batch, and the
+    # epoch-based schedule counts global batches.
+    replicas = strategy.num_replicas_in_sync
+    global_batch_size = config.batch_size * replicas
+    if global_batch_size > descriptor.num_samples:
+        times = f" x {replicas} replicas = {global_batch_size}" if replicas > 1 else ""
+        raise SlimclsError(
+            f"--batch_size={config.batch_size}{times} is larger than split "
+            f"{descriptor.split_name!r} of {descriptor.name!r} ({descriptor.num_samples} examples)"
+        )
+    validation = None
+    if config.validation_split_name:  # fail now, not after building the model
+        validation = dataset_factory.get_dataset(
+            config.dataset_name, config.validation_split_name, config.dataset_dir
+        )
+    if config.deterministic and config.random_seed is None:
+        raise SlimclsError("--deterministic needs --random_seed (e.g. --random_seed=0)")
+    input_pipeline.check_shards(descriptor)  # cut shards: fail before any step
+    if validation is not None:
+        input_pipeline.check_shards(validation)
+    return _Plan(descriptor, validation, model_plan, strategy, global_batch_size)
+
+
+def _seed(config: TrainConfig) -> None:
+    if config.deterministic:
+        # Deterministic kernels everywhere (a nondeterministic op then fails loudly instead
+        # of drifting); the input pipeline is already deterministic with a seed.
+        tf.config.experimental.enable_op_determinism()
+    if config.random_seed is not None:
+        tf.keras.utils.set_random_seed(config.random_seed)
+
+
 def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :class:`TrainConfig`.
 
@@ -126,61 +193,61 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
       SlimclsError: bad configuration or data, a checkpoint that does not fit, or a
         NaN/Inf loss (the message names the step; the last good checkpoint is kept).
     """
-    _check(config)
-    # Before any TensorFlow op: logical CPU devices and the collective ops of a multi-worker
-    # strategy can only be set up at program start (reading a dataset can create tensors).
-    distribute.configure_local_devices(config.num_clones, config.clone_on_cpu)
-    strategy = distribute.create_strategy(config.num_clones, config.clone_on_cpu)
-    descriptor = dataset_factory.get_dataset(
-        config.dataset_name, config.dataset_split_name, config.dataset_dir
-    )
-    if config.batch_size > descriptor.num_samples:
-        raise SlimclsError(
-            f"--batch_size={config.batch_size} is larger than split "
-            f"{descriptor.split_name!r} of {descriptor.name!r} ({descriptor.num_samples} examples)"
-        )
-    model_plan = modeling.plan(
-        config.model_name,
-        descriptor.num_classes,
-        preprocessing_name=config.preprocessing_name,
-        image_size=config.train_image_size,
-        channels=int(descriptor.channels or 3),
-        use_grayscale=config.use_grayscale,
-        labels_offset=config.labels_offset,
-        compute_dtype=precision.compute_dtype(config.mixed_precision),
-    )
-    # --batch_size is per clone (TF-Slim): a step trains on the global batch, and the
-    # epoch-based schedule counts global batches.
-    global_batch_size = config.batch_size * strategy.num_replicas_in_sync
-    if global_batch_size > descriptor.num_samples:
-        raise SlimclsError(
-            f"--batch_size={config.batch_size} x {strategy.num_replicas_in_sync} replicas = "
-            f"{global_batch_size} is larger than split {descriptor.split_name!r} "
-            f"({descriptor.num_samples} examples)"
-        )
-    schedule = optim.learning_rate_schedule(
-        config.learning_rate, descriptor.num_samples, global_batch_size, config.max_number_of_steps
-    )
-    validation = None
-    if config.validation_split_name:  # fail now, not after building the model
-        validation = dataset_factory.get_dataset(
-            config.dataset_name, config.validation_split_name, config.dataset_dir
-        )
-    if config.deterministic:
-        if config.random_seed is None:
-            raise SlimclsError("--deterministic needs --random_seed (e.g. --random_seed=0)")
-        # Deterministic kernels everywhere (a nondeterministic op then fails loudly instead
-        # of drifting); the input pipeline is already deterministic with a seed.
-        tf.config.experimental.enable_op_determinism()
-    if config.random_seed is not None:
-        tf.keras.utils.set_random_seed(config.random_seed)
-
-    input_pipeline.check_shards(descriptor)  # cut shards: fail before any step
-    if validation is not None:
-        input_pipeline.check_shards(validation)
-    if distribute.is_chief(strategy):  # the other workers of a multi-worker run share it
+    plan = _plan(config)
+    strategy = plan.strategy
+    chief = distribute.is_chief(strategy)
+    if chief:  # the other workers of a multi-worker run share it
         lock.acquire()
-    preprocess = model_plan.preprocess_fn(is_training=True)
+    _seed(config)
+    dataset = _distributed_input(config, plan)
+    with strategy.scope():
+        state = create_state(config, plan.model_plan)
+    state.model.sync_batch_norm = config.sync_batch_norm and strategy.num_replicas_in_sync > 1
+    _log_start(config, plan, state)
+    log.info("%s", resume_or_finetune(state, config, plan.model_plan))
+
+    schedule = optim.learning_rate_schedule(
+        config.learning_rate,
+        plan.descriptor.num_samples,
+        plan.global_batch_size,
+        config.max_number_of_steps,
+    )
+    options = StepOptions(
+        num_classes=plan.model_plan.num_classes,
+        label_smoothing=config.label_smoothing,
+        global_batch_size=plan.global_batch_size,
+        num_summary_images=config.num_summary_images,
+    )
+    step_fn = make_step_fn(
+        state, strategy, schedule, options, config.jit_compile, config.steps_per_call
+    )
+    save_dir = config.train_dir if chief else distribute.worker_dir(config.train_dir, strategy)
+    tf.io.gfile.makedirs(config.train_dir)
+    if on_start is not None and chief:
+        on_start()
+    run_hooks = _hooks(config, plan, state, chief, save_dir)
+    run = hooks.Run(
+        config,
+        state,
+        save_dir,
+        examples_per_epoch=int(plan.descriptor.num_samples),
+        global_batch_size=plan.global_batch_size,
+        step=state.step,
+    )
+    try:
+        return _loop(run, step_fn, iter(dataset), run_hooks)
+    finally:
+        distribute.cleanup(save_dir, config.train_dir)
+
+
+def _distributed_input(config: TrainConfig, plan: _Plan):
+    """The training split as a distributed dataset: each worker reads its own part.
+
+    Batches are copied to each replica's device ahead of the step (a small per-replica
+    buffer), so the step does not wait for host-to-device transfers.
+    """
+    descriptor = plan.descriptor
+    preprocess = plan.model_plan.preprocess_fn(is_training=True)
     cores = distribute.input_parallelism()
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -198,7 +265,7 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
         dataset = input_pipeline.make_dataset(
             descriptor,
             preprocess,
-            ctx.get_per_replica_batch_size(global_batch_size),
+            ctx.get_per_replica_batch_size(plan.global_batch_size),
             is_training=True,
             labels_offset=config.labels_offset,
             shuffle_buffer_size=config.shuffle_buffer_size,
@@ -213,87 +280,54 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
         options.threading.private_threadpool_size = cores
         return dataset.with_options(options)
 
-    # Batches are copied to each replica's device ahead of the step (a small per-replica
-    # buffer), so the step does not wait for host-to-device transfers.
     input_options = tf.distribute.InputOptions(
         experimental_fetch_to_device=True, experimental_per_replica_buffer_size=2
     )
-    dataset = strategy.distribute_datasets_from_function(dataset_fn, options=input_options)
-    with strategy.scope():
-        state = create_state(config, model_plan)
-    state.model.sync_batch_norm = config.sync_batch_norm and strategy.num_replicas_in_sync > 1
-    image_shape = model_plan.image_shape
+    return plan.strategy.distribute_datasets_from_function(dataset_fn, options=input_options)
+
+
+def _log_start(config: TrainConfig, plan: _Plan, state) -> None:
+    image_shape = plan.model_plan.image_shape
     log.info(
         "Training %s (%d variables, %d trained, %d classes) on %s/%s (%d examples), "
         "batch %d per replica (%d global), image %dx%d, %s, %s",
         config.model_name,
         len(state.model_variables()),
         len(state.trainable),
-        model_plan.num_classes,
-        descriptor.name,
-        descriptor.split_name,
-        descriptor.num_samples,
+        plan.model_plan.num_classes,
+        plan.descriptor.name,
+        plan.descriptor.split_name,
+        plan.descriptor.num_samples,
         config.batch_size,
-        global_batch_size,
+        plan.global_batch_size,
         image_shape[0],
         image_shape[1],
-        model_plan.compute_dtype,
-        distribute.describe(strategy),
+        plan.model_plan.compute_dtype,
+        distribute.describe(plan.strategy),
     )
-    log.info("%s", resume_or_finetune(state, config, model_plan))
-
-    options = StepOptions(
-        num_classes=model_plan.num_classes,
-        label_smoothing=config.label_smoothing,
-        global_batch_size=global_batch_size,
-        num_summary_images=config.num_summary_images,
-    )
-    step_fn = make_step_fn(
-        state, strategy, schedule, options, config.jit_compile, config.steps_per_call
-    )
-    chief = distribute.is_chief(strategy)
-    save_dir = config.train_dir if chief else distribute.worker_dir(config.train_dir, strategy)
-    tf.io.gfile.makedirs(config.train_dir)
-    if on_start is not None and chief:
-        on_start()
-    run_hooks = _hooks(config, model_plan, validation, state, chief, save_dir)
-    if distribute.num_workers(strategy) > 1:  # save/stop decided by all workers together
-        run_hooks[-1] = distribute.AgreedCheckpointHook(
-            config.save_interval_secs, strategy, config.log_every_n_steps
-        )
-        resolver = strategy.cluster_resolver
-        run_hooks.insert(
-            0,
-            distribute.WorkerSpeedHook(
-                config.log_every_n_steps,
-                f"{resolver.task_type} {resolver.task_id}",
-                global_batch_size // distribute.num_workers(strategy),
-            ),
-        )
-    run = hooks.Run(
-        config,
-        state,
-        save_dir,
-        examples_per_epoch=int(descriptor.num_samples),
-        global_batch_size=global_batch_size,
-        step=state.step,
-    )
-    try:
-        return _loop(run, step_fn, iter(dataset), run_hooks)
-    finally:
-        distribute.cleanup(save_dir, config.train_dir)
 
 
-def _hooks(
-    config: TrainConfig, model_plan, validation, state, chief: bool, save_dir: str
-) -> list[hooks.Hook]:
+def _hooks(config: TrainConfig, plan: _Plan, state, chief: bool, save_dir: str) -> list[hooks.Hook]:
     """The side jobs of this run, in the order they run after each step.
 
     Validation runs before the checkpoint hook (always last), so a run stopped early
     saves the step it stopped at. Non-chief workers of a multi-worker run write no logs
-    or summaries in train_dir (their validation summaries go to their scratch ``save_dir``).
+    or summaries in train_dir (their validation summaries go to their scratch ``save_dir``);
+    there every worker logs its own speed, and all workers decide saving and stopping
+    together.
     """
+    validation, strategy = plan.validation, plan.strategy
+    workers = distribute.num_workers(strategy)
     run_hooks: list[hooks.Hook] = []
+    if workers > 1:
+        resolver = strategy.cluster_resolver
+        run_hooks.append(
+            distribute.WorkerSpeedHook(
+                config.log_every_n_steps,
+                f"{resolver.task_type} {resolver.task_id}",
+                plan.global_batch_size // workers,
+            )
+        )
     if chief:
         run_hooks.append(hooks.ProgressHook(config.log_every_n_steps))
         run_hooks.append(
@@ -309,7 +343,7 @@ def _hooks(
         )
         run_hooks.append(
             hooks.ValidationHook(
-                _make_validation(config, model_plan, validation, state.model),
+                _make_validation(config, plan.model_plan, validation, state.model),
                 config.eval_every_n_steps,
                 config.validation_split_name,
                 writer,
@@ -317,7 +351,14 @@ def _hooks(
                 patience=config.early_stopping_patience,
             )
         )
-    run_hooks.append(hooks.CheckpointHook(config.save_interval_secs))
+    if workers > 1:
+        run_hooks.append(
+            distribute.AgreedCheckpointHook(
+                config.save_interval_secs, strategy, config.log_every_n_steps
+            )
+        )
+    else:
+        run_hooks.append(hooks.CheckpointHook(config.save_interval_secs))
     return run_hooks
 
 
