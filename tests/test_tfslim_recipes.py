@@ -343,6 +343,12 @@ def _run_recipe(recipe, paths):
     return evals
 
 
+def _flag(flags, name):
+    """The value of ``name`` in a transcribed command line."""
+    (value,) = [f.split("=", 1)[1] for f in flags if f.startswith(name + "=")]
+    return value
+
+
 def _assert_accuracy_printed(evals, count):
     assert len(evals) == count
     for out in evals:
@@ -394,8 +400,30 @@ def test_finetune_on_flowers(tmp_path, model_name, num_classes, size, recipe):
         os.path.join(paths["PRETRAINED_CHECKPOINT_DIR"], f"{model_name}.ckpt"),
     )
     _assert_accuracy_printed(_run_recipe(recipe, paths), 2)
-    for d in (paths["TRAIN_DIR"], os.path.join(paths["TRAIN_DIR"], "all")):
-        assert any(n.startswith("model.ckpt-") for n in os.listdir(d)), os.listdir(d)
+    import tensorflow as tf
+
+    from slimcls import checkpoints
+
+    pretrained = tf.train.load_checkpoint(
+        os.path.join(paths["PRETRAINED_CHECKPOINT_DIR"], f"{model_name}.ckpt")
+    )
+    stage1, stage2 = (
+        tf.train.load_checkpoint(checkpoints.latest_checkpoint(d))
+        for d in (paths["TRAIN_DIR"], os.path.join(paths["TRAIN_DIR"], "all"))
+    )
+    scopes = tuple(s + "/" for s in _flag(recipe[1][1], "--checkpoint_exclude_scopes").split(","))
+    weights = [n for n in pretrained.get_variable_to_shape_map() if n.endswith("/weights")]
+    frozen = [n for n in weights if not n.startswith(scopes)]
+    logits = [n for n in weights if n.startswith(scopes)]
+    assert frozen and logits
+    # --checkpoint_exclude_scopes: new 5-class logits; --trainable_scopes: the rest is frozen
+    # in stage 1 (moving averages of batch norm may still move, as in TF-Slim).
+    for name in logits:
+        assert stage1.get_variable_to_shape_map()[name][-1] == len(FLOWERS), name
+    for name in frozen:
+        np.testing.assert_array_equal(stage1.get_tensor(name), pretrained.get_tensor(name))
+    # Stage 2 trains every layer, starting from stage 1.
+    assert any(not np.array_equal(stage2.get_tensor(n), stage1.get_tensor(n)) for n in frozen)
 
 
 def test_export_mobilenet(tmp_path):
