@@ -224,8 +224,8 @@ def num_classes_in_checkpoint(model_name: str, prefix: str) -> int:
     """
     shapes = checkpoints.read_shapes(prefix)
     for scope in nets_factory.get_spec(model_name).logits_scopes:
-        for key in (f"{scope}/biases", f"{scope}/weights"):
-            if key in shapes:
+        for key in sorted(k for k in shapes if k.startswith(f"{scope}/")):  # also nested
+            if key.endswith(("/biases", "/weights")):  # e.g. .../Logits/Conv2d_1c_1x1/weights
                 return int(shapes[key][-1])
     raise SlimclsError(
         f"cannot tell the number of classes of {model_name} from checkpoint {prefix!r}; "
