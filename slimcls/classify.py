@@ -10,18 +10,20 @@ entry in the results; the other files are still classified.
 from __future__ import annotations
 
 import glob
+import io
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from slimcls import checkpoints, modeling
 from slimcls.config import ClassifierConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils, file_walk
+from slimcls.datasets import dataset_utils, file_walk, image_codec, record_format
 from slimcls.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).
@@ -75,11 +77,20 @@ class Classifier:
             raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
         self.checkpoint = checkpoints.resolve_checkpoint(config.checkpoint_path)
         info: dict[str, Any] = {}
-        if config.dataset_dir:
-            info = dataset_utils.read_dataset_json(config.dataset_dir)
         self.labels_file = config.labels_file
-        if not self.labels_file and info:
-            self.labels_file = os.path.join(config.dataset_dir, str(info["labels_file"]))
+        if config.dataset_dir and tf.io.gfile.exists(
+            os.path.join(config.dataset_dir, record_format.DATASET_JSON)
+        ):
+            info = dataset_utils.read_dataset_json(config.dataset_dir)
+            if not self.labels_file:
+                self.labels_file = os.path.join(config.dataset_dir, str(info["labels_file"]))
+        elif config.dataset_dir and not self.labels_file:
+            # A TF-Slim dataset directory (no dataset.json), as TF-Slim's export and
+            # label_image took it: names from its labels.txt when there is one, the number
+            # of classes from the checkpoint's logits layer.
+            tf_slim_labels = os.path.join(config.dataset_dir, record_format.LABELS_FILENAME)
+            if tf.io.gfile.exists(tf_slim_labels):
+                self.labels_file = tf_slim_labels
         labels = dataset_utils.read_label_file(self.labels_file) if self.labels_file else {}
         if config.num_classes is not None:
             dataset_classes = config.num_classes + config.labels_offset
@@ -105,6 +116,8 @@ class Classifier:
         self.names = modeling.class_names(labels, self.num_classes, config.labels_offset)
         self.preprocess = self.plan.preprocess_fn(is_training=False)
         self.image_shape = self.plan.image_shape
+        #: Images above this many pixels are refused from their header (None: no limit).
+        self.max_image_pixels: int | None = image_codec.DEFAULT_MAX_IMAGE_PIXELS
         self.model: SlimModel = modeling.load(
             self.plan, self.checkpoint, bool(config.moving_average_decay)
         )
@@ -192,12 +205,30 @@ class Classifier:
             raise SlimclsError(f"cannot read: {_first_line(e)}") from None
         if not data:
             raise SlimclsError("empty file")
+        _check_pixels(data, self.max_image_pixels)
         try:
             return self.decode_and_preprocess(tf.constant(data))
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
             raise SlimclsError(
                 f"not a decodable JPEG/PNG/GIF/BMP/WebP image ({_first_line(e)})"
             ) from None
+
+
+def _check_pixels(data: bytes, max_pixels: int | None) -> None:
+    """Refuses an image above ``max_pixels`` from its header, before anything is decoded
+    (a 4.7 MB 20000x20000 JPEG would need 6.7 GB decoded)."""
+    if max_pixels is None:
+        return
+    try:
+        with Image.open(io.BytesIO(data)) as img:  # lazy: reads the header only
+            width, height = img.size
+    except Exception:  # noqa: BLE001  (not an image PIL knows: TensorFlow's decoder decides)
+        return
+    if width * height > max_pixels:
+        raise SlimclsError(
+            f"{width}x{height} is {width * height} pixels, above the limit of {max_pixels} "
+            "(--max_image_pixels); not decoded"
+        )
 
 
 def _shown(path: str) -> str:

@@ -437,6 +437,12 @@ class ClassifyOutputConfig:
     output_json: str | None = setting(
         None, "Also write all results as JSON to this file ('-': print only JSON to stdout)."
     )
+    max_image_pixels: int | None = setting(
+        50_000_000,
+        "Images with more pixels than this (read from the header, before decoding) are "
+        "reported as errors instead of decoded. None: no limit.",
+        lower_bound=1,
+    )
 
 
 #: TF Lite variants ``export_inference_graph --tflite`` writes (``slimcls.export`` checks

@@ -123,3 +123,31 @@ def test_bad_checkpoint_is_a_clear_error(setup, tmp_path):
     config = cfg.ClassifierConfig(checkpoint_path=str(tmp_path), model_name=MODEL)
     with pytest.raises(SlimclsError, match="without checkpoints"):
         cl.Classifier(config)
+
+
+def _png_header(width, height):
+    """A PNG whose IHDR claims ``width`` x ``height`` (no pixel data worth decoding)."""
+    import struct
+    import zlib
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"x") + chunk(b"IEND", b"")
+
+
+def test_pixel_limit_is_checked_from_the_header_before_decoding(setup, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header(20000, 20000))  # 67 bytes that would decode to 1.2 GB
+    classifier = setup["classifier"]
+    assert classifier.max_image_pixels == 50_000_000
+    (result,) = classifier.classify_files([str(bomb)])
+    assert "20000x20000 is 400000000 pixels, above the limit of 50000000" in result["error"]
+    small = setup["paths"][0]
+    classifier.max_image_pixels = 10  # an ordinary image above a tiny limit: same error
+    try:
+        (result,) = classifier.classify_files([small])
+        assert "above the limit of 10" in result["error"]
+    finally:
+        classifier.max_image_pixels = 50_000_000

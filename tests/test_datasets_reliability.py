@@ -393,3 +393,24 @@ def test_large_images_rejected_and_listed_or_downscaled(tmp_path):
         r = record_format.decode_record(bytes(rec.numpy()))
         sizes.add((r[record_format.KEY_HEIGHT], r[record_format.KEY_WIDTH]))
     assert (5, 10) in sizes and all(max(s) <= 10 for s in sizes)
+
+
+def test_disk_full_while_writing_shards_is_one_line_and_leaves_no_dataset(tmp_path, monkeypatch):
+    import errno
+
+    class FullDisk:
+        def __init__(self, path):
+            self.path = path
+
+        def write(self, record):
+            raise OSError(errno.ENOSPC, "No space left on device", self.path)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(sharded_output.tf.io, "TFRecordWriter", FullDisk)
+    out = str(tmp_path / "out")
+    with pytest.raises(SlimclsError, match="no space left on the device of") as e:
+        _convert(_pets(str(tmp_path / "pets")), out)
+    assert "\n" not in str(e.value)
+    assert not os.path.exists(os.path.join(out, "dataset.json"))

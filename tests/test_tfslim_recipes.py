@@ -218,9 +218,9 @@ INCEPTION_RESNET_V2 = _finetune_recipe(
 # --input_checkpoint), so --checkpoint_path is added and --output_file names the frozen
 # graph; the quantize step (graph_transforms) becomes --tflite=dynamic_range (needs
 # --output_dir); label_image becomes classify_image on the same checkpoint.
-# --dataset_dir={MODEL_FOLDER} is replaced by --labels_file={MODEL_FOLDER}/labels.txt:
-# TF-Slim's export only read the class count of its default dataset (imagenet) and never
-# looked in that folder, while slimcls requires a converted dataset (dataset.json) there.
+# The first export keeps TF-Slim's --dataset_dir={MODEL_FOLDER} (a folder without
+# dataset.json: names from its labels.txt, classes from the checkpoint); the others show
+# --labels_file.
 MOBILENET = [
     (
         "export_inference_graph",
@@ -229,7 +229,7 @@ MOBILENET = [
             "--image_size=128",
             "--logtostderr",
             "--output_file={MODEL_FOLDER}/frozen_graph.pb",
-            "--labels_file={MODEL_FOLDER}/labels.txt",
+            "--dataset_dir={MODEL_FOLDER}",
             "--checkpoint_path={CHECKPOINT}",
         ],
     ),

@@ -420,3 +420,28 @@ def test_mixed_precision_auto_follows_the_hardware(monkeypatch):
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
     assert precision.compute_dtype("auto") == "float32"
     assert precision.compute_dtype(None) == precision.compute_dtype("float32") == "float32"
+
+
+@pytest.mark.train_loop
+def test_several_steps_per_call_train_exactly_like_one(dataset_dir, tmp_path):
+    """--steps_per_call=4 runs four steps inside one tf.function call: same losses at the
+    logged steps and the same weights as one step per call (deterministic runs)."""
+    runs = {}
+    for per_call in (1, 4):
+        cfg = _config(
+            dataset_dir,
+            tmp_path / f"per_call_{per_call}",
+            max_number_of_steps=8,
+            log_every_n_steps=4,
+            steps_per_call=per_call,
+            deterministic=True,
+            random_seed=5,
+        )
+        result = train.train(cfg)
+        with open(tmp_path / f"per_call_{per_call}" / "train_log.csv") as f:
+            logged = [(row["step"], row["loss"]) for row in csv.DictReader(f)]
+        weights = tf.train.load_checkpoint(result.checkpoint).get_tensor("SmallCNN/conv1/weights")
+        runs[per_call] = (result.global_step, logged, weights)
+    assert runs[1][0] == runs[4][0] == 8
+    assert runs[1][1] == runs[4][1] and [s for s, _ in runs[4][1]] == ["4", "8"]
+    np.testing.assert_allclose(runs[1][2], runs[4][2], rtol=1e-6, atol=1e-7)

@@ -50,6 +50,7 @@ def _main(argv: list[str]) -> int:
     if not paths:
         raise SlimclsError(f"no image files found in {inputs}")
     classifier = cl.Classifier(config)
+    classifier.max_image_pixels = output.max_image_pixels
     json_only = output.output_json == "-"
 
     def show(result):

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic
@@ -320,9 +321,10 @@ class ShardedWriter:
 
     def write(self, serialized: bytes) -> None:
         target = min(self.num_shards - 1, self.count * self.num_shards // self.expected)
-        while self._index < target:
-            self._open(self._index + 1)
-        self._writer.write(serialized)
+        with diskspace.disk_full_errors(self.dataset_dir):  # ENOSPC: one line naming the dir
+            while self._index < target:
+                self._open(self._index + 1)
+            self._writer.write(serialized)
         self.shard_counts[self._index] += 1
         self.count += 1
 
@@ -330,9 +332,10 @@ class ShardedWriter:
         """Finishes every shard (empty ones included) and renames them; returns the count."""
         if self._closed:
             return self.count
-        while self._index < self.num_shards - 1:
-            self._open(self._index + 1)
-        self._writer.close()
+        with diskspace.disk_full_errors(self.dataset_dir):
+            while self._index < self.num_shards - 1:
+                self._open(self._index + 1)
+            self._writer.close()
         self._writer = None
         for i, tmp in enumerate(self._tmp_paths):
             tf.io.gfile.rename(tmp, self.path(i), overwrite=True)
