@@ -222,6 +222,11 @@ def _check_pixels(data: bytes, max_pixels: int | None) -> None:
     try:
         with Image.open(io.BytesIO(data)) as img:  # lazy: reads the header only
             width, height = img.size
+    except Image.DecompressionBombError:  # PIL's own limit, far above ours: refuse as well
+        raise SlimclsError(
+            f"more than {2 * Image.MAX_IMAGE_PIXELS} pixels (PIL's decompression-bomb limit), "
+            f"above the limit of {max_pixels} (--max_image_pixels); not decoded"
+        ) from None
     except Exception:  # noqa: BLE001  (not an image PIL knows: TensorFlow's decoder decides)
         return
     if width * height > max_pixels:

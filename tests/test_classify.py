@@ -138,12 +138,14 @@ def _png_header(width, height):
 
 
 def test_pixel_limit_is_checked_from_the_header_before_decoding(setup, tmp_path):
-    bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(_png_header(20000, 20000))  # 67 bytes that would decode to 1.2 GB
+    big, bomb = tmp_path / "big.png", tmp_path / "bomb.png"
+    big.write_bytes(_png_header(8000, 8000))  # 67 bytes that would decode to 192 MB
+    bomb.write_bytes(_png_header(20000, 20000))  # 1.2 GB: beyond PIL's own bomb limit too
     classifier = setup["classifier"]
     assert classifier.max_image_pixels == 50_000_000
-    (result,) = classifier.classify_files([str(bomb)])
-    assert "20000x20000 is 400000000 pixels, above the limit of 50000000" in result["error"]
+    results = classifier.classify_files([str(big), str(bomb)])
+    assert "8000x8000 is 64000000 pixels, above the limit of 50000000" in results[0]["error"]
+    assert "above the limit of 50000000" in results[1]["error"]
     small = setup["paths"][0]
     classifier.max_image_pixels = 10  # an ordinary image above a tiny limit: same error
     try:
