@@ -129,3 +129,17 @@ def test_vgg_mean_subtraction(is_training):
     np.testing.assert_allclose(out[0, 0], [100 - 123.68, 100 - 116.78, 100 - 103.94], atol=1e-3)
     # Outputs larger than TF-Slim's 256 smallest side still work.
     assert fn(_image(), 288, 300).shape == (288, 300, 3)
+
+
+def test_tf_slim_keyword_arguments_are_accepted():
+    """TF-Slim callers pass fast_mode, add_image_summaries and crop_image."""
+    image = tf.constant(np.random.RandomState(0).randint(0, 255, (40, 30, 3)), tf.uint8)
+    train = preprocessing_factory.get_preprocessing("inception_v3", is_training=True)
+    out = train(image, 16, 16, fast_mode=False, add_image_summaries=False, crop_image=False)
+    assert out.shape == (16, 16, 3)
+    evaluate = preprocessing_factory.get_preprocessing("inception", is_training=False)
+    cropped = evaluate(image, 16, 16, crop_image=True)
+    whole = evaluate(image, 16, 16, crop_image=False)
+    assert not np.allclose(cropped.numpy(), whole.numpy())  # crop_image=False keeps it all
+    cifar = preprocessing_factory.get_preprocessing("cifarnet", is_training=False)
+    assert cifar(image, 24, 24, add_image_summaries=False).shape == (24, 24, 3)

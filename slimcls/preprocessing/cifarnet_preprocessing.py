@@ -68,11 +68,14 @@ def preprocess_image(
     output_height: int,
     output_width: int,
     is_training: bool = False,
+    add_image_summaries: bool = True,
     use_grayscale: bool = False,
     seed: tf.Tensor | None = None,
     **kwargs,
 ) -> tf.Tensor:
-    """TF-Slim's entry point; ``seed`` is used only in training."""
+    """TF-Slim's entry point; ``seed`` is used only in training. ``add_image_summaries`` is
+    accepted for TF-Slim's callers (the training loop summarises input images)."""
+    del add_image_summaries
     if is_training:
         return preprocess_for_train(
             image, output_height, output_width, use_grayscale=use_grayscale, seed=seed, **kwargs

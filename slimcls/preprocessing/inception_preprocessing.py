@@ -115,12 +115,22 @@ def preprocess_image(
     output_height: int,
     output_width: int,
     is_training: bool = False,
+    bbox: tf.Tensor | None = None,
+    fast_mode: bool = True,
+    add_image_summaries: bool = True,
+    crop_image: bool = True,
     use_grayscale: bool = False,
     seed: tf.Tensor | None = None,
-    bbox: tf.Tensor | None = None,
-    **kwargs,
 ) -> tf.Tensor:
-    """TF-Slim's entry point; ``seed`` and ``bbox`` are used only in training."""
+    """TF-Slim's entry point, with TF-Slim's keyword arguments.
+
+    ``crop_image=False`` skips the random bounding-box crop in training and the central
+    crop in evaluation, as in TF-Slim. ``fast_mode`` and ``add_image_summaries`` are
+    accepted for TF-Slim's callers: the colour distortion always uses the fast ordering
+    (TF-Slim's default), and input images are summarised by the training loop instead.
+    ``seed`` and ``bbox`` are used only in training.
+    """
+    del fast_mode, add_image_summaries
     if is_training:
         return preprocess_for_train(
             image,
@@ -129,8 +139,12 @@ def preprocess_image(
             bbox=bbox,
             use_grayscale=use_grayscale,
             seed=seed,
-            **kwargs,
+            random_crop=crop_image,
         )
     return preprocess_for_eval(
-        image, output_height, output_width, use_grayscale=use_grayscale, **kwargs
+        image,
+        output_height,
+        output_width,
+        central_fraction=0.875 if crop_image else None,
+        use_grayscale=use_grayscale,
     )
