@@ -88,20 +88,19 @@ train_start=$SECONDS
   --log_every_n_steps=250 --save_interval_secs=600 --save_summaries_secs=600 --random_seed=0
 train_secs=$((SECONDS - train_start))
 
+# Eval, classify and export take the model, preprocessing, image size and dataset from the
+# training run's flags.txt: only the checkpoint and what to do are given.
 step "evaluating on the validation split"
 "$PY" -m slimcls.eval_image_classifier --checkpoint_path="$TRAIN_DIR" \
-  --dataset_dir="$DATASET_DIR" --dataset_split_name=validation --model_name="$MODEL" \
-  --preprocessing_name="$PREPROCESSING" --eval_dir="$EVAL_DIR"
+  --dataset_split_name=validation --eval_dir="$EVAL_DIR"
 
 step "classifying a few images"
-"$PY" -m slimcls.classify_image --checkpoint_path="$TRAIN_DIR" --dataset_dir="$DATASET_DIR" \
-  --model_name="$MODEL" --preprocessing_name="$PREPROCESSING" --top_k=3 \
+"$PY" -m slimcls.classify_image --checkpoint_path="$TRAIN_DIR" --top_k=3 \
   --output_json="$WORK_DIR/predictions.json" \
   "$IMAGES_DIR/0/0000.png" "$IMAGES_DIR/3/0003.png" "$IMAGES_DIR/7/0007.png"
 
 step "exporting a SavedModel"
 "$PY" -m slimcls.export_inference_graph --checkpoint_path="$TRAIN_DIR" \
-  --dataset_dir="$DATASET_DIR" --model_name="$MODEL" --preprocessing_name="$PREPROCESSING" \
   --output_dir="$EXPORT_DIR" > "$WORK_DIR/export.log"
 tail -n 1 "$WORK_DIR/export.log"
 
@@ -113,7 +112,8 @@ cat <<SUMMARY
   validation accuracy  $accuracy  ($EVAL_DIR/metrics.json)
   image folders        $IMAGES_DIR
   TFRecord dataset     $DATASET_DIR
-  checkpoints          $TRAIN_DIR  (TensorBoard: tensorboard --logdir $WORK_DIR)
+  checkpoints          $TRAIN_DIR  (curves: $TRAIN_DIR/train_log.csv, or
+                       $(dirname "$PY")/tensorboard --logdir $TRAIN_DIR)
   eval outputs         $EVAL_DIR  (metrics.json, confusion_matrix.png, summaries)
   predictions          $WORK_DIR/predictions.json
   SavedModel           $EXPORT_DIR  (signature serving_default: image_bytes -> classes, labels, probabilities)

@@ -237,7 +237,10 @@ class CsvLogHook(Hook):
 
 
 def _cell(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    if not isinstance(value, float):
+        return str(value)
+    # 6 significant digits for metrics; timestamps (1.8e9 s) keep their milliseconds.
+    return f"{value:.3f}" if abs(value) >= 1e5 else f"{value:.6g}"
 
 
 class SummaryHook(Hook):
