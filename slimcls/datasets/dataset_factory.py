@@ -2,7 +2,7 @@
 
 TF-Slim kept one Python file per dataset with hand-written split sizes; slimcls' converters
 write ``dataset.json`` and ``labels.txt`` and :func:`get_dataset` reads them, so a new
-dataset needs no code edits (DESIGN.md, "File formats"). A directory written by TF-Slim's
+dataset needs no code edits (the README's "Dataset format"). A directory written by TF-Slim's
 own converters has no ``dataset.json``; it is read as it is (nothing is written into it):
 
 * by the built-in names TF-Slim users pass (``cifar10``, ``flowers``, ``mnist``,
