@@ -30,6 +30,7 @@ def _pets(root):
     return root
 
 
+@pytest.mark.heavy
 def test_folder_convert_and_rerun(tmp_path):
     src = _pets(str(tmp_path / "pets"))
     out = str(tmp_path / "out")

@@ -56,6 +56,7 @@ def test_eval_cli_bad_flag_is_one_line(trained):
     _assert_one_line_error(proc, "eval_image_classifier: error:", "no_such_net", "cifarnet")
 
 
+@pytest.mark.heavy
 def test_eval_cli_missing_checkpoint_is_one_line(trained):
     root, dataset_dir = trained
     proc = run_cli(
@@ -99,6 +100,7 @@ def test_classify_cli_reports_unreadable_file_and_classifies_the_rest(trained):
     assert len(results[0]["predictions"]) == 2 and "error" in results[1]
 
 
+@pytest.mark.heavy
 def test_export_cli_missing_checkpoint_is_one_line(trained):
     root, dataset_dir = trained
     proc = run_cli(

@@ -21,11 +21,17 @@ SLOW_TO_BUILD |= {
 }
 
 
+#: Built in the default tier (one of each family's smallest); the others run with --full.
+QUICK_TO_BUILD = {"cifarnet", "small_cnn", "lenet", "inception_v1", "mobilenet_v1_025"}
+
+
 def _registry_params():
-    return [
-        pytest.param(name, marks=pytest.mark.slow) if name in SLOW_TO_BUILD else name
-        for name in sorted(nets_factory.NETWORKS)
-    ]
+    def marks(name):
+        if name in SLOW_TO_BUILD:
+            return pytest.mark.slow
+        return () if name in QUICK_TO_BUILD else pytest.mark.heavy
+
+    return [pytest.param(name, marks=marks(name)) for name in sorted(nets_factory.NETWORKS)]
 
 
 def _test_size(spec):

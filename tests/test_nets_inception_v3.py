@@ -154,6 +154,7 @@ def test_variable_names_shapes_and_end_points_at_299():
     assert shapes["Predictions"] == [1, 1001]
 
 
+@pytest.mark.heavy
 def test_feature_mode_with_global_pool_on_a_larger_input():
     features, end_points, variables = _build(
         inception_v3.inception_v3, [2, 331, 347, 3], num_classes=0, global_pool=True

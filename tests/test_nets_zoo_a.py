@@ -198,6 +198,7 @@ def test_mobilenet_v2_first_block_and_feature_mode():
     assert not any("Logits/Conv2d_1c_1x1" in n for n in shapes)
 
 
+@pytest.mark.heavy
 def test_tf_slim_style_module_usage():
     """TF-Slim users' code: the modules, function names and keyword arguments."""
     from slimcls.nets import (
@@ -297,6 +298,7 @@ def _checkpoint_params():
 
 
 @pytest.mark.parametrize("name,size", _checkpoint_params())
+@pytest.mark.heavy
 def test_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path, name, size):
     """A checkpoint keyed by TF-Slim names restores with no mapping in a TF1 graph
     (``tf.compat.v1.train.Saver``) and into ``SlimModel``; both give the same logits."""
