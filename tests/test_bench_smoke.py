@@ -49,6 +49,7 @@ def test_run_child_returns_the_result_line_or_a_one_line_error(tmp_path):
     assert "timed out" in hung["error"]
 
 
+@pytest.mark.heavy
 def test_write_result_records_machine_versions_command_and_rows(tmp_path):
     rows = [{"case": "toy", "value": 1.5}]
     path = common.write_result("toy", rows, quick=True, python=sys.executable,

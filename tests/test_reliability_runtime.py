@@ -227,6 +227,7 @@ def test_eval_counts_against_max_num_batches_too(dataset, trained):
         evaluate.evaluate(_eval_config(dataset, trained, max_num_batches=3))
 
 
+@pytest.mark.heavy
 def test_the_cli_reports_a_short_split_in_one_line_and_exits_1(dataset, trained):
     shard = _shard(dataset, "validation")
     _damage(shard, "cut_at_boundary")

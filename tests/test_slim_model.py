@@ -126,6 +126,7 @@ def test_eval_mode_is_deterministic_and_uses_moving_statistics():
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.heavy
 def test_mirrored_strategy_with_two_logical_cpus():
     """Runs in a fresh process: logical devices must be set before TF initialises."""
     code = (
