@@ -30,13 +30,8 @@ sys.path.insert(0, HERE)
 
 import common  # noqa: E402
 
-COMMANDS = (
-    "download_and_convert_data",
-    "train_image_classifier",
-    "eval_image_classifier",
-    "classify_image",
-    "export_inference_graph",
-)
+from slimcls.__main__ import COMMANDS  # noqa: E402  (the five commands, one list)
+
 TRIAL = os.path.join(HERE, "slimcls_trial.py")
 
 

@@ -16,7 +16,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -183,6 +184,20 @@ def child_env(**overrides: str | None) -> dict[str, str]:
 def emit(result: Mapping[str, Any]) -> None:
     """Prints a child's result as the one line the parent looks for."""
     print(MARKER + json.dumps(result), flush=True)
+
+
+def report_child(measure: Callable[[], Mapping[str, Any]]) -> int:
+    """Runs a child's measurement and emits its row, or an error row: a failing side is a
+    row with its one-line reason, never a crash of the whole benchmark. Returns the exit
+    status."""
+    try:
+        result = measure()
+    except Exception as e:  # noqa: BLE001 (reported as a failure row)
+        traceback.print_exc()
+        emit({"error": f"{type(e).__name__}: {first_line(str(e))}"})
+        return 1
+    emit(result)
+    return 0
 
 
 def first_line(text: str, limit: int = 240) -> str:

@@ -29,7 +29,6 @@ import argparse
 import os
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -38,7 +37,7 @@ sys.path.insert(0, HERE)
 # Keras 3 as tf.keras; slimcls' package import only setdefaults this, so "0" stays.
 os.environ["TF_USE_LEGACY_KERAS"] = "0"
 
-from common import emit, first_line, steady_examples_per_s  # noqa: E402
+from common import report_child, steady_examples_per_s  # noqa: E402
 
 NUM_CLASSES = 10
 WEIGHT_DECAY = 0.00004  # TrainConfig's default, as the slimcls side uses
@@ -187,14 +186,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--synthetic", action="store_true")
     args = parser.parse_args()
-    try:
-        result = run(args)
-    except Exception as e:  # noqa: BLE001 (reported as a failure row, never a crash)
-        traceback.print_exc()
-        emit({"error": f"{type(e).__name__}: {first_line(str(e))}"})
-        return 1
-    emit(result)
-    return 0
+    return report_child(lambda: run(args))
 
 
 if __name__ == "__main__":

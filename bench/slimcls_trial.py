@@ -24,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -32,7 +31,7 @@ sys.path.insert(0, HERE)
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # tf-slim nets need Keras 2 before TF is imported
 
-from common import emit, first_line, steady_examples_per_s  # noqa: E402
+from common import report_child, steady_examples_per_s  # noqa: E402
 
 
 def _train_config(args, train_dir, steps):
@@ -243,14 +242,7 @@ def main() -> int:
     import logging
 
     logging.getLogger().setLevel(logging.ERROR)
-    try:
-        result = MODES[args.mode](args)
-    except Exception as e:  # noqa: BLE001 (reported as a failure row, never a crash)
-        traceback.print_exc()
-        emit({"error": f"{type(e).__name__}: {first_line(str(e))}"})
-        return 1
-    emit(result)
-    return 0
+    return report_child(lambda: MODES[args.mode](args))
 
 
 if __name__ == "__main__":

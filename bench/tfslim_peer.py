@@ -34,7 +34,6 @@ import runpy
 import shutil
 import sys
 import tempfile
-import traceback
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,7 +42,7 @@ sys.path.insert(0, HERE)
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
-from common import emit, first_line, steady_examples_per_s  # noqa: E402
+from common import report_child, steady_examples_per_s  # noqa: E402
 
 _STEP_LOG = re.compile(r"global step (\d+): loss = [-\d.naif]+ \(([\d.]+) sec/step\)")
 
@@ -182,14 +181,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
-    try:
-        result = run(args)
-    except Exception as e:  # noqa: BLE001 (reported as a failure row, never a crash)
-        traceback.print_exc()
-        emit({"error": f"{type(e).__name__}: {first_line(str(e))}"})
-        return 1
-    emit(result)
-    return 0
+    return report_child(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -10,16 +10,10 @@ from absl import flags
 from helpers import ENV, REPO
 
 from slimcls import config
+from slimcls.__main__ import COMMANDS
 from slimcls.cli import flag_defs
 from slimcls.core.errors import SlimclsError
 
-COMMANDS = (
-    "download_and_convert_data",
-    "train_image_classifier",
-    "eval_image_classifier",
-    "classify_image",
-    "export_inference_graph",
-)
 FLAGS = flags.FLAGS
 
 
