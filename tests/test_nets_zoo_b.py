@@ -313,13 +313,16 @@ def test_a_broken_module_leaves_the_other_nets_registered(monkeypatch):
         return real_import(name)
 
     monkeypatch.setattr(nets_factory.importlib, "import_module", import_module)
-    monkeypatch.setattr(nets_factory, "UNAVAILABLE_NETWORKS", {})
-    specs = nets_factory._zoo_b_specs()
-    assert set(specs) == set(PUBLISHED) - {"pnasnet_mobile", "pnasnet_large"}
-    with pytest.raises(
-        SlimclsError, match="^model_name 'pnasnet_mobile' is unavailable: .*simulated"
-    ):
-        nets_factory.get_spec("pnasnet_mobile")
+    assert set(PUBLISHED) <= set(nets_factory.NETWORKS)
+    for name in set(PUBLISHED) - {"pnasnet_mobile", "pnasnet_large"}:
+        assert nets_factory.get_spec(name).arg_scope() is not None  # their modules load
+    spec = nets_factory.get_spec("pnasnet_mobile")
+    images = tf.zeros([1, 224, 224, 3])
+    for use in (spec.arg_scope, lambda: spec.fn(images, 10)):
+        with pytest.raises(
+            SlimclsError, match="^model_name 'pnasnet_mobile' is unavailable: .*simulated"
+        ):
+            use()
 
 
 def _checkpoint_round_trip(tmp_path, name, num_classes, size, rtol=1e-4):

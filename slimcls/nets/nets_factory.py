@@ -432,11 +432,7 @@ arg_scopes_map: Mapping[str, Callable] = _SpecField("arg_scope")
 
 
 # --- zoo-b: InceptionV4, Inception-ResNet-v2, NASNet-A, PNASNet-5 (slimcls's own code with
-# TF-Slim's names). Each module is imported on its own: one that fails to import leaves the
-# others registered and its names in UNAVAILABLE_NETWORKS, with the reason.
-
-#: model name -> why its module could not be imported.
-UNAVAILABLE_NETWORKS: dict[str, str] = {}
+# TF-Slim's names), on the same lazy loading as zoo-a's block above.
 
 
 def _nasnet_family(build_fn: Callable) -> Callable:
@@ -451,13 +447,14 @@ def _nasnet_family(build_fn: Callable) -> Callable:
     return fn
 
 
-# name: (module, net fn, arg scope fn, min_image_size, logits scopes, preprocessing,
+# name: (module, net fn, arg scope fn, default size, min size, logits scopes, preprocessing,
 # background class). Minimum sizes: the auxiliary heads' 5x5 VALID pooling needs a 5x5 map.
 _ZOO_B = {
     "inception_v4": (
         "slimcls.nets.inception_v4",
         "inception_v4",
         "inception_v4_arg_scope",
+        299,
         107,
         ("InceptionV4/Logits", "InceptionV4/AuxLogits"),
         "inception",
@@ -467,6 +464,7 @@ _ZOO_B = {
         "slimcls.nets.inception_resnet_v2",
         "inception_resnet_v2",
         "inception_resnet_v2_arg_scope",
+        299,
         107,
         ("InceptionResnetV2/Logits", "InceptionResnetV2/AuxLogits"),
         "inception",
@@ -478,6 +476,7 @@ _ZOO_B = {
         "slimcls.nets.nasnet.nasnet",
         "build_nasnet_cifar",
         "nasnet_cifar_arg_scope",
+        32,
         9,
         ("final_layer/FC", "aux_11/aux_logits/FC"),
         "cifarnet",
@@ -487,6 +486,7 @@ _ZOO_B = {
         "slimcls.nets.nasnet.nasnet",
         "build_nasnet_mobile",
         "nasnet_mobile_arg_scope",
+        224,
         67,
         ("final_layer/FC", "aux_7/aux_logits/FC"),
         "inception",
@@ -496,6 +496,7 @@ _ZOO_B = {
         "slimcls.nets.nasnet.nasnet",
         "build_nasnet_large",
         "nasnet_large_arg_scope",
+        331,
         67,
         ("final_layer/FC", "aux_11/aux_logits/FC"),
         "inception",
@@ -505,6 +506,7 @@ _ZOO_B = {
         "slimcls.nets.nasnet.pnasnet",
         "build_pnasnet_mobile",
         "pnasnet_mobile_arg_scope",
+        224,
         67,
         ("final_layer/FC", "aux_5/aux_logits/FC"),
         "inception",
@@ -514,6 +516,7 @@ _ZOO_B = {
         "slimcls.nets.nasnet.pnasnet",
         "build_pnasnet_large",
         "pnasnet_large_arg_scope",
+        331,
         67,
         ("final_layer/FC", "aux_7/aux_logits/FC"),
         "inception",
@@ -521,30 +524,23 @@ _ZOO_B = {
     ),
 }
 
-
-def _zoo_b_specs() -> dict[str, NetSpec]:
-    specs = {}
-    for name, (module_name, fn_name, scope_name, min_size, logits, prep, bg) in _ZOO_B.items():
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as err:  # a broken module must not take the registry down
-            UNAVAILABLE_NETWORKS[name] = f"{module_name} failed to import: {err!r}"
-            continue
-        fn = getattr(module, fn_name)
-        specs[name] = NetSpec(
-            fn=_nasnet_family(fn) if ".nasnet." in module_name else fn,
-            arg_scope=_tf2_arg_scope(getattr(module, scope_name)),
-            default_image_size=fn.default_image_size,
+NETWORKS.update(
+    {
+        name: NetSpec(
+            fn=_lazy_net(
+                name, module, fn_name, size, _nasnet_family if ".nasnet." in module else None
+            ),
+            arg_scope=_lazy_arg_scope(name, module, scope_name),
+            default_image_size=size,
             preprocessing=prep,
             background_class=bg,
             min_image_size=min_size,
             has_aux_logits=True,
             logits_scopes=logits,
         )
-    return specs
-
-
-NETWORKS.update(_zoo_b_specs())
+        for name, (module, fn_name, scope_name, size, min_size, logits, prep, bg) in _ZOO_B.items()
+    }
+)
 # --- end zoo-b
 
 
@@ -554,8 +550,6 @@ def get_spec(name: str) -> NetSpec:
     Raises:
       SlimclsError: for an unknown name, listing the registered ones.
     """
-    if name in UNAVAILABLE_NETWORKS:
-        raise SlimclsError(f"model_name {name!r} is unavailable: {UNAVAILABLE_NETWORKS[name]}")
     try:
         return NETWORKS[name]
     except KeyError:
