@@ -125,3 +125,32 @@ def test_cifarnet_same_logits_in_graph_mode_and_slim_model():
             sess.run(assigns)
             graph_logits = sess.run(logits, {x: images})
     np.testing.assert_allclose(graph_logits, eager_logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("depth,radius", [(64, 4), (7, 2), (3, 5)])
+def test_lrn_matches_tf_nn_forward_and_gradient(depth, radius):
+    """CifarNet's LRN (custom gradient) against ``tf.nn.local_response_normalization``:
+    same outputs and same input gradients, for window radii smaller and larger than depth."""
+    kwargs = dict(depth_radius=radius, bias=1.0, alpha=0.001 / 9.0, beta=0.75)
+    x = tf.random.stateless_normal([2, 5, 4, depth], seed=[1, depth]) * 20.0
+    upstream = tf.random.stateless_normal(x.shape, seed=[2, depth])
+    results = []
+    for fn in (cifarnet.local_response_normalization, tf.nn.local_response_normalization):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = fn(x, **kwargs)
+            loss = tf.reduce_sum(out * upstream)
+        results.append((out.numpy(), tape.gradient(loss, x).numpy()))
+    (ours, ours_grad), (ref, ref_grad) = results
+    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ours_grad, ref_grad, rtol=1e-5, atol=1e-6)
+    assert np.abs(ref - x.numpy()).max() > 1e-2  # the normalisation is not a no-op here
+
+
+def test_lrn_keeps_the_input_dtype_and_computes_in_float32():
+    x = tf.random.stateless_normal([1, 3, 3, 16], seed=[3, 4]) * 30.0
+    ref = tf.nn.local_response_normalization(x, 4, 1.0, 0.001 / 9.0, 0.75)
+    out = cifarnet.local_response_normalization(tf.cast(x, tf.bfloat16))
+    assert out.dtype == tf.bfloat16
+    # bfloat16 input rounding only (8 bits of mantissa), not bfloat16 arithmetic
+    np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), ref.numpy(), rtol=2e-2)
