@@ -144,3 +144,20 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.pyt
 warnings.filterwarnings("ignore", category=UserWarning, module=r"tf_keras")
 
 import tf_slim  # noqa: E402,F401  (imported here so every user gets the patched one)
+
+
+def op_determinism(enabled: bool) -> bool:
+    """Turns TensorFlow's process-wide op determinism on or off; returns the old state.
+
+    TensorFlow exports only ``enable_op_determinism``; a library that turns it on for one
+    training run must be able to turn it off again, or every later random op in the
+    process (other runs, the caller's code) without a seed fails.
+    """
+    from tensorflow.python.framework import config as tf_config
+
+    before = bool(tf_config.is_op_determinism_enabled())
+    if enabled:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf_config.disable_op_determinism()
+    return before

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from slimcls import checkpoints, input_pipeline, modeling, optim
 from slimcls.config import TrainConfig
+from slimcls.core import compat
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
@@ -62,10 +63,17 @@ def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> 
     checkpoints (see :class:`_TrainDirLock`).
     """
     lock = _TrainDirLock(config.train_dir)
+    determinism_before = None
+    if config.deterministic and config.random_seed is not None:
+        # Deterministic kernels everywhere (a nondeterministic op then fails loudly
+        # instead of drifting), for this run only: restored when it ends.
+        determinism_before = compat.op_determinism(True)
     try:
         return _train(config, on_start, lock)
     finally:
         lock.release()
+        if determinism_before is not None:
+            compat.op_determinism(determinism_before)
 
 
 class _TrainDirLock:
@@ -169,10 +177,8 @@ def _plan(config: TrainConfig) -> _Plan:
 
 
 def _seed(config: TrainConfig) -> None:
-    if config.deterministic:
-        # Deterministic kernels everywhere (a nondeterministic op then fails loudly instead
-        # of drifting); the input pipeline is already deterministic with a seed.
-        tf.config.experimental.enable_op_determinism()
+    # --deterministic's op determinism is turned on (and off) by train(); the input
+    # pipeline is already deterministic with a seed.
     if config.random_seed is not None:
         tf.keras.utils.set_random_seed(config.random_seed)
 
