@@ -16,6 +16,7 @@ from collections.abc import Callable
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import record_format
+from slimcls.preprocessing.common import BatchedPreprocess
 
 _FEATURES = record_format.parse_features()
 
@@ -40,7 +41,7 @@ def parse_example(serialized: tf.Tensor, channels: int) -> tuple[tf.Tensor, tf.T
 
 def make_dataset(
     descriptor,
-    preprocess_fn: Callable[[tf.Tensor], tf.Tensor],
+    preprocess_fn: Callable[[tf.Tensor], tf.Tensor] | BatchedPreprocess,
     batch_size: int,
     is_training: bool,
     *,
@@ -58,7 +59,9 @@ def make_dataset(
     Args:
       descriptor: a ``datasets.dataset_factory.DatasetDescriptor``.
       preprocess_fn: maps one decoded uint8 image ``[H, W, C]`` to a float32 image of the
-        network's size (the same size for every image, so batches can be formed).
+        network's size (the same size for every image, so batches can be formed); or a
+        ``BatchedPreprocess``, whose per-batch stage runs after batching with one seed
+        per batch (drawn from ``seed`` when given).
       batch_size: batch size of this pipeline (per replica under a distribution strategy).
       is_training: shuffle, repeat, drop the last partial batch and allow non-deterministic
         order for speed. In eval mode every record is read exactly once, in file order.
@@ -127,15 +130,34 @@ def make_dataset(
     if repeat:
         dataset = dataset.repeat()
 
+    batched = preprocess_fn if isinstance(preprocess_fn, BatchedPreprocess) else None
+    per_image = batched.per_image if batched else preprocess_fn
+
     def parse_and_preprocess(serialized):
         image, label = parse_example(serialized, channels)
-        image = preprocess_fn(image)
-        return tf.cast(image, tf.float32), label - labels_offset
+        image = per_image(image)
+        if not batched:
+            image = tf.cast(image, tf.float32)
+        return image, label - labels_offset
 
     dataset = dataset.map(
         parse_and_preprocess, num_parallel_calls=parallel, deterministic=deterministic
     )
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if batched:
+        # One seed per batch from a seeded stream (each worker its own), so the batch
+        # stage is reproducible however many batches run in parallel.
+        if seed is not None and input_context is not None:
+            seed = seed * 1009 + input_context.input_pipeline_id
+        seeds = tf.data.Dataset.random(seed=seed).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            lambda batch, pair: (
+                tf.cast(batched.per_batch(batch[0], pair), tf.float32),
+                batch[1],
+            ),
+            num_parallel_calls=parallel,
+            deterministic=deterministic,
+        )
     return dataset.prefetch(autotune)
 
 

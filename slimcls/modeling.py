@@ -21,6 +21,7 @@ from slimcls.core.errors import SlimclsError
 from slimcls.core.logs import quiet_tensorflow_info
 from slimcls.nets import nets_factory
 from slimcls.preprocessing import preprocessing_factory
+from slimcls.preprocessing.common import BatchedPreprocess
 from slimcls.slim_model import SlimModel
 
 Preprocess = Callable[[tf.Tensor], tf.Tensor]
@@ -61,6 +62,16 @@ class ModelPlan:
         )
         size = self.image_size
         return lambda image: fn(image, size, size)
+
+    def train_input_fn(self) -> Preprocess | BatchedPreprocess:
+        """The training preprocessing for ``input_pipeline.make_dataset``: the style's
+        two-stage (per image, then per batch) variant where it has one, else per image."""
+        batched = preprocessing_factory.get_batched_preprocessing(
+            self.preprocessing_name, use_grayscale=self.use_grayscale
+        )
+        if batched is None:
+            return self.preprocess_fn(is_training=True)
+        return batched(self.image_size, self.image_size)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

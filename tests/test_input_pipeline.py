@@ -90,3 +90,59 @@ def test_non_local_filesystem_ram():
     ((got, labels),) = list(input_pipeline.make_dataset(desc, _to_float, 3, is_training=False))
     np.testing.assert_array_equal(got.numpy(), images.astype(np.float32))
     assert labels.numpy().tolist() == [0, 1, 0]
+
+
+@pytest.fixture(scope="module")
+def striped(tmp_path_factory):
+    """Label 0: vertical stripes, label 1: horizontal ones (32x32); shifts and flips keep
+    the orientation, so the label of every augmented image can be read back from it."""
+    d = str(tmp_path_factory.mktemp("striped"))
+    labels = np.arange(24) % 2
+    stripes = (np.arange(32) // 2 % 2 * 200 + 20).astype(np.uint8)
+    images = np.empty((24, 32, 32, 3), np.uint8)
+    for i, label in enumerate(labels):
+        grid = np.tile(stripes, (32, 1)) if label == 0 else np.tile(stripes[:, None], (1, 32))
+        images[i] = grid[..., None]
+    dataset_utils.write_dataset_from_arrays(
+        d, "striped", {"train": (images, labels)}, ["v", "h"], num_shards=2
+    )
+    return dataset_factory.get_dataset("striped", "train", d)
+
+
+def _orientation(images):
+    """0 where rows vary less than columns (vertical stripes), else 1."""
+    along_rows = np.abs(np.diff(images, axis=2)).mean(axis=(1, 2, 3))
+    along_cols = np.abs(np.diff(images, axis=1)).mean(axis=(1, 2, 3))
+    return (along_cols > along_rows).astype(int)
+
+
+def test_batched_preprocessing_keeps_labels_with_images_and_is_seeded(striped):
+    from slimcls.preprocessing import cifarnet_preprocessing as cp
+
+    stages = cp.batched_preprocess_for_train(32, 32)
+
+    def first_batches(seed):
+        ds = input_pipeline.make_dataset(striped, stages, 8, is_training=True, seed=seed)
+        assert ds.element_spec[0].shape.as_list() == [8, 32, 32, 3]
+        return [(x.numpy(), y.numpy()) for x, y in ds.take(6)]
+
+    batches = first_batches(5)
+    for images, labels in batches:
+        assert images.dtype == np.float32
+        np.testing.assert_array_equal(_orientation(images), labels)
+    for (a, la), (b, lb) in zip(batches, first_batches(5), strict=True):
+        np.testing.assert_array_equal(la, lb)
+        np.testing.assert_array_equal(a, b)
+    assert any(
+        np.abs(a - b).max() > 0.1 for (a, _), (b, _) in zip(batches, first_batches(6), strict=True)
+    )
+
+
+def test_training_uses_the_batched_stage_where_the_style_has_one():
+    from slimcls import modeling
+    from slimcls.preprocessing.common import BatchedPreprocess
+
+    assert isinstance(modeling.plan("cifarnet", 10).train_input_fn(), BatchedPreprocess)
+    assert not isinstance(
+        modeling.plan("inception_v3", 10, image_size=75).train_input_fn(), BatchedPreprocess
+    )

@@ -143,3 +143,70 @@ def test_tf_slim_keyword_arguments_are_accepted():
     assert not np.allclose(cropped.numpy(), whole.numpy())  # crop_image=False keeps it all
     cifar = preprocessing_factory.get_preprocessing("cifarnet", is_training=False)
     assert cifar(image, 24, 24, add_image_summaries=False).shape == (24, 24, 3)
+
+
+def _standardize(images):
+    return tf.image.per_image_standardization(tf.constant(images, tf.float32)).numpy()
+
+
+def _shift_and_flip_candidates(image, padding):
+    """Every output the pad-crop + flip can make of ``image`` (before brightness etc.)."""
+    h, w = image.shape[:2]
+    padded = np.pad(image, [(padding, padding), (padding, padding), (0, 0)])
+    out = []
+    for dy in range(2 * padding + 1):
+        for dx in range(2 * padding + 1):
+            crop = padded[dy : dy + h, dx : dx + w]
+            out += [((dy, dx, False), crop), ((dy, dx, True), crop[:, ::-1])]
+    return out
+
+
+def test_cifarnet_batched_train_stage_draws_per_image_shift_flip():
+    """The batched stage shifts and flips each image on its own; brightness and contrast
+    are removed again by standardisation for grey (equal-channel) images, so every output
+    must be the standardised version of one pad-crop-flip of its input."""
+    from slimcls.preprocessing import cifarnet_preprocessing as cp
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (16, 12, 12, 1)).astype(np.uint8)
+    images = np.repeat(grey, 3, axis=-1)
+    stages = cp.batched_preprocess_for_train(12, 12, padding=2)
+    per_image = [stages.per_image(tf.constant(im)) for im in images]
+    assert not any(bool(cropped) for _, cropped in per_image)
+    batch = (tf.stack([im for im, _ in per_image]), tf.stack([c for _, c in per_image]))
+    out = stages.per_batch(batch, tf.constant([7, 9], tf.int64)).numpy()
+    assert out.shape == (16, 12, 12, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0, atol=1e-4)
+    chosen = []
+    for image, got in zip(images.astype(np.float32), out, strict=True):
+        candidates = _shift_and_flip_candidates(image, 2)
+        errors = [np.abs(_standardize(c) - got).max() for _, c in candidates]
+        best = int(np.argmin(errors))
+        assert errors[best] < 1e-3
+        chosen.append(candidates[best][0])
+    assert len({c[:2] for c in chosen}) > 4  # shifts differ between images
+    assert 0 < sum(c[2] for c in chosen) < 16  # some flipped, some not
+    again = stages.per_batch(batch, tf.constant([7, 9], tf.int64)).numpy()
+    other = stages.per_batch(batch, tf.constant([8, 9], tf.int64)).numpy()
+    np.testing.assert_array_equal(out, again)
+    assert np.abs(out - other).max() > 0.1
+
+
+def test_cifarnet_batched_train_stage_crops_other_sizes_per_image():
+    """An image that is not the output size gets TF-Slim's pad-and-random-crop in the
+    per-image stage and no second shift in the batch stage."""
+    from slimcls.preprocessing import cifarnet_preprocessing as cp
+
+    rng = np.random.default_rng(1)
+    image = np.repeat(rng.integers(0, 256, (14, 14, 1)).astype(np.uint8), 3, axis=-1)
+    stages = cp.batched_preprocess_for_train(8, 8, padding=1)
+    cropped_image, cropped = stages.per_image(tf.constant(image))
+    assert bool(cropped) and cropped_image.shape == (8, 8, 3)
+    padded = np.pad(image.astype(np.float32), [(1, 1), (1, 1), (0, 0)])
+    windows = [padded[y : y + 8, x : x + 8] for y in range(9) for x in range(9)]
+    assert any(np.array_equal(w, cropped_image.numpy()) for w in windows)
+    out = stages.per_batch(
+        (cropped_image[tf.newaxis], cropped[tf.newaxis]), tf.constant([1, 2], tf.int64)
+    ).numpy()[0]
+    flips = [cropped_image.numpy(), cropped_image.numpy()[:, ::-1]]
+    assert min(np.abs(_standardize(f) - out).max() for f in flips) < 1e-3

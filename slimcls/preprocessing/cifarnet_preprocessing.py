@@ -10,7 +10,7 @@ RGB unless ``use_grayscale``), and non-square outputs keep height and width apar
 from __future__ import annotations
 
 from slimcls.core.compat import tf
-from slimcls.preprocessing.common import split_seed, to_float
+from slimcls.preprocessing.common import BatchedPreprocess, new_seed, split_seed, to_float
 
 _PADDING = 4
 
@@ -37,6 +37,15 @@ def preprocess_for_train(
     """
     crop_seed, flip_seed, bright_seed, contrast_seed = split_seed(seed, 4)
     image = to_float(image, use_grayscale)
+    image = _pad_and_crop(image, output_height, output_width, padding, crop_seed)
+    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    image = tf.image.stateless_random_brightness(image, max_delta=63, seed=bright_seed)
+    image = tf.image.stateless_random_contrast(image, lower=0.2, upper=1.8, seed=contrast_seed)
+    return tf.image.per_image_standardization(image)
+
+
+def _pad_and_crop(image, output_height, output_width, padding, seed):
+    """Zero-pads by ``padding`` (and up to the output size), then crops at random."""
     channels = image.shape[-1]
     if padding > 0:
         image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
@@ -45,13 +54,73 @@ def preprocess_for_train(
     image = tf.image.pad_to_bounding_box(
         image, 0, 0, tf.maximum(shape[0], output_height), tf.maximum(shape[1], output_width)
     )
-    image = tf.image.stateless_random_crop(
-        image, [output_height, output_width, channels], seed=crop_seed
+    return tf.image.stateless_random_crop(image, [output_height, output_width, channels], seed=seed)
+
+
+def batched_preprocess_for_train(
+    output_height: int,
+    output_width: int,
+    padding: int = _PADDING,
+    use_grayscale: bool = False,
+) -> BatchedPreprocess:
+    """:func:`preprocess_for_train` as two stages, the random ops drawn per image as there.
+
+    Per image: float and channels; an image that is not already the output size gets the
+    random pad-and-crop right away (its size decides the crop range). Per batch: the
+    pad-and-crop of the output-sized images (a random shift of up to ``padding`` pixels:
+    padding by ``padding`` and cropping back to the same size), flip, brightness,
+    contrast and standardisation, each one op over the batch with per-image random values
+    from the same distributions as the per-image ops.
+    """
+
+    def per_image(image):
+        image = to_float(image, use_grayscale)
+        channels = image.shape[-1]
+        shape = tf.shape(image)
+        fits = tf.logical_and(tf.equal(shape[0], output_height), tf.equal(shape[1], output_width))
+        image = tf.cond(
+            fits,
+            lambda: image,
+            lambda: _pad_and_crop(image, output_height, output_width, padding, new_seed()),
+        )
+        image.set_shape([output_height, output_width, channels])
+        return image, tf.logical_not(fits)
+
+    def per_batch(batch, seed):
+        images, cropped = batch
+        crop_seed, flip_seed, bright_seed, contrast_seed = split_seed(seed, 4)
+        count = tf.shape(images)[0]
+        if padding > 0:
+            images = _random_shift(images, padding, cropped, crop_seed)
+        flip = tf.random.stateless_uniform([count, 1, 1, 1], seed=flip_seed) < 0.5
+        images = tf.where(flip, tf.reverse(images, axis=[2]), images)
+        # stateless_random_brightness adds U[-max_delta, max_delta); random contrast scales
+        # each channel about its mean by U[lower, upper).
+        delta = tf.random.stateless_uniform([count, 1, 1, 1], bright_seed, -63.0, 63.0)
+        images = images + delta
+        factor = tf.random.stateless_uniform([count, 1, 1, 1], contrast_seed, 0.2, 1.8)
+        mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+        images = (images - mean) * factor + mean
+        return tf.image.per_image_standardization(images)
+
+    return BatchedPreprocess(per_image, per_batch)
+
+
+def _random_shift(images, padding, keep, seed):
+    """Pads a batch by ``padding`` and crops each image back at a random offset in
+    ``[0, 2 * padding]`` (rows and columns apart); ``keep`` images get the centre crop
+    (themselves). Two batched gathers instead of one crop op per image."""
+    height, width = images.shape[1], images.shape[2]
+    count = tf.shape(images)[0]
+    images = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    offsets = tf.random.stateless_uniform(
+        [2, count], seed, minval=0, maxval=2 * padding + 1, dtype=tf.int32
     )
-    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
-    image = tf.image.stateless_random_brightness(image, max_delta=63, seed=bright_seed)
-    image = tf.image.stateless_random_contrast(image, lower=0.2, upper=1.8, seed=contrast_seed)
-    return tf.image.per_image_standardization(image)
+    offsets = tf.where(keep[tf.newaxis], padding, offsets)
+    rows = offsets[0][:, tf.newaxis] + tf.range(height)
+    cols = offsets[1][:, tf.newaxis] + tf.range(width)
+    images = tf.gather(images, rows, axis=1, batch_dims=1)
+    return tf.gather(images, cols, axis=2, batch_dims=1)
 
 
 def preprocess_for_eval(

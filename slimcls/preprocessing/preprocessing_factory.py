@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.preprocessing.common import BatchedPreprocess
 
 #: preprocessing style -> module implementing ``preprocess_image``.
 STYLES: dict[str, str] = {
@@ -115,3 +116,21 @@ def get_preprocessing(
         )
 
     return preprocessing_fn
+
+
+def get_batched_preprocessing(
+    name: str, use_grayscale: bool = False
+) -> Callable[[int, int], BatchedPreprocess] | None:
+    """The style's two-stage training preprocessing (``fn(output_height, output_width)``),
+    or None when it has none (then the per-image function is the only one).
+
+    Raises:
+      SlimclsError: for an unknown name, listing the choices.
+    """
+    module = importlib.import_module(STYLES[resolve(name)])
+    batched = getattr(module, "batched_preprocess_for_train", None)
+    if batched is None:
+        return None
+    return lambda output_height, output_width: batched(
+        output_height, output_width, use_grayscale=use_grayscale
+    )

@@ -253,7 +253,7 @@ def _distributed_input(config: TrainConfig, plan: _Plan):
     buffer), so the step does not wait for host-to-device transfers.
     """
     descriptor = plan.descriptor
-    preprocess = plan.model_plan.preprocess_fn(is_training=True)
+    preprocess = plan.model_plan.train_input_fn()
     cores = distribute.input_parallelism()
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
