@@ -8,9 +8,11 @@ Prints one ``BENCH_RESULT {json}`` line (``step_seconds``, ``examples_per_s``), 
 parent sets it), because Keras 3 and the legacy Keras 2 that tf-slim needs cannot both be
 ``tf.keras`` in one process.
 
-* Input: ``slimcls.input_pipeline.make_dataset`` with the net's slimcls training
-  preprocessing and TrainConfig's default parallelism -- the exact pipeline slimcls trains
-  on, so only the model/step machinery differs.
+* Input: what a Keras user writes: ``tf.data`` reading the same shards, the net's training
+  augmentation per image in a parallel ``map`` (``slimcls.input_pipeline.make_dataset``
+  with the per-image preprocessing function and TrainConfig's default parallelism), batch,
+  prefetch. slimcls's own training runs CifarNet's augmentation on whole batches instead
+  (same random distributions); InceptionV3's is per image on both sides.
 * CifarNet: TF-Slim's layer sizes, initialisers (truncated normal 0.05 convs, 0.04 fc, 1/192
   logits; fc biases 0.1), L2 on the fc layers (Keras L2(wd/2) equals TF1's
   ``l2_regularizer(wd)``), dropout 0.5, LRN through ``tf.nn.local_response_normalization``

@@ -81,19 +81,10 @@ def do_train(args) -> dict:
     }
 
 
-def _preprocess(args, is_training):
-    from slimcls.nets import nets_factory
-    from slimcls.preprocessing import preprocessing_factory
-
-    spec = nets_factory.get_spec(args.model)
-    size = args.image_size or spec.default_image_size
-    fn = preprocessing_factory.get_preprocessing(spec.preprocessing, is_training=is_training)
-    return lambda image: fn(image, size, size)
-
-
 def do_input(args) -> dict:
-    """The training input pipeline alone, with TrainConfig's default parallelism."""
-    from slimcls import input_pipeline
+    """The training input pipeline alone (the preprocessing training uses: CifarNet's
+    batched stage), with TrainConfig's default parallelism."""
+    from slimcls import input_pipeline, modeling
     from slimcls.config import TrainConfig
     from slimcls.datasets import dataset_factory
 
@@ -101,7 +92,7 @@ def do_input(args) -> dict:
     descriptor = dataset_factory.get_dataset(None, "train", args.dataset_dir)
     dataset = input_pipeline.make_dataset(
         descriptor,
-        _preprocess(args, is_training=True),
+        modeling.plan(args.model, 10, image_size=args.image_size).train_input_fn(),
         args.batch,
         is_training=True,
         shuffle_buffer_size=defaults.shuffle_buffer_size,
