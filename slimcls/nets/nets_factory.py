@@ -5,7 +5,7 @@ mode (``tf.compat.v1`` graphs and placeholders) and inside
 :class:`slimcls.slim_model.SlimModel` (eager and ``tf.function``).
 
 Every registered net returns 2-D logits ``[batch, num_classes]`` and the end points
-``Logits`` and ``Predictions``. The tf_slim nets that return 4-D logits or lack those
+``Logits`` and ``Predictions``. The nets that return 4-D logits or lack those
 end points (ResNet, VGG, AlexNet, InceptionV1/V2) are adapted here: their classifier
 output is squeezed, or averaged over space when the input is larger than the size the
 net was designed for (where TF-Slim would fail to squeeze).
@@ -20,12 +20,12 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 
 import tf_slim as slim
-from tf_slim.nets import alexnet, inception_v1, inception_v2, resnet_utils, resnet_v1, resnet_v2
-from tf_slim.nets import vgg as vgg_nets
+from tf_slim.nets import inception_v1, inception_v2, resnet_utils, resnet_v1, resnet_v2
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.nets import cifarnet, inception_utils, inception_v3, small_cnn
+from slimcls.nets import alexnet, cifarnet, inception_utils, inception_v3, small_cnn
+from slimcls.nets import vgg as vgg_nets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _resnet(net_fn: Callable) -> Callable:
 
 
 def _squeezable(net_fn: Callable, name: str) -> Callable:
-    """tf_slim nets with a ``spatial_squeeze`` argument (VGG, AlexNet, InceptionV1/V2)."""
+    """Nets with a ``spatial_squeeze`` argument (VGG, AlexNet, OverFeat, InceptionV1/V2)."""
 
     @functools.wraps(net_fn)
     def fn(images, num_classes, is_training=False, **kwargs):
