@@ -43,6 +43,8 @@ class NetSpec:
       has_aux_logits: ``end_points['AuxLogits']`` exists (InceptionV3).
       logits_scopes: scopes of the classifier layers (to exclude when fine-tuning to a
         different number of classes).
+      video: takes clips ``[batch, time, height, width, 3]`` (i3d, s3dg): TF-Slim's Python
+        API only; the image commands refuse it.
     """
 
     fn: Callable
@@ -53,6 +55,7 @@ class NetSpec:
     min_image_size: int
     has_aux_logits: bool = False
     logits_scopes: tuple[str, ...] = ()
+    video: bool = False
 
 
 def _add_classifier_end_points(
@@ -542,6 +545,24 @@ NETWORKS.update(
     }
 )
 # --- end zoo-b
+
+# --- video: I3D and S3D-G (TF-Slim's video nets; inputs are clips, see NetSpec.video).
+NETWORKS.update(
+    {
+        name: NetSpec(
+            fn=_lazy_net(name, _N + name, name, 224),
+            arg_scope=_lazy_arg_scope(name, _N + name, f"{name}_arg_scope"),
+            default_image_size=224,
+            preprocessing="inception",  # frames in [-1, 1]; TF-Slim has no video preprocessing
+            background_class=False,  # Kinetics-400
+            min_image_size=1,
+            logits_scopes=("InceptionV1/Logits",),
+            video=True,
+        )
+        for name in ("i3d", "s3dg")
+    }
+)
+# --- end video
 
 
 def get_spec(name: str) -> NetSpec:
