@@ -1,4 +1,5 @@
-"""TF-Slim's video nets I3D and S3D-G: variables, shapes, checkpoints.
+"""TF-Slim's video nets I3D and S3D-G: variables, shapes, checkpoints, and the image
+commands' refusal of them.
 
 Golden numbers were verified against TF-Slim's own code: a scratch script (outside this
 repository) loaded ``research/slim/nets/{i3d_utils,s3dg,i3d}.py`` of tensorflow/models at
@@ -14,9 +15,12 @@ import hashlib
 
 import numpy as np
 import pytest
+from helpers import run_module, stderr_lines
 from test_nets_checkpoint import _graph_logits, _write_checkpoint
 
+from slimcls import modeling
 from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.nets import i3d, i3d_utils, nets_factory, s3dg
 
 # name -> (all variables' elements, trainable ones, number of variables, sha256[:16] of the
@@ -217,3 +221,38 @@ def test_checkpoint_round_trip_by_name_in_graph_mode(tmp_path, name):
     assert restored.shape == (2, 6)
     assert np.std(restored) > 1e-3  # the restored weights matter
     np.testing.assert_array_equal(restored, direct)
+
+
+@pytest.mark.parametrize("name", VIDEO_NETS)
+def test_modeling_refuses_video_nets_in_one_line(tmp_path, name):
+    for call in (
+        lambda: modeling.plan(name, 10),
+        lambda: modeling.create_model(name, 10),
+        lambda: modeling.num_classes_in_checkpoint(name, str(tmp_path / "none")),
+        lambda: nets_factory.check_takes_images(name),
+    ):
+        with pytest.raises(SlimclsError) as err:
+            call()
+        message = str(err.value)
+        assert message.startswith(f"model_name {name!r} is a video net"), message
+        assert "clips" in message and "not images" in message and "\n" not in message
+    nets_factory.check_takes_images("inception_v1")  # image nets pass
+
+
+def test_train_command_refuses_i3d_with_one_line(tmp_path, dataset_dir):
+    train_dir = tmp_path / "run"
+    res = run_module(
+        "slimcls.train_image_classifier",
+        "--model_name=i3d",
+        f"--dataset_dir={dataset_dir}",
+        f"--train_dir={train_dir}",
+        "--max_number_of_steps=1",
+    )
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert stderr_lines(res)[-1] == (
+        "train_image_classifier: error: model_name 'i3d' is a video net: it takes clips "
+        "[batch, time, height, width, 3], not images; expected an image classifier (use it "
+        "through nets_factory in Python)"
+    )
+    assert not train_dir.exists()  # refused before anything was written

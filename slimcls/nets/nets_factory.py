@@ -44,7 +44,7 @@ class NetSpec:
       logits_scopes: scopes of the classifier layers (to exclude when fine-tuning to a
         different number of classes).
       video: takes clips ``[batch, time, height, width, 3]`` (i3d, s3dg): TF-Slim's Python
-        API only; the image commands refuse it.
+        API only; the image commands refuse it (see :func:`check_takes_images`).
     """
 
     fn: Callable
@@ -626,6 +626,16 @@ def arg_scope_fn(name: str, weight_decay: float = 0.0) -> Callable[[], Iterator]
             yield
 
     return scope
+
+
+def check_takes_images(name: str) -> None:
+    """Raises SlimclsError when net ``name`` takes video clips (slimcls's commands feed
+    images)."""
+    if get_spec(name).video:
+        raise SlimclsError(
+            f"model_name {name!r} is a video net: it takes clips [batch, time, height, width, 3], "
+            "not images; expected an image classifier (use it through nets_factory in Python)"
+        )
 
 
 def check_image_size(name: str, size: int, flag: str = "--train_image_size") -> None:
