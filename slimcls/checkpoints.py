@@ -303,7 +303,7 @@ def _net_scopes() -> dict[str, str]:
     return {
         name: spec.logits_scopes[0].split("/")[0]
         for name, spec in nets_factory.NETWORKS.items()
-        if spec.logits_scopes
+        if spec.logits_scopes and not spec.video  # i3d/s3dg share inception_v1's scope
     }
 
 

@@ -13,10 +13,12 @@ import dataclasses
 from typing import Any
 
 #: Keys of ``nets.nets_factory.NETWORKS``. Kept here because the registry imports
-#: TensorFlow and ``--help`` must not; ``tests/test_flags.py`` checks the two agree.
+#: TensorFlow and ``--help`` must not; ``tests/test_flags.py`` checks the two agree. The video
+#: nets (i3d, s3dg) are listed so that choosing one fails with a message saying why.
 MODEL_NAMES = (
     "alexnet_v2",
     "cifarnet",
+    "i3d",
     "inception_resnet_v2",
     "inception_v1",
     "inception_v2",
@@ -50,6 +52,7 @@ MODEL_NAMES = (
     "resnet_v2_152",
     "resnet_v2_200",
     "resnet_v2_50",
+    "s3dg",
     "small_cnn",
     "vgg_16",
     "vgg_19",

@@ -100,9 +100,11 @@ def plan(
         differently).
 
     Raises:
-      SlimclsError: unknown net or preprocessing, an image size below the net's minimum,
-        no classes left after ``labels_offset``, or channels other than 1 or 3.
+      SlimclsError: unknown net or preprocessing, a video net, an image size below the
+        net's minimum, no classes left after ``labels_offset``, or channels other than 1
+        or 3.
     """
+    nets_factory.check_takes_images(model_name)
     spec = nets_factory.get_spec(model_name)
     size = int(image_size or spec.default_image_size)
     nets_factory.check_image_size(model_name, size, flag=size_flag)
@@ -142,8 +144,9 @@ def create_model(
     up in ``model.losses``. ``training`` is chosen per call: ``model(images, training=True)``.
 
     Raises:
-      SlimclsError: unknown ``model_name`` (the message lists the choices).
+      SlimclsError: unknown ``model_name`` (the message lists the choices), or a video net.
     """
+    nets_factory.check_takes_images(model_name)
     spec = nets_factory.get_spec(model_name)
     return SlimModel(
         spec.fn,
@@ -233,6 +236,7 @@ def num_classes_in_checkpoint(model_name: str, prefix: str) -> int:
     Raises:
       SlimclsError: the checkpoint has no logits layer of ``model_name``.
     """
+    nets_factory.check_takes_images(model_name)
     shapes = checkpoints.read_shapes(prefix)
     for scope in nets_factory.get_spec(model_name).logits_scopes:
         for key in sorted(k for k in shapes if k.startswith(f"{scope}/")):  # also nested

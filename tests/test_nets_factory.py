@@ -31,7 +31,9 @@ def _registry_params():
             return pytest.mark.slow
         return () if name in QUICK_TO_BUILD else pytest.mark.heavy
 
-    return [pytest.param(name, marks=marks(name)) for name in sorted(nets_factory.NETWORKS)]
+    # The video nets (i3d, s3dg) take clips, not images: tests/test_nets_video.py.
+    names = sorted(n for n, spec in nets_factory.NETWORKS.items() if not spec.video)
+    return [pytest.param(name, marks=marks(name)) for name in names]
 
 
 def _test_size(spec):
@@ -109,7 +111,7 @@ def test_registry_records():
         "nasnet_large",
         "pnasnet_mobile",
         "pnasnet_large",
-    }
+    } | {"i3d", "s3dg"}  # video
     for name, spec in nets_factory.NETWORKS.items():
         assert spec.min_image_size <= spec.default_image_size, name
         assert spec.fn.default_image_size == spec.default_image_size, name

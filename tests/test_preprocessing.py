@@ -95,6 +95,8 @@ def test_every_registered_net_name_is_a_preprocessing_name():
     from slimcls.nets import nets_factory
 
     for name, spec in nets_factory.NETWORKS.items():
+        if spec.video:  # i3d, s3dg: TF-Slim has no preprocessing of their name either
+            continue
         assert preprocessing_factory.resolve(name) == spec.preprocessing, name
         assert spec.preprocessing in preprocessing_factory.STYLES
 

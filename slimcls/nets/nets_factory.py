@@ -43,6 +43,8 @@ class NetSpec:
       has_aux_logits: ``end_points['AuxLogits']`` exists (InceptionV3).
       logits_scopes: scopes of the classifier layers (to exclude when fine-tuning to a
         different number of classes).
+      video: takes clips ``[batch, time, height, width, 3]`` (i3d, s3dg): TF-Slim's Python
+        API only; the image commands refuse it (see :func:`check_takes_images`).
     """
 
     fn: Callable
@@ -53,6 +55,7 @@ class NetSpec:
     min_image_size: int
     has_aux_logits: bool = False
     logits_scopes: tuple[str, ...] = ()
+    video: bool = False
 
 
 def _add_classifier_end_points(
@@ -543,6 +546,24 @@ NETWORKS.update(
 )
 # --- end zoo-b
 
+# --- video: I3D and S3D-G (TF-Slim's video nets; inputs are clips, see NetSpec.video).
+NETWORKS.update(
+    {
+        name: NetSpec(
+            fn=_lazy_net(name, _N + name, name, 224),
+            arg_scope=_lazy_arg_scope(name, _N + name, f"{name}_arg_scope"),
+            default_image_size=224,
+            preprocessing="inception",  # frames in [-1, 1]; TF-Slim has no video preprocessing
+            background_class=False,  # Kinetics-400
+            min_image_size=1,
+            logits_scopes=("InceptionV1/Logits",),
+            video=True,
+        )
+        for name in ("i3d", "s3dg")
+    }
+)
+# --- end video
+
 
 def get_spec(name: str) -> NetSpec:
     """The registry record for ``name``.
@@ -605,6 +626,16 @@ def arg_scope_fn(name: str, weight_decay: float = 0.0) -> Callable[[], Iterator]
             yield
 
     return scope
+
+
+def check_takes_images(name: str) -> None:
+    """Raises SlimclsError when net ``name`` takes video clips (slimcls's commands feed
+    images)."""
+    if get_spec(name).video:
+        raise SlimclsError(
+            f"model_name {name!r} is a video net: it takes clips [batch, time, height, width, 3], "
+            "not images; expected an image classifier (use it through nets_factory in Python)"
+        )
 
 
 def check_image_size(name: str, size: int, flag: str = "--train_image_size") -> None:
