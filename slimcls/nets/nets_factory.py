@@ -20,11 +20,20 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 
 import tf_slim as slim
-from tf_slim.nets import inception_v1, inception_v2, resnet_utils, resnet_v1, resnet_v2
+from tf_slim.nets import inception_v1, inception_v2
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.nets import alexnet, cifarnet, inception_utils, inception_v3, small_cnn
+from slimcls.nets import (
+    alexnet,
+    cifarnet,
+    inception_utils,
+    inception_v3,
+    resnet_utils,
+    resnet_v1,
+    resnet_v2,
+    small_cnn,
+)
 from slimcls.nets import vgg as vgg_nets
 
 
@@ -82,15 +91,21 @@ def _feature_mode_unsupported(name: str) -> None:
 
 
 def _resnet(net_fn: Callable) -> Callable:
-    """tf_slim ResNet with squeezed logits and Logits/Predictions end points."""
+    """ResNet with 2-D logits and Logits/Predictions end points.
+
+    The net's own squeeze is off: ``_add_classifier_end_points`` squeezes, or averages a
+    map larger than 1x1 (``global_pool=False``), which the net's squeeze would reject.
+    """
 
     @functools.wraps(net_fn)
     def fn(images, num_classes, is_training=False, global_pool=True, **kwargs):
+        kwargs.pop("spatial_squeeze", None)
         net, end_points = net_fn(
             images,
             num_classes=num_classes or None,
             is_training=is_training,
             global_pool=global_pool,
+            spatial_squeeze=False,
             **kwargs,
         )
         if not num_classes:
