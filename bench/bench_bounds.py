@@ -1,6 +1,7 @@
 """Upper bounds of slimcls training: in-memory input, the input pipeline alone, peak FLOP/s.
 
-Usage: $PYTHON bench/bench_bounds.py [--quick] [--trials N] [--workdir DIR] [--results_dir DIR]
+Usage: $PYTHON bench/bench_bounds.py [--quick] [--trials N] [--models cifarnet,inception_v3]
+           [--workdir DIR] [--results_dir DIR]
 
 Per case (net, batch, dtype), interleaved in child processes (real, synthetic, input,
 real, synthetic, input, ...):
@@ -107,6 +108,7 @@ def main() -> int:
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per child")
     parser.add_argument("--results_dir", default=None)
+    parser.add_argument("--models", default=None, help="comma-separated subset, e.g. cifarnet")
     args = parser.parse_args()
     args.trials = args.trials or (1 if args.quick else 3)
     python = common.default_python()
@@ -114,6 +116,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_bounds_") as tmp:
         work = args.workdir or tmp
         cases = QUICK_CASES if args.quick else CASES
+        if args.models:
+            cases = [c for c in cases if c[0] in args.models.split(",")]
         rows = [run_case(case, args, python, work, flops_cache) for case in cases]
     info = common.cpu_info()
     peak = common.peak_gflops(info)

@@ -7,7 +7,9 @@ Every trial is a fresh child process (slimcls needs TF_USE_LEGACY_KERAS=1, Keras
 off), and the sides alternate -- slimcls, keras[, tfslim], slimcls, keras, ... -- so machine
 noise lands on all of them. A trial's examples/s is ``batch / median step time`` over the
 steps after the warm-up (tracing, autotuning); start-up is not timed. Both sides read the
-same TFRecord shards through slimcls' own input pipeline and training preprocessing.
+same TFRecord shards with the same augmentation: slimcls through its training pipeline
+(CifarNet's augmentation on whole batches), the Keras peer through a per-image ``map`` of the
+same preprocessing function, as a Keras user writes it (``keras_peer.py``).
 
 Cases: CifarNet batch 32 and 128, InceptionV3 at 150x150 batch 16 (CPU-friendly), each in
 float32 and bfloat16. A side that fails (e.g. a kernel missing for bfloat16) becomes a row

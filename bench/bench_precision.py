@@ -1,4 +1,5 @@
-"""Accuracy and speed of the quickstart's training in float32, bfloat16 and --deterministic.
+"""Accuracy and speed of the quickstart's training in float32, bfloat16 and --deterministic,
+and against slimcls's earlier defaults (TensorFlow's LRN gradient, per-image augmentation).
 
 Trains CifarNet on scikit-learn's digits exactly as scripts/quickstart.sh does (800 steps,
 batch 32, SGD 0.05, handwriting preprocessing, same seed), once per variant and seed, the
@@ -7,14 +8,21 @@ evaluates each run on the 359 held-out digits. Reports validation accuracy (the 
 question: does bfloat16 reach float32's accuracy?) and training examples/sec (median
 step, first 20 steps skipped), with ratios against float32.
 
+Variants ``tf_nn_lrn`` and ``per_image_aug`` put back, for their runs only, what the
+default speed-ups replaced: ``tf.nn.local_response_normalization`` (and its ``LRNGrad``) in
+CifarNet, and the one-image-at-a-time ``map`` of the training augmentation (the batched
+stage exists for ``--preprocessing=cifarnet``; the quickstart's handwriting style has none).
+
 Usage: .venv/bin/python bench/bench_precision.py [--steps=800] [--seeds=0,1]
-           [--variants=float32,bfloat16,deterministic] [--json=bench/results/precision.json]
+           [--variants=float32,bfloat16,deterministic,tf_nn_lrn,per_image_aug]
+           [--preprocessing=handwriting] [--json=bench/results/precision.json]
 Expected run time on 2 cores: about 1.5 minutes per run (6 runs by default).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -29,7 +37,43 @@ VARIANTS = {
     "float32": {},
     "bfloat16": {"mixed_precision": "bfloat16"},
     "deterministic": {"deterministic": True},
+    "tf_nn_lrn": {},
+    "per_image_aug": {},
 }
+
+
+@contextlib.contextmanager
+def _earlier_default(variant: str):
+    """For ``tf_nn_lrn`` / ``per_image_aug``: the replaced code path, for one run."""
+    from slimcls import modeling
+    from slimcls.core.compat import tf
+    from slimcls.nets import cifarnet
+
+    def tf_nn_lrn(net, name):
+        dtype = net.dtype
+        out = tf.nn.local_response_normalization(
+            tf.cast(net, tf.float32), depth_radius=4, bias=1.0, alpha=0.001 / 9.0, beta=0.75,
+            name=name,
+        )  # fmt: skip
+        return tf.cast(out, dtype)
+
+    def per_image(plan):
+        return plan.preprocess_fn(is_training=True)
+
+    patches = {
+        "tf_nn_lrn": (cifarnet, "_lrn", tf_nn_lrn),
+        "per_image_aug": (modeling.ModelPlan, "train_input_fn", per_image),
+    }
+    if variant not in patches:
+        yield
+        return
+    owner, name, replacement = patches[variant]
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
 
 
 def _prepare(work_dir: str) -> str:
@@ -55,7 +99,9 @@ def _prepare(work_dir: str) -> str:
     return dataset
 
 
-def _run(dataset: str, work_dir: str, variant: str, seed: int, steps: int) -> dict:
+def _run(
+    dataset: str, work_dir: str, variant: str, seed: int, steps: int, preprocessing: str
+) -> dict:
     from slimcls import evaluate, train
     from slimcls.config import EvalConfig, LearningRateConfig, OptimizerConfig, TrainConfig
 
@@ -64,7 +110,7 @@ def _run(dataset: str, work_dir: str, variant: str, seed: int, steps: int) -> di
         train_dir=train_dir,
         dataset_dir=dataset,
         model_name="cifarnet",
-        preprocessing_name="handwriting",
+        preprocessing_name=preprocessing,
         batch_size=32,
         max_number_of_steps=steps,
         optimizer=OptimizerConfig(optimizer="sgd"),
@@ -76,14 +122,15 @@ def _run(dataset: str, work_dir: str, variant: str, seed: int, steps: int) -> di
         **VARIANTS[variant],
     )
     started = time.perf_counter()
-    result = train.train(config)
+    with _earlier_default(variant):
+        result = train.train(config)
     seconds = time.perf_counter() - started
     metrics = evaluate.evaluate(
         EvalConfig(
             checkpoint_path=train_dir,
             dataset_dir=dataset,
             model_name="cifarnet",
-            preprocessing_name="handwriting",
+            preprocessing_name=preprocessing,
             dataset_split_name="validation",
         )
     )
@@ -103,6 +150,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--preprocessing", default="handwriting", help="the quickstart's")
     parser.add_argument("--work_dir", default=None)
     parser.add_argument("--json", default=os.path.join(REPO, "bench", "results", "precision.json"))
     args = parser.parse_args()
@@ -117,7 +165,7 @@ def main() -> int:
     rows = []
     for seed in seeds:  # interleaved: every variant once per seed
         for variant in variants:
-            row = _run(dataset, work_dir, variant, seed, args.steps)
+            row = _run(dataset, work_dir, variant, seed, args.steps, args.preprocessing)
             print(json.dumps(row), flush=True)
             rows.append(row)
 
@@ -146,6 +194,7 @@ def main() -> int:
     record = {
         "command": " ".join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]]),
         "steps": args.steps,
+        "preprocessing": args.preprocessing,
         "seeds": seeds,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
