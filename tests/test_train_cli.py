@@ -144,7 +144,17 @@ def test_ctrl_c_while_tensorflow_loads_is_one_line_and_130(tmp_path):
          f"--dataset_dir={tmp_path}", "--model_name=cifarnet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO,
     )  # fmt: skip
-    time.sleep(1.5)  # flags parsed, TensorFlow importing (it takes seconds)
+    # Interrupt once TensorFlow's shared library is mapped: flags parsed, TensorFlow's
+    # Python modules still importing (seconds more). A fixed sleep raced a warm page cache.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/maps") as f:
+                if "_pywrap_tensorflow" in f.read():
+                    break
+        except OSError:
+            pass
+        time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     proc.stderr = stderr

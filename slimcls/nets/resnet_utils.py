@@ -25,6 +25,10 @@ import tf_slim as slim
 
 from slimcls.core.compat import tf
 
+#: Units per block of each published depth (v1 and v2); blocks 1-3 end with stride 2,
+#: block 4 with 1.
+UNITS_PER_BLOCK = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
+
 __all__ = ["Block", "subsample", "conv2d_same", "stack_blocks_dense", "resnet_arg_scope"]
 
 

@@ -43,9 +43,6 @@ __all__ = [
 
 resnet_arg_scope = resnet_utils.resnet_arg_scope
 
-#: Units per block of each published depth; blocks 1-3 end with stride 2, block 4 with 1.
-_UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
-
 
 @slim.add_arg_scope
 def bottleneck(
@@ -193,7 +190,7 @@ def _blocks(depth: int, base_depth: Callable[[int], int]) -> list[resnet_utils.B
     through ``base_depth``."""
     return [
         resnet_v1_block(f"block{i + 1}", base_depth(64 * 2**i), units, 2 if i < 3 else 1)
-        for i, units in enumerate(_UNITS[depth])
+        for i, units in enumerate(resnet_utils.UNITS_PER_BLOCK[depth])
     ]
 
 

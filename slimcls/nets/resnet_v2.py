@@ -38,9 +38,6 @@ __all__ = [
 
 resnet_arg_scope = resnet_utils.resnet_arg_scope
 
-#: Units per block of each published depth; blocks 1-3 end with stride 2, block 4 with 1.
-_UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
-
 
 @slim.add_arg_scope
 def bottleneck(
@@ -184,7 +181,7 @@ def resnet_v2_block(scope: str, base_depth: int, num_units: int, stride: int) ->
 def _build(depth, inputs, num_classes, is_training, **kw):
     blocks = [
         resnet_v2_block(f"block{i + 1}", 64 * 2**i, units, 2 if i < 3 else 1)
-        for i, units in enumerate(_UNITS[depth])
+        for i, units in enumerate(resnet_utils.UNITS_PER_BLOCK[depth])
     ]
     return resnet_v2(
         inputs, blocks, num_classes, is_training=is_training, include_root_block=True, **kw
