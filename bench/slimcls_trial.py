@@ -82,22 +82,31 @@ def do_train(args) -> dict:
 
 
 def do_input(args) -> dict:
-    """The training input pipeline alone (the preprocessing training uses: CifarNet's
-    batched stage), with TrainConfig's default parallelism."""
+    """The training input pipeline alone, as training builds it: the same preprocessing
+    (CifarNet's batched stage), TrainConfig's default parallelism and --cache_images."""
     from slimcls import input_pipeline, modeling
     from slimcls.config import TrainConfig
     from slimcls.datasets import dataset_factory
+    from slimcls.preprocessing.common import BatchedPreprocess
 
     defaults = TrainConfig(train_dir="", dataset_dir="")
     descriptor = dataset_factory.get_dataset(None, "train", args.dataset_dir)
+    preprocess = modeling.plan(args.model, 10, image_size=args.image_size).train_input_fn()
+    cache = (
+        isinstance(preprocess, BatchedPreprocess)
+        and input_pipeline.cache_choice(
+            defaults.cache_images, preprocess, int(descriptor.channels), int(descriptor.num_samples)
+        )[0]
+    )
     dataset = input_pipeline.make_dataset(
         descriptor,
-        modeling.plan(args.model, 10, image_size=args.image_size).train_input_fn(),
+        preprocess,
         args.batch,
         is_training=True,
         shuffle_buffer_size=defaults.shuffle_buffer_size,
         num_readers=defaults.num_readers,
         num_parallel_calls=defaults.num_preprocessing_threads,
+        cache=cache,
     )
     seconds = []
     iterator = iter(dataset)

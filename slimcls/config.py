@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+CACHE_IMAGES = ("auto", "memory", "none")
 #: Keys of ``nets.nets_factory.NETWORKS``. Kept here because the registry imports
 #: TensorFlow and ``--help`` must not; ``tests/test_flags.py`` checks the two agree. The video
 #: nets (i3d, s3dg) are listed so that choosing one fails with a message saying why.
@@ -206,6 +207,15 @@ class TrainConfig:
     num_preprocessing_threads: int | None = setting(4, _THREADS)
     shuffle_buffer_size: int = setting(
         10000, "Addition: examples in the shuffle buffer.", lower_bound=1
+    )
+    cache_images: str = setting(
+        "auto",
+        "Addition: keep the decoded training images in memory after the first epoch, so "
+        "later epochs skip reading and decoding. Only for preprocessing that runs on whole "
+        "batches (cifarnet style), whose per-image part gives fixed-size uint8 images. "
+        "auto: when they take at most 2 GiB and a quarter of the available memory; "
+        "memory: whenever possible; none: never.",
+        choices=CACHE_IMAGES,
     )
     weight_decay: float = setting(0.00004, "Weight decay (L2) on the model's weights.")
     optimizer: OptimizerConfig = setting(default_factory=OptimizerConfig)

@@ -29,14 +29,34 @@ def parse_example(serialized: tf.Tensor, channels: int) -> tuple[tf.Tensor, tf.T
     in rank.
     """
     features = tf.io.parse_single_example(serialized, _FEATURES)
-    image = tf.io.decode_image(
-        features[record_format.KEY_ENCODED],
-        channels=channels,
-        dtype=tf.uint8,
-        expand_animations=False,
-    )
+    return decode(features[record_format.KEY_ENCODED], channels), features[record_format.KEY_LABEL]
+
+
+def decode(encoded: tf.Tensor, channels: int) -> tf.Tensor:
+    """One stored image (PNG or JPEG bytes) as uint8 ``[H, W, channels]``."""
+    image = tf.io.decode_image(encoded, channels=channels, dtype=tf.uint8, expand_animations=False)
     image.set_shape([None, None, channels])
-    return image, features[record_format.KEY_LABEL]
+    return image
+
+
+def parse_batch(
+    serialized: tf.Tensor, channels: int, per_image: Callable[[tf.Tensor], tuple]
+) -> tuple[tuple, tf.Tensor]:
+    """Parses a batch of serialized Examples at once and decodes each image into
+    ``per_image``'s fixed-shape outputs: ``(batched per_image outputs, labels [B])``.
+
+    One ``parse_example`` and one in-graph loop per batch instead of a ``tf.data`` map
+    call per record: for small images the per-record dispatch cost more than the
+    decoding (4x the input throughput on CIFAR-sized images).
+    """
+    features = tf.io.parse_example(serialized, _FEATURES)
+    signature = _output_signature(per_image, channels)
+    outputs = tf.map_fn(
+        lambda encoded: per_image(decode(encoded, channels)),
+        features[record_format.KEY_ENCODED],
+        fn_output_signature=signature,
+    )
+    return outputs, features[record_format.KEY_LABEL]
 
 
 def make_dataset(
@@ -53,6 +73,7 @@ def make_dataset(
     input_context: tf.distribute.InputContext | None = None,
     repeat: bool | None = None,
     drop_remainder: bool | None = None,
+    cache: bool = False,
 ) -> tf.data.Dataset:
     """Builds the input pipeline of one split.
 
@@ -76,6 +97,10 @@ def make_dataset(
         its own subset of shards (of records when there are fewer shards than pipelines).
       repeat: repeat forever; None = ``is_training``.
       drop_remainder: drop the last partial batch; None = ``is_training``.
+      cache: with a ``BatchedPreprocess``: keep its per-image outputs (decoded, uint8)
+        in memory after the first pass, so later epochs only shuffle, batch and run the
+        batch stage. The shuffle buffer then holds decoded images (see
+        :func:`cache_bytes`).
 
     Returns:
       A dataset of ``(images float32 [B, H, W, C], labels int64 [B])``.
@@ -125,40 +150,113 @@ def make_dataset(
     if shard_records:
         dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
 
+    batched = preprocess_fn if isinstance(preprocess_fn, BatchedPreprocess) else None
+    if cache and batched is None:
+        raise ValueError("cache=True needs a BatchedPreprocess (fixed-size per-image outputs)")
+    if cache:
+        # Decode once: records -> per-image stage -> cache; then shuffle decoded images.
+        def parse_one(serialized):
+            image, label = parse_example(serialized, channels)
+            return batched.per_image(image), label
+
+        dataset = dataset.map(parse_one, num_parallel_calls=parallel, deterministic=deterministic)
+        dataset = dataset.cache()
     if is_training and shuffle_buffer_size > 1:
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
 
-    batched = preprocess_fn if isinstance(preprocess_fn, BatchedPreprocess) else None
-    per_image = batched.per_image if batched else preprocess_fn
+    if batched is not None:
+        return _batched_tail(
+            dataset, batched, batch_size, channels, drop_remainder, labels_offset,
+            parallel, deterministic, seed, input_context, parsed=cache,
+        ).prefetch(autotune)  # fmt: skip
 
     def parse_and_preprocess(serialized):
         image, label = parse_example(serialized, channels)
-        image = per_image(image)
-        if not batched:
-            image = tf.cast(image, tf.float32)
-        return image, label - labels_offset
+        return tf.cast(preprocess_fn(image), tf.float32), label - labels_offset
 
     dataset = dataset.map(
         parse_and_preprocess, num_parallel_calls=parallel, deterministic=deterministic
     )
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if batched:
-        # One seed per batch from a seeded stream (each worker its own), so the batch
-        # stage is reproducible however many batches run in parallel.
-        if seed is not None and input_context is not None:
-            seed = seed * 1009 + input_context.input_pipeline_id
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda batch, pair: (
-                tf.cast(batched.per_batch(batch[0], pair), tf.float32),
-                batch[1],
-            ),
-            num_parallel_calls=parallel,
-            deterministic=deterministic,
-        )
     return dataset.prefetch(autotune)
+
+
+def _batched_tail(
+    dataset, batched, batch_size, channels, drop_remainder, labels_offset, parallel,
+    deterministic, seed, input_context, parsed,
+):  # fmt: skip
+    """Serialized records -> batches of preprocessed images, a whole batch per map call:
+    :func:`parse_batch` (with ``batched.per_image``), then ``batched.per_batch``.
+    ``parsed``: the elements are already ``(per_image outputs, label)``.
+
+    One seed per batch comes from a seeded stream (each worker its own), so the random
+    augmentation is reproducible however many batches are prepared in parallel.
+    """
+    if seed is not None and input_context is not None:
+        seed = seed * 1009 + input_context.input_pipeline_id
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+    def parse_and_preprocess(elements, pair):
+        if parsed:
+            images, labels = elements
+        else:
+            images, labels = parse_batch(elements, channels, batched.per_image)
+        images = tf.cast(batched.per_batch(images, pair), tf.float32)
+        return images, labels - labels_offset
+
+    return tf.data.Dataset.zip((dataset, seeds)).map(
+        parse_and_preprocess, num_parallel_calls=parallel, deterministic=deterministic
+    )
+
+
+def _output_signature(per_image, channels: int):
+    """``per_image``'s output specs, from a trace on a symbolic image (no ops run)."""
+    traced = tf.function(per_image).get_concrete_function(
+        tf.TensorSpec([None, None, channels], tf.uint8)
+    )
+    return tf.nest.map_structure(
+        lambda t: tf.TensorSpec(t.shape, t.dtype), traced.structured_outputs
+    )
+
+
+def cache_bytes(batched: BatchedPreprocess, channels: int, num_examples: int) -> int:
+    """Memory a ``cache=True`` pipeline holds: ``num_examples`` per-image outputs."""
+    outputs = batched.per_image(tf.zeros([1, 1, channels], tf.uint8))
+    per_example = sum(t.shape.num_elements() * t.dtype.size for t in tf.nest.flatten(outputs))
+    return int(per_example) * int(num_examples)
+
+
+#: ``cache_choice("auto", ...)`` caches up to this much (and a quarter of the free memory).
+CACHE_LIMIT_BYTES = 2 << 30
+
+
+def cache_choice(
+    mode: str, batched: BatchedPreprocess, channels: int, num_examples: int
+) -> tuple[bool, int, int]:
+    """``--cache_images`` for one pipeline: ``(cache, bytes it would hold, auto's limit)``.
+
+    ``mode``: ``auto`` (cache when it fits the limit), ``memory`` (always), ``none``.
+    """
+    nbytes = cache_bytes(batched, channels, num_examples)
+    available = available_memory_bytes()
+    limit = min(CACHE_LIMIT_BYTES, available // 4) if available else CACHE_LIMIT_BYTES
+    cache = mode == "memory" or (mode == "auto" and nbytes <= limit)
+    return cache, nbytes, limit
+
+
+def available_memory_bytes() -> int | None:
+    """``MemAvailable`` of /proc/meminfo (Linux); None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 # --------------------------------------------------------------------------- bad shards

@@ -146,3 +146,32 @@ def test_training_uses_the_batched_stage_where_the_style_has_one():
     assert not isinstance(
         modeling.plan("inception_v3", 10, image_size=75).train_input_fn(), BatchedPreprocess
     )
+
+
+def test_cached_pipeline_decodes_once_and_keeps_labels_with_images(striped):
+    """cache=True: every record once per epoch, the same augmentation guarantees, and
+    the labels still belong to their images (read back from the stripes' orientation)."""
+    from slimcls.preprocessing import cifarnet_preprocessing as cp
+
+    stages = cp.batched_preprocess_for_train(32, 32)
+    ds = input_pipeline.make_dataset(striped, stages, 8, is_training=True, seed=2, cache=True)
+    assert ds.element_spec[0].shape.as_list() == [8, 32, 32, 3]
+    labels = []
+    for images, batch_labels in ds.take(9):  # 72 = 3 epochs of 24
+        np.testing.assert_array_equal(_orientation(images.numpy()), batch_labels.numpy())
+        labels.append(batch_labels.numpy())
+    counts = np.bincount(np.concatenate(labels))
+    np.testing.assert_array_equal(counts, [36, 36])  # 12 of each label per epoch
+
+
+def test_cache_needs_the_batched_stage_and_reports_its_size(tiny):
+    from slimcls.preprocessing import cifarnet_preprocessing as cp
+
+    desc, _, _ = tiny
+    with pytest.raises(ValueError, match="BatchedPreprocess"):
+        input_pipeline.make_dataset(desc, _to_float, 4, is_training=True, cache=True)
+    stages = cp.batched_preprocess_for_train(32, 32)
+    # uint8 32x32x3 image + its bool "already cropped" flag, per example
+    assert input_pipeline.cache_bytes(stages, 3, 1000) == 1000 * (32 * 32 * 3 + 1)
+    grey = cp.batched_preprocess_for_train(28, 28, use_grayscale=True)
+    assert input_pipeline.cache_bytes(grey, 1, 10) == 10 * (28 * 28 + 1)

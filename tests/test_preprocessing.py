@@ -212,3 +212,25 @@ def test_cifarnet_batched_train_stage_crops_other_sizes_per_image():
     ).numpy()[0]
     flips = [cropped_image.numpy(), cropped_image.numpy()[:, ::-1]]
     assert min(np.abs(_standardize(f) - out).max() for f in flips) < 1e-3
+
+
+def test_cifarnet_batched_grayscale_matches_per_image_order():
+    """use_grayscale: the batch stage converts after the uint8 per-image stage; shift and
+    flip commute with the per-pixel conversion, so each output is one standardised
+    shift/flip of the image's grey version (1 channel)."""
+    from slimcls.preprocessing import cifarnet_preprocessing as cp
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (6, 10, 10, 3)).astype(np.uint8)
+    stages = cp.batched_preprocess_for_train(10, 10, padding=1, use_grayscale=True)
+    per_image = [stages.per_image(tf.constant(im)) for im in images]
+    assert per_image[0][0].dtype == tf.uint8 and per_image[0][0].shape == (10, 10, 3)
+    batch = (tf.stack([im for im, _ in per_image]), tf.stack([c for _, c in per_image]))
+    out = stages.per_batch(batch, tf.constant([4, 5], tf.int64)).numpy()
+    assert out.shape == (6, 10, 10, 1)
+    grey = tf.image.rgb_to_grayscale(tf.constant(images, tf.float32)).numpy()
+    for image, got in zip(grey, out, strict=True):
+        errors = [
+            np.abs(_standardize(c) - got).max() for _, c in _shift_and_flip_candidates(image, 1)
+        ]
+        assert min(errors) < 1e-3

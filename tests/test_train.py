@@ -451,3 +451,32 @@ def test_several_steps_per_call_train_exactly_like_one(dataset_dir, tmp_path, ti
     assert runs[1][0] == runs[4][0] == 8
     assert runs[1][1] == runs[4][1] and [s for s, _ in runs[4][1]] == ["4", "8"]
     np.testing.assert_allclose(runs[1][2], runs[4][2], rtol=1e-6, atol=1e-7)
+
+
+def test_cache_images_choice_follows_the_flag_size_and_style(monkeypatch, caplog):
+    """auto caches a split whose decoded images fit the limit, memory always, none never;
+    per-image styles (no fixed-size per-image outputs) are never cached."""
+    import types
+
+    from slimcls import modeling
+    from slimcls.train import loop
+
+    plan = types.SimpleNamespace(
+        strategy=tf.distribute.get_strategy(),
+        descriptor=types.SimpleNamespace(channels=3, num_samples=1000),
+    )
+    batched = modeling.plan("cifarnet", 10).train_input_fn()
+    per_image = modeling.plan("inception_v3", 10, image_size=75).train_input_fn()
+
+    def choose(mode, preprocess=batched):
+        cfg = _config("unused", "unused", cache_images=mode)
+        return loop._cache_images(cfg, plan, preprocess)
+
+    caplog.set_level(logging.INFO, logger="slimcls")
+    assert choose("auto") is True
+    assert "caching the decoded training images in memory (3 MB)" in caplog.text
+    assert choose("none") is False and choose("memory", per_image) is False
+    monkeypatch.setattr(loop.input_pipeline, "CACHE_LIMIT_BYTES", 1000)
+    assert choose("auto") is False
+    assert "not caching" in caplog.text and "limit of 0 MB" in caplog.text
+    assert choose("memory") is True

@@ -65,16 +65,20 @@ def batched_preprocess_for_train(
 ) -> BatchedPreprocess:
     """:func:`preprocess_for_train` as two stages, the random ops drawn per image as there.
 
-    Per image: float and channels; an image that is not already the output size gets the
-    random pad-and-crop right away (its size decides the crop range). Per batch: the
-    pad-and-crop of the output-sized images (a random shift of up to ``padding`` pixels:
-    padding by ``padding`` and cropping back to the same size), flip, brightness,
-    contrast and standardisation, each one op over the batch with per-image random values
-    from the same distributions as the per-image ops.
+    Per image (uint8 kept, so a cache of its outputs stays small): an image that is not
+    already the output size gets the random pad-and-crop right away (its size decides the
+    crop range); 1-channel images become 3 unless ``use_grayscale``. Per batch: float,
+    greyscale, the pad-and-crop of the output-sized images (a random shift of up to
+    ``padding`` pixels: padding by ``padding`` and cropping back to the same size), flip,
+    brightness, contrast and standardisation, each one op over the batch with per-image
+    random values from the same distributions as the per-image ops. Padding, cropping and
+    flipping commute with the per-pixel float and greyscale conversions, so the order
+    changes nothing.
     """
 
     def per_image(image):
-        image = to_float(image, use_grayscale)
+        if image.shape[-1] == 1 and not use_grayscale:
+            image = tf.tile(image, [1, 1, 3])
         channels = image.shape[-1]
         shape = tf.shape(image)
         fits = tf.logical_and(tf.equal(shape[0], output_height), tf.equal(shape[1], output_width))
@@ -88,6 +92,9 @@ def batched_preprocess_for_train(
 
     def per_batch(batch, seed):
         images, cropped = batch
+        images = tf.cast(images, tf.float32)
+        if use_grayscale and images.shape[-1] != 1:
+            images = tf.image.rgb_to_grayscale(images[..., :3])
         crop_seed, flip_seed, bright_seed, contrast_seed = split_seed(seed, 4)
         count = tf.shape(images)[0]
         if padding > 0:

@@ -21,6 +21,7 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
 from slimcls.datasets import dataset_factory
+from slimcls.preprocessing.common import BatchedPreprocess
 from slimcls.train import distribute, hooks, precision
 from slimcls.train.state import create_state, resume_or_finetune
 from slimcls.train.step import StepOptions, make_step_fn
@@ -255,6 +256,7 @@ def _distributed_input(config: TrainConfig, plan: _Plan):
     descriptor = plan.descriptor
     preprocess = plan.model_plan.train_input_fn()
     cores = distribute.input_parallelism()
+    cache = _cache_images(config, plan, preprocess)
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         if ctx.num_input_pipelines > 1:
@@ -279,6 +281,7 @@ def _distributed_input(config: TrainConfig, plan: _Plan):
             num_parallel_calls=config.num_preprocessing_threads or None,
             seed=config.random_seed,
             input_context=ctx,
+            cache=cache,
         )
         options = tf.data.Options()
         # tf.data's threads sized from the cores this process may use (its affinity: a
@@ -290,6 +293,26 @@ def _distributed_input(config: TrainConfig, plan: _Plan):
         experimental_fetch_to_device=True, experimental_per_replica_buffer_size=2
     )
     return plan.strategy.distribute_datasets_from_function(dataset_fn, options=input_options)
+
+
+def _cache_images(config: TrainConfig, plan: _Plan, preprocess) -> bool:
+    """Whether the training pipeline keeps its decoded images in memory; logs the choice."""
+    if config.cache_images == "none" or not isinstance(preprocess, BatchedPreprocess):
+        return False
+    workers = distribute.num_workers(plan.strategy)  # each caches its own part
+    cache, nbytes, limit = input_pipeline.cache_choice(
+        config.cache_images,
+        preprocess,
+        int(plan.descriptor.channels),
+        -(-int(plan.descriptor.num_samples) // workers),
+    )
+    log.info(
+        "Input: %s the decoded training images in memory (%.0f MB%s)",
+        "caching" if cache else "not caching",
+        nbytes / 1e6,
+        "" if cache else f", above --cache_images=auto's limit of {limit / 1e6:.0f} MB",
+    )
+    return cache
 
 
 def _log_start(config: TrainConfig, plan: _Plan, state) -> None:
