@@ -1,7 +1,10 @@
 """Training throughput: slimcls' loop against a Keras 3 ``model.fit`` peer, interleaved.
 
-Usage: $PYTHON bench/bench_peers.py [--quick] [--trials N] [--workdir DIR]
-           [--tfslim_dir PATH/research/slim] [--results_dir DIR]
+Usage: $PYTHON bench/bench_peers.py [--quick] [--trials N] [--cases 0,2] [--workdir DIR]
+           [--tfslim_dir PATH/research/slim | --synthetic] [--results_dir DIR]
+
+``--synthetic``: both sides train on one in-memory batch (their ``--synthetic``), so the
+ratio is the training step alone, without either side's input pipeline.
 
 Every trial is a fresh child process (slimcls needs TF_USE_LEGACY_KERAS=1, Keras 3 needs it
 off), and the sides alternate -- slimcls, keras[, tfslim], slimcls, keras, ... -- so machine
@@ -59,6 +62,8 @@ def side_command(side, python, args, model, batch, size, dtype, warmup, steps, d
         "--image_size", str(size), "--dtype", dtype,
         "--warmup", str(warmup), "--steps", str(steps),
     ]  # fmt: skip
+    if args.synthetic:
+        common_args.append("--synthetic")
     if side == "slimcls":
         return [python, os.path.join(HERE, "slimcls_trial.py"), "train", *common_args]
     if side == "keras":
@@ -141,10 +146,18 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None, help="timed steps (per net)")
     parser.add_argument("--workdir", default=None, help="generated datasets (default: temp)")
     parser.add_argument("--tfslim_dir", default=None, help="a TF-Slim research/slim checkout")
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="both sides train on one in-memory batch: the step alone, without input cost "
+        "(not with --tfslim_dir)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per trial")
     parser.add_argument("--results_dir", default=None)
     args = parser.parse_args()
     args.trials = args.trials or (1 if args.quick else 3)
+    if args.synthetic and args.tfslim_dir:
+        parser.error("--synthetic compares slimcls and Keras only; drop --tfslim_dir")
     python = common.default_python()
     sides = ["slimcls", "keras"] + (["tfslim"] if args.tfslim_dir else [])
     cases = QUICK_CASES if args.quick else CASES
@@ -157,13 +170,14 @@ def main() -> int:
     print()
     print_table(rows, sides)
     path = common.write_result(
-        "peers",
+        "peers_synthetic" if args.synthetic else "peers",
         rows,
         quick=args.quick,
         python=python,
         results_dir=args.results_dir,
         extra={
             "sides": sides,
+            "synthetic": args.synthetic,
             "method": "interleaved trials, one child process each; examples/s = batch / median "
             "step seconds after the warm-up steps; ratio = median slimcls / median peer",
         },
