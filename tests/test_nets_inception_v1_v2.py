@@ -5,9 +5,9 @@ The golden numbers below are TF-Slim's: a scratch script (outside this repositor
 path on TensorFlow 2.21 (``slimcls.core.compat`` first, eager execution disabled), built
 both nets with it and with slimcls's modules in TF1 graphs (1001 classes at 224, also with
 ``batch_norm_scale``; ``num_classes=0``/None; ``global_pool`` and ``spatial_squeeze=False``
-at 256; InceptionV2 at 112, with ``depth_multiplier`` 0.5 and 0.25, and its trunk with
-``use_separable_conv=False``, ``include_root_block=False`` and, structure only,
-``data_format='NCHW'``), loaded the same random weights into both and found the same
+at 256, for V2 also at 288; InceptionV2 at 112, with ``depth_multiplier`` 0.5 and 0.25,
+and its trunk with ``use_separable_conv=False``, ``include_root_block=False`` and,
+structure only, ``data_format='NCHW'``), loaded the same random weights into both and found the same
 variable names and shapes, end-point names and tensor names, regularisation losses and
 update ops, and outputs and end points equal to the last bit (max |diff| 0). TF-Slim's own
 ``inception_v1_test.py`` and ``inception_v2_test.py`` pass against these modules
