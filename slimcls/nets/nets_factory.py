@@ -20,7 +20,6 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 
 import tf_slim as slim
-from tf_slim.nets import inception_v1, inception_v2
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
@@ -28,6 +27,8 @@ from slimcls.nets import (
     alexnet,
     cifarnet,
     inception_utils,
+    inception_v1,
+    inception_v2,
     inception_v3,
     resnet_utils,
     resnet_v1,
