@@ -234,3 +234,17 @@ def test_cifarnet_batched_grayscale_matches_per_image_order():
             np.abs(_standardize(c) - got).max() for _, c in _shift_and_flip_candidates(image, 1)
         ]
         assert min(errors) < 1e-3
+
+
+def test_brightness_before_standardisation_changes_nothing():
+    """Why the batched CifarNet stage skips TF-Slim's brightness jitter: adding one value
+    to every pixel, before contrast and per-image standardisation, cancels out."""
+    rng = np.random.default_rng(4)
+    images = tf.constant(rng.uniform(0, 255, (5, 8, 8, 3)), tf.float32)
+    for delta in (-63.0, -7.5, 40.0, 62.9):
+        for factor in (0.2, 1.0, 1.8):
+            with_brightness = tf.image.per_image_standardization(
+                tf.image.adjust_contrast(tf.image.adjust_brightness(images, delta), factor)
+            )
+            without = tf.image.per_image_standardization(tf.image.adjust_contrast(images, factor))
+            np.testing.assert_allclose(with_brightness.numpy(), without.numpy(), atol=2e-4)

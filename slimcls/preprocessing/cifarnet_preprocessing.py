@@ -67,13 +67,14 @@ def batched_preprocess_for_train(
 
     Per image (uint8 kept, so a cache of its outputs stays small): an image that is not
     already the output size gets the random pad-and-crop right away (its size decides the
-    crop range); 1-channel images become 3 unless ``use_grayscale``. Per batch: float,
-    greyscale, the pad-and-crop of the output-sized images (a random shift of up to
-    ``padding`` pixels: padding by ``padding`` and cropping back to the same size), flip,
-    brightness, contrast and standardisation, each one op over the batch with per-image
-    random values from the same distributions as the per-image ops. Padding, cropping and
+    crop range); 1-channel images become 3 unless ``use_grayscale``. Per batch: the
+    pad-and-crop of the output-sized images (a random shift of up to ``padding`` pixels:
+    padding by ``padding`` and cropping back to the same size) and flip on uint8, then
+    float, greyscale, contrast and standardisation, each one op over the batch with
+    per-image random values from the same distributions as the per-image ops. Shifting and
     flipping commute with the per-pixel float and greyscale conversions, so the order
-    changes nothing.
+    changes nothing. The brightness jitter is left out: the standardisation removes it
+    exactly (see ``per_batch``; ``tests/test_preprocessing.py`` checks it).
     """
 
     def per_image(image):
@@ -92,19 +93,20 @@ def batched_preprocess_for_train(
 
     def per_batch(batch, seed):
         images, cropped = batch
-        images = tf.cast(images, tf.float32)
-        if use_grayscale and images.shape[-1] != 1:
-            images = tf.image.rgb_to_grayscale(images[..., :3])
-        crop_seed, flip_seed, bright_seed, contrast_seed = split_seed(seed, 4)
+        crop_seed, flip_seed, _, contrast_seed = split_seed(seed, 4)
         count = tf.shape(images)[0]
+        # Shift and flip move uint8 pixels (a quarter of float32's bytes), then float.
         if padding > 0:
             images = _random_shift(images, padding, cropped, crop_seed)
         flip = tf.random.stateless_uniform([count, 1, 1, 1], seed=flip_seed) < 0.5
         images = tf.where(flip, tf.reverse(images, axis=[2]), images)
-        # stateless_random_brightness adds U[-max_delta, max_delta); random contrast scales
-        # each channel about its mean by U[lower, upper).
-        delta = tf.random.stateless_uniform([count, 1, 1, 1], bright_seed, -63.0, 63.0)
-        images = images + delta
+        images = tf.cast(images, tf.float32)
+        if use_grayscale and images.shape[-1] != 1:
+            images = tf.image.rgb_to_grayscale(images[..., :3])
+        # TF-Slim's brightness jitter (adding one U[-63, 63) value to every pixel) comes
+        # next; the standardisation at the end subtracts the image's mean, which takes it
+        # out again exactly (the spread is unchanged), so it is skipped here. Random
+        # contrast scales each channel about its mean by U[0.2, 1.8).
         factor = tf.random.stateless_uniform([count, 1, 1, 1], contrast_seed, 0.2, 1.8)
         mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
         images = (images - mean) * factor + mean
