@@ -248,3 +248,22 @@ def test_brightness_before_standardisation_changes_nothing():
             )
             without = tf.image.per_image_standardization(tf.image.adjust_contrast(images, factor))
             np.testing.assert_allclose(with_brightness.numpy(), without.numpy(), atol=2e-4)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_fused_contrast_and_standardisation_equals_tensorflows(channels):
+    from slimcls.preprocessing import cifarnet_preprocessing as cp
+
+    rng = np.random.default_rng(channels)
+    images = rng.uniform(0, 255, (6, 9, 7, channels)).astype(np.float32)
+    images[0] = 17.0  # constant image: the clamped standard deviation
+    images[1, ..., 0] = 3.0  # one flat channel
+    factors = np.array([0.2, 0.7, 1.0, 1.3, 1.8, 0.45], np.float32)
+    ours = cp.contrast_and_standardize(
+        tf.constant(images), tf.constant(factors)[:, None, None, None]
+    )
+    ref = [
+        tf.image.per_image_standardization(tf.image.adjust_contrast(image, float(f))).numpy()
+        for image, f in zip(images, factors, strict=True)
+    ]
+    np.testing.assert_allclose(ours.numpy(), np.stack(ref), rtol=1e-4, atol=1e-4)
