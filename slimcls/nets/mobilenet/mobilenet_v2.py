@@ -89,8 +89,9 @@ def mobilenet(
     activation_fn: Callable | None = None,
     **kwargs,
 ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-    """MobileNetV2 (inference mode unless ``is_training=True`` or in
-    :func:`training_scope`).
+    """MobileNetV2. Inference mode is created by default; pass ``is_training=True`` or
+    build inside :func:`training_scope` for training (TF-Slim's own tests look for the
+    first sentence in this docstring).
 
     Args:
       input_tensor: ``[batch, height, width, 3]`` images in [-1, 1].

@@ -238,8 +238,9 @@ def mobilenet(
     use_groupnorm: bool = False,
     **kwargs,
 ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-    """MobileNetV3 (inference mode unless ``is_training=True`` or in
-    :func:`training_scope`).
+    """MobileNetV3. Inference mode is created by default; pass ``is_training=True`` or
+    build inside :func:`training_scope` for training (TF-Slim's own tests look for the
+    first sentence in this docstring).
 
     Args:
       input_tensor: ``[batch, height, width, 3]`` images in [-1, 1].
