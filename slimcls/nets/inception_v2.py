@@ -275,19 +275,8 @@ def inception_v2_base(
     return net, end_points
 
 
-def _reduced_kernel_size_for_small_input(
-    input_tensor: tf.Tensor, kernel_size: list[int]
-) -> list[int]:
-    """Shrinks a pooling window to the feature map when the map is smaller, so that inputs
-    below 224x224 still pool to 1x1.
-
-    An unknown (``None``) height or width keeps the full window: the input is assumed to
-    be large enough.
-    """
-    shape = input_tensor.get_shape().as_list()
-    if shape[1] is None or shape[2] is None:
-        return kernel_size
-    return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
+#: TF-Slim's module-level name for the pooling-window rule.
+_reduced_kernel_size_for_small_input = inception_utils.reduced_kernel_size
 
 
 def inception_v2(
@@ -342,36 +331,17 @@ def inception_v2(
             net, end_points = inception_v2_base(
                 inputs, scope=net_scope, min_depth=min_depth, depth_multiplier=depth_multiplier
             )
-            with tf.compat.v1.variable_scope("Logits"):
-                if global_pool:
-                    net = tf.reduce_mean(net, axis=[1, 2], keepdims=True, name="global_pool")
-                    end_points["global_pool"] = net
-                else:
-                    kernel_size = _reduced_kernel_size_for_small_input(net, [7, 7])
-                    net = slim.avg_pool2d(
-                        net,
-                        kernel_size,
-                        padding="VALID",
-                        scope="AvgPool_1a_{}x{}".format(*kernel_size),
-                    )
-                    end_points["AvgPool_1a"] = net
-                if not num_classes:
-                    return net, end_points
-                net = slim.dropout(net, keep_prob=dropout_keep_prob, scope="Dropout_1b")
-                end_points["PreLogits"] = net
-                logits = slim.conv2d(
-                    net,
-                    num_classes,
-                    [1, 1],
-                    activation_fn=None,
-                    normalizer_fn=None,
-                    scope="Conv2d_1c_1x1",
-                )
-                if spatial_squeeze:
-                    logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
-            end_points["Logits"] = logits
-            end_points["Predictions"] = prediction_fn(logits, scope="Predictions")
-    return logits, end_points
+            return inception_utils.logits_head(
+                net,
+                end_points,
+                num_classes=num_classes,
+                global_pool=global_pool,
+                pool_kernel=[7, 7],
+                global_pool_name="global_pool",
+                dropout_keep_prob=dropout_keep_prob,
+                spatial_squeeze=spatial_squeeze,
+                prediction_fn=prediction_fn,
+            )
 
 
 inception_v2.default_image_size = 224

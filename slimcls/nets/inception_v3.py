@@ -38,29 +38,18 @@ inception_v3_arg_scope = inception_utils.inception_arg_scope
 _trunc_normal = lambda stddev: tf.compat.v1.truncated_normal_initializer(0.0, stddev)
 
 
-def _reduced_kernel_size(net: tf.Tensor, kernel_size: list[int]) -> list[int]:
-    """Shrinks a pooling window to the feature map when the map is smaller (static shapes).
-
-    Unknown spatial sizes keep the full window, as in TF-Slim.
-    """
-    shape = net.get_shape().as_list()
-    if shape[1] is None or shape[2] is None:
-        return list(kernel_size)
-    return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
-
-
 def _aux_logits(
     mixed_6e: tf.Tensor, num_classes: int, depth: Callable[[int], int], spatial_squeeze: bool
 ) -> tf.Tensor:
     """The auxiliary classifier on ``Mixed_6e`` (scope ``AuxLogits``), TF-Slim's layers."""
     with slim.arg_scope([slim.conv2d, slim.max_pool2d, slim.avg_pool2d], stride=1, padding="SAME"):
         with tf.compat.v1.variable_scope("AuxLogits"):
-            pool_size = _reduced_kernel_size(mixed_6e, [5, 5])
+            pool_size = inception_utils.reduced_kernel_size(mixed_6e, [5, 5])
             net = slim.avg_pool2d(
                 mixed_6e, pool_size, stride=3, padding="VALID", scope="AvgPool_1a_5x5"
             )
             net = slim.conv2d(net, depth(128), [1, 1], scope="Conv2d_1b_1x1")
-            kernel_size = _reduced_kernel_size(net, [5, 5])
+            kernel_size = inception_utils.reduced_kernel_size(net, [5, 5])
             net = slim.conv2d(
                 net,
                 depth(768),
@@ -141,36 +130,17 @@ def inception_v3(
                     end_points["Mixed_6e"], num_classes, depth, spatial_squeeze
                 )
 
-            with tf.compat.v1.variable_scope("Logits"):
-                if global_pool:
-                    net = tf.reduce_mean(net, [1, 2], keepdims=True, name="GlobalPool")
-                    end_points["global_pool"] = net
-                else:
-                    kernel_size = _reduced_kernel_size(net, [8, 8])
-                    net = slim.avg_pool2d(
-                        net,
-                        kernel_size,
-                        padding="VALID",
-                        scope="AvgPool_1a_{}x{}".format(*kernel_size),
-                    )
-                    end_points["AvgPool_1a"] = net
-                if not num_classes:
-                    return net, end_points
-                net = slim.dropout(net, keep_prob=dropout_keep_prob, scope="Dropout_1b")
-                end_points["PreLogits"] = net
-                logits = slim.conv2d(
-                    net,
-                    num_classes,
-                    [1, 1],
-                    activation_fn=None,
-                    normalizer_fn=None,
-                    scope="Conv2d_1c_1x1",
-                )
-                if spatial_squeeze:
-                    logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
-            end_points["Logits"] = logits
-            end_points["Predictions"] = prediction_fn(logits, scope="Predictions")
-    return logits, end_points
+            return inception_utils.logits_head(
+                net,
+                end_points,
+                num_classes=num_classes,
+                global_pool=global_pool,
+                pool_kernel=[8, 8],
+                global_pool_name="GlobalPool",
+                dropout_keep_prob=dropout_keep_prob,
+                spatial_squeeze=spatial_squeeze,
+                prediction_fn=prediction_fn,
+            )
 
 
 inception_v3.default_image_size = 299

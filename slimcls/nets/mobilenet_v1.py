@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import tf_slim as slim
 
 from slimcls.core.compat import tf
+from slimcls.nets import inception_utils
 
 #: A full convolution layer of the body (only the first layer is one).
 Conv = collections.namedtuple("Conv", ["kernel", "stride", "depth"])
@@ -148,14 +149,8 @@ def mobilenet_v1_base(
     raise ValueError(f"Unknown final endpoint {final_endpoint}")
 
 
-def _reduced_kernel_size_for_small_input(
-    input_tensor: tf.Tensor, kernel_size: Sequence[int]
-) -> list[int]:
-    """The pooling window, shrunk to the feature map when that is smaller (static shapes)."""
-    shape = input_tensor.get_shape().as_list()
-    if shape[1] is None or shape[2] is None:
-        return list(kernel_size)
-    return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
+#: TF-Slim's module-level name for the pooling-window rule.
+_reduced_kernel_size_for_small_input = inception_utils.reduced_kernel_size
 
 
 def mobilenet_v1(
