@@ -87,16 +87,12 @@ def do_input(args) -> dict:
     from slimcls import input_pipeline, modeling
     from slimcls.config import TrainConfig
     from slimcls.datasets import dataset_factory
-    from slimcls.preprocessing.common import BatchedPreprocess
 
     defaults = TrainConfig(train_dir="", dataset_dir="")
     descriptor = dataset_factory.get_dataset(None, "train", args.dataset_dir)
     preprocess = modeling.plan(args.model, 10, image_size=args.image_size).train_input_fn()
-    cache = (
-        isinstance(preprocess, BatchedPreprocess)
-        and input_pipeline.cache_choice(
-            defaults.cache_images, preprocess, int(descriptor.channels), int(descriptor.num_samples)
-        )[0]
+    choice = input_pipeline.cache_choice(
+        defaults.cache_images, preprocess, int(descriptor.channels), int(descriptor.num_samples)
     )
     dataset = input_pipeline.make_dataset(
         descriptor,
@@ -106,7 +102,7 @@ def do_input(args) -> dict:
         shuffle_buffer_size=defaults.shuffle_buffer_size,
         num_readers=defaults.num_readers,
         num_parallel_calls=defaults.num_preprocessing_threads,
-        cache=cache,
+        cache=bool(choice and choice[0]),
     )
     seconds = []
     iterator = iter(dataset)

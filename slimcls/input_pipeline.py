@@ -224,8 +224,8 @@ def _output_signature(per_image, channels: int):
 
 def cache_bytes(batched: BatchedPreprocess, channels: int, num_examples: int) -> int:
     """Memory a ``cache=True`` pipeline holds: ``num_examples`` per-image outputs."""
-    outputs = batched.per_image(tf.zeros([1, 1, channels], tf.uint8))
-    per_example = sum(t.shape.num_elements() * t.dtype.size for t in tf.nest.flatten(outputs))
+    specs = tf.nest.flatten(_output_signature(batched.per_image, channels))
+    per_example = sum(spec.shape.num_elements() * spec.dtype.size for spec in specs)
     return int(per_example) * int(num_examples)
 
 
@@ -234,17 +234,20 @@ CACHE_LIMIT_BYTES = 2 << 30
 
 
 def cache_choice(
-    mode: str, batched: BatchedPreprocess, channels: int, num_examples: int
-) -> tuple[bool, int, int]:
-    """``--cache_images`` for one pipeline: ``(cache, bytes it would hold, auto's limit)``.
+    mode: str, preprocess, channels: int, num_examples: int
+) -> tuple[bool, int, int] | None:
+    """``--cache_images`` for one pipeline: ``(cache, bytes it would hold, auto's limit)``,
+    or None when there is no choice to make (``none``, or per-image preprocessing, whose
+    outputs are not a fixed-size cacheable stage).
 
     ``mode``: ``auto`` (cache when it fits the limit), ``memory`` (always), ``none``.
     """
-    nbytes = cache_bytes(batched, channels, num_examples)
+    if mode == "none" or not isinstance(preprocess, BatchedPreprocess):
+        return None
+    nbytes = cache_bytes(preprocess, channels, num_examples)
     available = available_memory_bytes()
     limit = min(CACHE_LIMIT_BYTES, available // 4) if available else CACHE_LIMIT_BYTES
-    cache = mode == "memory" or (mode == "auto" and nbytes <= limit)
-    return cache, nbytes, limit
+    return mode == "memory" or nbytes <= limit, nbytes, limit
 
 
 def available_memory_bytes() -> int | None:

@@ -21,7 +21,6 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
 from slimcls.datasets import dataset_factory
-from slimcls.preprocessing.common import BatchedPreprocess
 from slimcls.train import distribute, hooks, precision
 from slimcls.train.state import create_state, resume_or_finetune
 from slimcls.train.step import StepOptions, make_step_fn
@@ -297,15 +296,16 @@ def _distributed_input(config: TrainConfig, plan: _Plan):
 
 def _cache_images(config: TrainConfig, plan: _Plan, preprocess) -> bool:
     """Whether the training pipeline keeps its decoded images in memory; logs the choice."""
-    if config.cache_images == "none" or not isinstance(preprocess, BatchedPreprocess):
-        return False
     workers = distribute.num_workers(plan.strategy)  # each caches its own part
-    cache, nbytes, limit = input_pipeline.cache_choice(
+    choice = input_pipeline.cache_choice(
         config.cache_images,
         preprocess,
         int(plan.descriptor.channels),
         -(-int(plan.descriptor.num_samples) // workers),
     )
+    if choice is None:
+        return False
+    cache, nbytes, limit = choice
     log.info(
         "Input: %s the decoded training images in memory (%.0f MB%s)",
         "caching" if cache else "not caching",
