@@ -253,3 +253,25 @@ def classification_head(
             end_points[scope_name + "/spatial_squeeze"] = net
         end_points["predictions"] = slim.softmax(net, scope="predictions")
     return net, end_points
+
+
+def bottleneck_block(
+    scope: str, unit_fn: Callable, base_depth: int, num_units: int, stride: int
+) -> Block:
+    """A block of ``num_units`` bottleneck units (``unit_fn``: v1's or v2's) with
+    ``base_depth`` inner and ``4 * base_depth`` output channels; only the last unit has
+    ``stride``."""
+    unit = {"depth": base_depth * 4, "depth_bottleneck": base_depth, "stride": 1}
+    return Block(scope, unit_fn, [unit] * (num_units - 1) + [dict(unit, stride=stride)])
+
+
+def published_blocks(
+    depth: int, block_fn: Callable[..., Block], base_depth: Callable[[int], int] = int
+) -> list[Block]:
+    """The four blocks of a published ResNet-``depth`` (:data:`UNITS_PER_BLOCK`): inner
+    depths 64, 128, 256, 512 (mapped through ``base_depth``), strides 2, 2, 2, 1, built by
+    ``block_fn(scope, base_depth, num_units, stride)``."""
+    return [
+        block_fn(f"block{i + 1}", base_depth(64 * 2**i), units, 2 if i < 3 else 1)
+        for i, units in enumerate(UNITS_PER_BLOCK[depth])
+    ]

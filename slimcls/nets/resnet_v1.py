@@ -179,19 +179,7 @@ resnet_v1.default_image_size = 224
 def resnet_v1_block(scope: str, base_depth: int, num_units: int, stride: int) -> resnet_utils.Block:
     """A block of ``num_units`` v1 bottlenecks with ``base_depth`` inner and
     ``4 * base_depth`` output channels; only the last unit has ``stride``."""
-    unit = {"depth": base_depth * 4, "depth_bottleneck": base_depth, "stride": 1}
-    return resnet_utils.Block(
-        scope, bottleneck, [unit] * (num_units - 1) + [dict(unit, stride=stride)]
-    )
-
-
-def _blocks(depth: int, base_depth: Callable[[int], int]) -> list[resnet_utils.Block]:
-    """The four blocks of ``resnet_v1_<depth>`` with inner depths 64, 128, 256, 512 mapped
-    through ``base_depth``."""
-    return [
-        resnet_v1_block(f"block{i + 1}", base_depth(64 * 2**i), units, 2 if i < 3 else 1)
-        for i, units in enumerate(resnet_utils.UNITS_PER_BLOCK[depth])
-    ]
+    return resnet_utils.bottleneck_block(scope, bottleneck, base_depth, num_units, stride)
 
 
 def _base_depth_fn(min_base_depth: int, depth_multiplier: float) -> Callable[[int], int]:
@@ -199,7 +187,8 @@ def _base_depth_fn(min_base_depth: int, depth_multiplier: float) -> Callable[[in
 
 
 def _build(depth, inputs, num_classes, is_training, min_base_depth, depth_multiplier, **kw):
-    blocks = _blocks(depth, _base_depth_fn(min_base_depth, depth_multiplier))
+    base_depth = _base_depth_fn(min_base_depth, depth_multiplier)
+    blocks = resnet_utils.published_blocks(depth, resnet_v1_block, base_depth)
     return resnet_v1(inputs, blocks, num_classes, is_training, include_root_block=True, **kw)
 
 

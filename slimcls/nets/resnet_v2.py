@@ -172,17 +172,11 @@ resnet_v2.default_image_size = 224
 def resnet_v2_block(scope: str, base_depth: int, num_units: int, stride: int) -> resnet_utils.Block:
     """A block of ``num_units`` v2 bottlenecks with ``base_depth`` inner and
     ``4 * base_depth`` output channels; only the last unit has ``stride``."""
-    unit = {"depth": base_depth * 4, "depth_bottleneck": base_depth, "stride": 1}
-    return resnet_utils.Block(
-        scope, bottleneck, [unit] * (num_units - 1) + [dict(unit, stride=stride)]
-    )
+    return resnet_utils.bottleneck_block(scope, bottleneck, base_depth, num_units, stride)
 
 
 def _build(depth, inputs, num_classes, is_training, **kw):
-    blocks = [
-        resnet_v2_block(f"block{i + 1}", 64 * 2**i, units, 2 if i < 3 else 1)
-        for i, units in enumerate(resnet_utils.UNITS_PER_BLOCK[depth])
-    ]
+    blocks = resnet_utils.published_blocks(depth, resnet_v2_block)
     return resnet_v2(
         inputs, blocks, num_classes, is_training=is_training, include_root_block=True, **kw
     )
