@@ -104,8 +104,7 @@ def plan(
         net's minimum, no classes left after ``labels_offset``, or channels other than 1
         or 3.
     """
-    nets_factory.check_takes_images(model_name)
-    spec = nets_factory.get_spec(model_name)
+    spec = nets_factory.image_spec(model_name)
     size = int(image_size or spec.default_image_size)
     nets_factory.check_image_size(model_name, size, flag=size_flag)
     if labels_offset < 0:
@@ -146,8 +145,7 @@ def create_model(
     Raises:
       SlimclsError: unknown ``model_name`` (the message lists the choices), or a video net.
     """
-    nets_factory.check_takes_images(model_name)
-    spec = nets_factory.get_spec(model_name)
+    spec = nets_factory.image_spec(model_name)
     return SlimModel(
         spec.fn,
         num_classes,
@@ -236,9 +234,9 @@ def num_classes_in_checkpoint(model_name: str, prefix: str) -> int:
     Raises:
       SlimclsError: the checkpoint has no logits layer of ``model_name``.
     """
-    nets_factory.check_takes_images(model_name)
+    spec = nets_factory.image_spec(model_name)
     shapes = checkpoints.read_shapes(prefix)
-    for scope in nets_factory.get_spec(model_name).logits_scopes:
+    for scope in spec.logits_scopes:
         for key in sorted(k for k in shapes if k.startswith(f"{scope}/")):  # also nested
             if key.endswith(("/biases", "/weights")):  # e.g. .../Logits/Conv2d_1c_1x1/weights
                 return int(shapes[key][-1])

@@ -644,14 +644,21 @@ def arg_scope_fn(name: str, weight_decay: float = 0.0) -> Callable[[], Iterator]
     return scope
 
 
-def check_takes_images(name: str) -> None:
-    """Raises SlimclsError when net ``name`` takes video clips (slimcls's commands feed
-    images)."""
-    if get_spec(name).video:
+def image_spec(name: str) -> NetSpec:
+    """:func:`get_spec` for the image commands: also raises SlimclsError when net ``name``
+    takes video clips (slimcls's commands feed images)."""
+    spec = get_spec(name)
+    if spec.video:
         raise SlimclsError(
             f"model_name {name!r} is a video net: it takes clips [batch, time, height, width, 3], "
             "not images; expected an image classifier (use it through nets_factory in Python)"
         )
+    return spec
+
+
+def check_takes_images(name: str) -> None:
+    """Raises SlimclsError when net ``name`` takes video clips (see :func:`image_spec`)."""
+    image_spec(name)
 
 
 def check_image_size(name: str, size: int, flag: str = "--train_image_size") -> None:
