@@ -128,6 +128,11 @@ _THREADS = (
     "Parallel decode + preprocess calls (tf.data map num_parallel_calls). 0 or None: AUTOTUNE."
 )
 _TF_CONFIG = "Not used: set TF_CONFIG instead (tf.distribute)."
+_MAX_IMAGE_PIXELS = (
+    "Addition: a record whose image has more pixels than this (read from its header, before "
+    "decoding) stops the run with one line naming the shard and record, instead of "
+    "decoding it into memory. None: no limit."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +210,7 @@ class TrainConfig:
     )
     num_readers: int | None = setting(4, _READERS)
     num_preprocessing_threads: int | None = setting(4, _THREADS)
+    max_image_pixels: int | None = setting(50_000_000, _MAX_IMAGE_PIXELS, lower_bound=1)
     shuffle_buffer_size: int = setting(
         10000, "Addition: examples in the shuffle buffer.", lower_bound=1
     )
@@ -383,6 +389,7 @@ class EvalConfig:
     )
     num_readers: int | None = setting(None, _READERS)
     num_preprocessing_threads: int | None = setting(None, _THREADS)
+    max_image_pixels: int | None = setting(50_000_000, _MAX_IMAGE_PIXELS, lower_bound=1)
 
     @property
     def use_moving_averages(self) -> bool:

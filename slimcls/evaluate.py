@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from slimcls import checkpoints, input_pipeline, modeling, run_info
+from slimcls import checkpoints, input_pipeline, modeling, record_checks, run_info
 from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
@@ -116,6 +116,8 @@ class Evaluator:
             labels_offset=config.labels_offset,
             num_readers=config.num_readers or None,
             num_parallel_calls=config.num_preprocessing_threads or None,
+            num_classes=self.num_classes,
+            max_image_pixels=config.max_image_pixels,
         )
         if config.max_num_batches:
             self.dataset = self.dataset.take(config.max_num_batches)
@@ -125,17 +127,14 @@ class Evaluator:
     def _build(self) -> None:
         model = modeling.build(self.plan)
         k = min(RECALL_K, self.num_classes)
-        num_classes = self.num_classes
 
         @tf.function(reduce_retracing=True)
         def step(images, labels):
             logits, _ = model(images, training=False)
             logits = tf.cast(tf.reshape(logits, [tf.shape(logits)[0], -1]), tf.float32)
-            labels = tf.cast(labels, tf.int32)
-            valid = tf.logical_and(labels >= 0, labels < num_classes)
-            safe = tf.where(valid, labels, tf.zeros_like(labels))
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
-            in_top_k = tf.math.in_top_k(safe, logits, k)
+            labels = tf.cast(labels, tf.int32)  # in range: the input pipeline checks them
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            in_top_k = tf.math.in_top_k(labels, logits, k)
             return labels, tf.argmax(logits, -1, output_type=tf.int32), in_top_k, losses
 
         self._model, self._step = model, step
@@ -175,6 +174,17 @@ class Evaluator:
             raise input_pipeline.data_loss_error(
                 e, self.descriptor.files, f"split {self.config.dataset_split_name!r}"
             ) from None
+        except tf.errors.InvalidArgumentError as e:  # a bad record: name it
+            bad = record_checks.input_error(
+                e,
+                self.descriptor.files,
+                channels=int(self.descriptor.channels or 3),
+                num_classes=self.num_classes,
+                labels_offset=self.config.labels_offset,
+                max_pixels=self.config.max_image_pixels,
+                what=f"split {self.config.dataset_split_name!r} of {self.config.dataset_dir}",
+            )
+            raise (bad or e) from None
         progress.close()
         seconds = time.perf_counter() - start
         num_examples = int(confusion.sum())
@@ -198,13 +208,6 @@ class Evaluator:
     def _count(self, images, labels, confusion: np.ndarray) -> tuple[int, float]:
         """Adds one batch to the confusion matrix; returns its top-k hits and loss sum."""
         labels, preds, in_top_k, losses = (t.numpy() for t in self._step(images, labels))
-        bad = (labels < 0) | (labels >= self.num_classes)
-        if bad.any():
-            raise SlimclsError(
-                f"label {int(labels[bad][0]) + self.config.labels_offset} in split "
-                f"{self.config.dataset_split_name!r} is outside the net's {self.num_classes} "
-                f"classes (--labels_offset={self.config.labels_offset})"
-            )
         np.add.at(confusion, (labels, preds), 1)
         return int(in_top_k.sum()), float(losses.astype(np.float64).sum())
 

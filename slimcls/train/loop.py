@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 
-from slimcls import checkpoints, input_pipeline, modeling, optim
+from slimcls import checkpoints, input_pipeline, modeling, optim, record_checks
 from slimcls.config import TrainConfig
 from slimcls.core import compat
 from slimcls.core.compat import tf
@@ -281,6 +281,8 @@ def _distributed_input(config: TrainConfig, plan: _Plan):
             seed=config.random_seed,
             input_context=ctx,
             cache=cache,
+            num_classes=plan.model_plan.num_classes,
+            max_image_pixels=config.max_image_pixels,
         )
         options = tf.data.Options()
         # tf.data's threads sized from the cores this process may use (its affinity: a
@@ -413,6 +415,8 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
                 outputs = step_fn(iterator, num_steps)
             except tf.errors.DataLossError as e:  # tf.data does not name the file
                 raise _data_loss(e, config) from None
+            except tf.errors.InvalidArgumentError as e:  # a bad record: name it
+                raise (_bad_record(e, config, [config.dataset_split_name]) or e) from None
             run.images = outputs.pop("images", None)
             run.values = {k: float(v) for k, v in outputs.items()}  # waits for the step
             run.step = run.state.step
@@ -430,6 +434,8 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
                     hook.after_step(run)
             except tf.errors.DataLossError as e:  # validation reading a damaged shard
                 raise _data_loss(e, config) from None
+            except tf.errors.InvalidArgumentError as e:  # a bad validation record
+                raise (_bad_record(e, config, [config.validation_split_name]) or e) from None
         for hook in run_hooks:
             hook.end(run)
     signal_stop = run.stop_reason if run.stop_reason in ("SIGINT", "SIGTERM") else None
@@ -454,6 +460,31 @@ def _data_loss(error: tf.errors.DataLossError, config: TrainConfig) -> SlimclsEr
     for split in filter(None, splits):
         files += dataset_factory.get_dataset(config.dataset_name, split, config.dataset_dir).files
     return input_pipeline.data_loss_error(error, files, f"--dataset_dir={config.dataset_dir}")
+
+
+def _bad_record(
+    error: tf.errors.OpError, config: TrainConfig, splits
+) -> SlimclsError | None:
+    """Names the record of ``splits`` that failed the input pipeline (one line), or None
+    when ``error`` did not come from the input."""
+    if not record_checks.is_input_error(error):
+        return None
+    descriptors = [
+        dataset_factory.get_dataset(config.dataset_name, split, config.dataset_dir)
+        for split in filter(None, splits)
+    ]
+    if not descriptors:
+        return None
+    first = descriptors[0]
+    return record_checks.input_error(
+        error,
+        [path for d in descriptors for path in d.files],
+        channels=int(first.channels or 3),
+        num_classes=int(first.num_classes) - config.labels_offset,
+        labels_offset=config.labels_offset,
+        max_pixels=config.max_image_pixels,
+        what=f"split {first.split_name!r} of {config.dataset_dir}",
+    )
 
 
 def _cadences(config: TrainConfig) -> tuple[int, ...]:
@@ -488,6 +519,8 @@ def _make_validation(config: TrainConfig, model_plan, descriptor, model):
         is_training=False,
         labels_offset=config.labels_offset,
         num_parallel_calls=config.num_preprocessing_threads or None,
+        num_classes=model_plan.num_classes,
+        max_image_pixels=config.max_image_pixels,
     )
 
     @tf.function
