@@ -13,13 +13,12 @@ import dataclasses
 from typing import Any
 
 CACHE_IMAGES = ("auto", "memory", "none")
-#: Keys of ``nets.nets_factory.NETWORKS``. Kept here because the registry imports
-#: TensorFlow and ``--help`` must not; ``tests/test_flags.py`` checks the two agree. The video
-#: nets (i3d, s3dg) are listed so that choosing one fails with a message saying why.
+#: The image nets of ``nets.nets_factory.NETWORKS``: the choices of ``--model_name``. Kept
+#: here because the registry imports TensorFlow and ``--help`` must not;
+#: ``tests/test_flags.py`` checks the two agree.
 MODEL_NAMES = (
     "alexnet_v2",
     "cifarnet",
-    "i3d",
     "inception_resnet_v2",
     "inception_v1",
     "inception_v2",
@@ -53,15 +52,50 @@ MODEL_NAMES = (
     "resnet_v2_152",
     "resnet_v2_200",
     "resnet_v2_50",
-    "s3dg",
     "small_cnn",
     "vgg_16",
     "vgg_19",
     "vgg_a",
 )
+#: TF-Slim's video nets, registered for its Python API: the commands feed images, so
+#: ``--model_name`` refuses them at parse time, saying why (they are not offered).
+VIDEO_MODEL_NAMES = ("i3d", "s3dg")
+_VIDEO_NET = (
+    "is a video net (it takes clips [batch, time, height, width, 3]), for TF-Slim's Python "
+    "API only (nets_factory.get_network_fn); the commands take image nets"
+)
+REFUSED_MODEL_NAMES = {name: _VIDEO_NET for name in VIDEO_MODEL_NAMES}
 OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
 DECAY_TYPES = ("fixed", "exponential", "polynomial", "cosine")
 MIXED_PRECISION = ("auto", "bfloat16", "float16", "float32")
+
+
+def close_matches(value: str, choices: tuple[str, ...] | list[str], n: int = 3) -> list[str]:
+    """The choices nearest to a mistyped ``value``: those it begins (``resnet`` ->
+    every ``resnet_*``), else difflib's closest ``n``, best first; may be empty."""
+    import difflib
+
+    started = [c for c in choices if value and c.startswith(value)]
+    if started:
+        return sorted(started)
+    return difflib.get_close_matches(value, list(choices), n=n, cutoff=0.6)
+
+
+def unknown_choice(name: str, value: str, choices, refused: dict[str, str] | None = None) -> str:
+    """The message for ``--name=value`` outside ``choices``: a refused value's reason, or
+    "did you mean" the closest choices (all choices when none is close or there are few).
+    """
+    choices = list(choices)
+    if refused and value in refused:
+        return f"{name} {value!r} {refused[value]} (--help lists the {len(choices)})"
+    near = close_matches(value, choices)
+    if near and len(choices) > 8:
+        return (
+            f"unknown {name} {value!r}; did you mean {' or '.join(near)}? "
+            f"(--help lists all {len(choices)} choices)"
+        )
+    guess = f"did you mean {' or '.join(near)}? " if near else ""
+    return f"unknown {name} {value!r}; {guess}expected one of {', '.join(choices)}"
 
 
 def setting(
@@ -73,6 +107,7 @@ def setting(
     lower_bound: int | float | None = None,
     flag: bool = True,
     default_factory: Any = dataclasses.MISSING,
+    refused: dict[str, str] | None = None,
 ) -> Any:
     """A dataclass field that also describes its command-line flag.
 
@@ -86,10 +121,13 @@ def setting(
       lower_bound: smallest accepted number.
       flag: False: a library-only knob, not a flag.
       default_factory: for nested configs (their fields become flags of the same names).
+      refused: values outside ``choices`` that get their own reason when given (the
+        video nets for ``--model_name``).
     """
     metadata = {
         "help": help,
         "choices": choices,
+        "refused": refused,
         "flag_default": flag_default,
         "lower_bound": lower_bound,
         "flag": flag,
@@ -111,7 +149,7 @@ _LABELS_OFFSET = (
     "Subtracted from every label: 1 trains a net without a background class on a dataset "
     "whose label 0 is background (TF-Slim's ImageNet convention)."
 )
-_MODEL_NAME = "Name of the architecture (a key of nets_factory.NETWORKS)."
+_MODEL_NAME = "Name of the architecture (an image net of nets_factory.NETWORKS)."
 _FROM_RUN = " None: the one recorded in the training run's flags.txt (next to --checkpoint_path)."
 _PREPROCESSING = (
     "Preprocessing to use (see preprocessing_factory). None: the net's own "
@@ -200,7 +238,9 @@ class TrainConfig:
     dataset_name: str | None = setting(None, _DATASET_NAME)
     dataset_split_name: str = setting("train", _SPLIT)
     labels_offset: int = setting(0, _LABELS_OFFSET, lower_bound=0)
-    model_name: str = setting("inception_v3", _MODEL_NAME, choices=MODEL_NAMES)
+    model_name: str = setting(
+        "inception_v3", _MODEL_NAME, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+    )
     preprocessing_name: str | None = setting(None, _PREPROCESSING)
     use_grayscale: bool = setting(False, _GRAYSCALE)
     train_image_size: int | None = setting(None, _IMAGE_SIZE)
@@ -362,7 +402,9 @@ class EvalConfig:
         "(its latest checkpoint; in watch mode, the directory to watch). Required."
     )
     dataset_dir: str = setting(help=_DATASET_DIR + _FROM_RUN)
-    model_name: str = setting(help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES)
+    model_name: str = setting(
+        help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+    )
     dataset_name: str | None = setting(None, _DATASET_NAME)
     dataset_split_name: str = setting("test", _SPLIT)
     batch_size: int = setting(
@@ -424,7 +466,9 @@ class ClassifierConfig:
     checkpoint_path: str = setting(
         help="Checkpoint to load: a prefix or a directory (its latest). Required."
     )
-    model_name: str = setting(help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES)
+    model_name: str = setting(
+        help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+    )
     dataset_dir: str | None = setting(
         None,
         "A converted dataset: its dataset.json gives the number of classes and channels, its "

@@ -204,7 +204,44 @@ def settings_from_run(
                 f"--{name}={flag.value} contradicts the training run, which used "
                 f"--{run_name}={value} ({where}); drop --{name} or pass the run's value"
             )
+    if "model_name" in wanted and "model_name" not in found:
+        flag = flag_values["model_name"]
+        if not flag.present and flag.value is None:
+            found["model_name"] = model_name_of_checkpoint(checkpoint_path)
     return found
+
+
+def model_name_of_checkpoint(checkpoint_path: str) -> str:
+    """The net a checkpoint without its run's flags.txt holds, when exactly one fits.
+
+    Raises:
+      SlimclsError: none or several registered nets fit (the message says which).
+    """
+    import logging
+
+    from slimcls import checkpoints, model_detect
+
+    prefix = checkpoints.resolve_checkpoint(checkpoint_path)
+    names, scope = model_detect.nets_holding(prefix)
+    if len(names) == 1:
+        logging.getLogger("slimcls").info(
+            "--model_name not given and no flags.txt beside %s: it holds %s; using "
+            "--model_name=%s",
+            prefix,
+            model_detect.describe(names, scope),
+            names[0],
+        )
+        return names[0]
+    if names:
+        raise SlimclsError(
+            f"--model_name is required: checkpoint {prefix} (no flags.txt beside it) holds "
+            f"{model_detect.describe(names, scope)}; pass --model_name=<the one it is>"
+        )
+    raise SlimclsError(
+        f"--model_name is required: checkpoint {prefix} (no flags.txt beside it) holds no "
+        f"registered net's variables (its scopes: {model_detect.scopes_in(prefix)}); pass "
+        "--model_name"
+    )
 
 
 def run(

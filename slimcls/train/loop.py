@@ -14,7 +14,15 @@ import os
 import time
 from collections.abc import Callable
 
-from slimcls import checkpoints, input_pipeline, modeling, optim, record_checks
+from slimcls import (
+    checkpoints,
+    input_pipeline,
+    model_detect,
+    modeling,
+    optim,
+    record_checks,
+    run_info,
+)
 from slimcls.config import TrainConfig
 from slimcls.core import compat
 from slimcls.core.compat import tf
@@ -136,6 +144,7 @@ def _plan(config: TrainConfig) -> _Plan:
       SlimclsError: anything that cannot work, before any file is written.
     """
     _check(config)
+    _check_resumed_model(config)
     # Before any TensorFlow op: logical CPU devices and the collective ops of a multi-worker
     # strategy can only be set up at program start (reading a dataset can create tensors).
     distribute.configure_local_devices(config.num_clones, config.clone_on_cpu)
@@ -174,6 +183,34 @@ def _plan(config: TrainConfig) -> _Plan:
     if validation is not None:
         input_pipeline.check_shards(validation)
     return _Plan(descriptor, validation, model_plan, strategy, global_batch_size)
+
+
+def _check_resumed_model(config: TrainConfig) -> None:
+    """A run is resumed with the net it trained: another ``--model_name`` is an error
+    saying both ways out (a new ``--train_dir``, or the run's ``--model_name``).
+
+    The run's net is the one in its ``flags.txt``, else (a directory of checkpoints from
+    elsewhere) the one its newest checkpoint holds.
+    """
+    if "://" not in config.train_dir and not os.path.isdir(config.train_dir):
+        return
+    latest = checkpoints.latest_checkpoint(config.train_dir)
+    if latest is None:
+        return
+    recorded = run_info.read_run_flags(config.train_dir).get("model_name")
+    if isinstance(recorded, str) and recorded:
+        held, what = [recorded], f"a run of {recorded} (its flags.txt)"
+    else:
+        held, scope = model_detect.nets_holding(latest)
+        what = f"checkpoints of {model_detect.describe(held, scope)}"
+    if not held or config.model_name in held:
+        return
+    fix = f"--model_name={held[0]}" if len(held) == 1 else f"--model_name=<one of {held}>"
+    raise SlimclsError(
+        f"--train_dir={config.train_dir} holds {what}, newest {os.path.basename(latest)}, "
+        f"not --model_name={config.model_name}: to train {config.model_name}, pass a new "
+        f"--train_dir; to continue this run, pass {fix}"
+    )
 
 
 def _seed(config: TrainConfig) -> None:
