@@ -149,11 +149,15 @@ _LABELS_OFFSET = (
     "Subtracted from every label: 1 trains a net without a background class on a dataset "
     "whose label 0 is background (TF-Slim's ImageNet convention)."
 )
-_MODEL_NAME = "Name of the architecture (an image net of nets_factory.NETWORKS)."
+_MODEL_NAME = "Name of the net (the README's Nets table lists them with their sizes)."
 _FROM_RUN = " None: the one recorded in the training run's flags.txt (next to --checkpoint_path)."
+_MODEL_FROM_RUN = (
+    " None: the training run's (its flags.txt, next to --checkpoint_path), else the net the "
+    "checkpoint's variables show."
+)
 _PREPROCESSING = (
-    "Preprocessing to use (see preprocessing_factory). None: the net's own "
-    "(NETWORKS[model_name].preprocessing)."
+    "Preprocessing style: cifarnet, inception, vgg, lenet or handwriting (TF-Slim's model "
+    "names work too). None: the net's own."
 )
 _GRAYSCALE = "Convert images to grayscale during preprocessing (the net then sees 1 channel)."
 _IMAGE_SIZE = "Height and width in pixels of the images fed to the net. None: the net's default."
@@ -403,7 +407,7 @@ class EvalConfig:
     )
     dataset_dir: str = setting(help=_DATASET_DIR + _FROM_RUN)
     model_name: str = setting(
-        help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+        help=_MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
     )
     dataset_name: str | None = setting(None, _DATASET_NAME)
     dataset_split_name: str = setting("test", _SPLIT)
@@ -467,7 +471,7 @@ class ClassifierConfig:
         help="Checkpoint to load: a prefix or a directory (its latest). Required."
     )
     model_name: str = setting(
-        help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+        help=_MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
     )
     dataset_dir: str | None = setting(
         None,

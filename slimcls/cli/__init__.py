@@ -89,8 +89,19 @@ def _options(argv: Sequence[str]) -> list[str]:
     return args[: args.index("--")] if "--" in args else args
 
 
+def plain_text(doc: str) -> str:
+    """A docstring as users read it in ``--help``: reST markup taken out (````x````,
+    ``:class:`x```, ``Example::``), the text otherwise as written."""
+    import re
+
+    text = re.sub(r":[a-z]+:`~?([^`]*)`", r"\1", doc)
+    text = re.sub(r"``([^`]*)``", r"\1", text)
+    return re.sub(r"(?m)(\S)::$", r"\1:", text)
+
+
 def help_text(prog: str, doc: str | None, names: Sequence[str], full: bool = False) -> str:
-    """The command's usage (its docstring) and its own flags (``full``: absl's too)."""
+    """The command's usage (its docstring, without markup) and its own flags (``full``:
+    absl's too)."""
     from absl import flags
 
     if full:
@@ -101,7 +112,7 @@ def help_text(prog: str, doc: str | None, names: Sequence[str], full: bool = Fal
         flags.FLAGS._render_flag_list([by_name[n] for n in sorted(names)], lines)  # noqa: SLF001
         listing = "\n".join(lines)
     more = "" if full else "\n\n--helpfull also lists absl's flags (logging, --flagfile)."
-    return f"{(doc or prog).strip()}\n\nflags of {prog}:\n{listing}{more}"
+    return f"{plain_text(doc or prog).strip()}\n\nflags of {prog}:\n{listing}{more}"
 
 
 def answer_help_or_version(prog: str, doc: str | None, names: Sequence[str]) -> None:
