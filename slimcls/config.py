@@ -108,6 +108,7 @@ def setting(
     flag: bool = True,
     default_factory: Any = dataclasses.MISSING,
     refused: dict[str, str] | None = None,
+    upper_bound: int | float | None = None,
 ) -> Any:
     """A dataclass field that also describes its command-line flag.
 
@@ -119,6 +120,7 @@ def setting(
       flag_default: the flag's default where TF-Slim's command had one and the library
         has none (``--train_dir=/tmp/tfmodel/``).
       lower_bound: smallest accepted number.
+      upper_bound: largest accepted number.
       flag: False: a library-only knob, not a flag.
       default_factory: for nested configs (their fields become flags of the same names).
       refused: values outside ``choices`` that get their own reason when given (the
@@ -130,6 +132,7 @@ def setting(
         "refused": refused,
         "flag_default": flag_default,
         "lower_bound": lower_bound,
+        "upper_bound": upper_bound,
         "flag": flag,
     }
     if default_factory is not dataclasses.MISSING:
@@ -206,7 +209,7 @@ class OptimizerConfig:
 class LearningRateConfig:
     """TF-Slim's learning-rate flags plus ``warmup_epochs`` and the cosine type."""
 
-    learning_rate: float = setting(0.01, "Initial learning rate.")
+    learning_rate: float = setting(0.01, "Initial learning rate.", lower_bound=0)
     learning_rate_decay_type: str = setting(
         "exponential",
         "How the learning rate decays: fixed, exponential (staircase), polynomial (power 1 "
@@ -214,19 +217,23 @@ class LearningRateConfig:
         "--max_number_of_steps).",
         choices=DECAY_TYPES,
     )
-    learning_rate_decay_factor: float = setting(0.94, "Learning rate decay factor.")
+    learning_rate_decay_factor: float = setting(
+        0.94, "Learning rate decay factor.", lower_bound=0
+    )
     num_epochs_per_decay: float = setting(
         2.0,
         "Epochs after which the learning rate decays; decay steps = int(num_samples / "
         "batch_size * num_epochs_per_decay), num_samples from dataset.json.",
+        lower_bound=0,
     )
     end_learning_rate: float = setting(
-        0.0001, "Minimal learning rate of polynomial and cosine decay."
+        0.0001, "Minimal learning rate of polynomial and cosine decay.", lower_bound=0
     )
     warmup_epochs: float = setting(
         0.0,
         "Addition: epochs of linear warmup from 0 to --learning_rate before decay starts. "
         "0: no warmup.",
+        lower_bound=0,
     )
 
 
@@ -250,7 +257,7 @@ class TrainConfig:
     train_image_size: int | None = setting(None, _IMAGE_SIZE)
     batch_size: int = setting(32, "Number of examples in each batch.", lower_bound=1)
     max_number_of_steps: int | None = setting(
-        None, "Maximum number of training steps. None: train until interrupted."
+        None, "Maximum number of training steps. None: train until interrupted.", lower_bound=1
     )
     num_readers: int | None = setting(4, _READERS)
     num_preprocessing_threads: int | None = setting(4, _THREADS)
@@ -267,11 +274,15 @@ class TrainConfig:
         "memory: whenever possible; none: never.",
         choices=CACHE_IMAGES,
     )
-    weight_decay: float = setting(0.00004, "Weight decay (L2) on the model's weights.")
+    weight_decay: float = setting(
+        0.00004, "Weight decay (L2) on the model's weights.", lower_bound=0
+    )
     optimizer: OptimizerConfig = setting(default_factory=OptimizerConfig)
     learning_rate: LearningRateConfig = setting(default_factory=LearningRateConfig)
-    label_smoothing: float = setting(0.0, "Amount of label smoothing (0 = none).")
-    moving_average_decay: float | None = setting(None, _EMA)
+    label_smoothing: float = setting(
+        0.0, "Amount of label smoothing (0 = none).", lower_bound=0, upper_bound=1
+    )
+    moving_average_decay: float | None = setting(None, _EMA, lower_bound=0, upper_bound=1)
     checkpoint_path: str | None = setting(
         None,
         "Checkpoint to fine-tune from: a prefix (model.ckpt-1000, inception_v3.ckpt) or a "
@@ -307,7 +318,7 @@ class TrainConfig:
         lower_bound=1,
     )
     save_interval_secs: float = setting(
-        600, "Seconds between checkpoint saves (also saved at the end)."
+        600, "Seconds between checkpoint saves (also saved at the end).", lower_bound=0
     )
     max_checkpoints_to_keep: int = setting(
         5, "Addition: newest checkpoints kept in --train_dir. 0: keep all.", lower_bound=0
@@ -418,6 +429,7 @@ class EvalConfig:
         None,
         "Evaluate only this many batches (reported as truncated). None: the whole split, "
         "every example once.",
+        lower_bound=1,
     )
     labels_offset: int = setting(0, _LABELS_OFFSET + " Default: the run's.", lower_bound=0)
     preprocessing_name: str | None = setting(None, _PREPROCESSING + " Default: the run's.")
@@ -426,7 +438,10 @@ class EvalConfig:
     )
     use_grayscale: bool = setting(False, _GRAYSCALE + " Default: the run's.")
     moving_average_decay: float | None = setting(
-        None, "When set (> 0), evaluate the moving averages (EMA shadows). None: the variables."
+        None,
+        "When set (> 0), evaluate the moving averages (EMA shadows). None: the variables.",
+        lower_bound=0,
+        upper_bound=1,
     )
     eval_dir: str | None = setting(
         None,
@@ -450,6 +465,7 @@ class WatchConfig:
         None,
         "Watch mode: poll --checkpoint_path (a directory) this often and evaluate each new "
         "checkpoint once. None: evaluate once and exit.",
+        lower_bound=0.001,
     )
     timeout: float | None = setting(
         None,

@@ -185,3 +185,23 @@ def test_train_dir_that_is_a_file_fails_before_tensorflow(tmp_path):
         f"train_image_classifier: error: --train_dir='{tmp_path / 'taken'}' is not a directory; "
         "expected a directory"
     ]
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--max_number_of_steps=0", "0 is not a positive integer"),
+        ("--max_number_of_steps=-5", "-5 is not a positive integer"),
+        ("--learning_rate=-1", "-1.0 is not a non-negative number"),
+        ("--weight_decay=-0.1", "-0.1 is not a non-negative number"),
+        ("--label_smoothing=1.5", "1.5 is not a number in the range [0, 1]"),
+        ("--moving_average_decay=2", "2.0 is not a number in the range [0, 1]"),
+    ],
+)
+def test_nonsense_numbers_are_refused_at_parsing(parsed, flag, message):
+    """Before: --max_number_of_steps=0 or -5 and --learning_rate=-1 ran and exited 0."""
+    with pytest.raises(flags.IllegalFlagValueError) as err:
+        parsed(flag)
+    assert message in str(err.value)
+    entry = parsed("--max_number_of_steps=1", "--learning_rate=0")  # the edges are fine
+    assert entry.config_from_flags().max_number_of_steps == 1

@@ -50,6 +50,7 @@ class FlagSpec:
     lower_bound: int | float | None
     required: bool
     refused: Mapping[str, str] | None = None
+    upper_bound: int | float | None = None
 
 
 def _kind(annotation: Any) -> tuple[str, type | None]:
@@ -108,6 +109,7 @@ def flag_specs(
                 lower_bound=meta.get("lower_bound"),
                 required=required and default is None,
                 refused=meta.get("refused"),
+                upper_bound=meta.get("upper_bound"),
             )
         )
     return specs
@@ -140,6 +142,8 @@ def _define(spec: FlagSpec, flag_values: flags.FlagValues) -> None:
     kw: dict[str, Any] = {"flag_values": flag_values}
     if spec.lower_bound is not None and spec.kind in ("int", "float"):
         kw["lower_bound"] = spec.lower_bound
+    if spec.upper_bound is not None and spec.kind in ("int", "float"):
+        kw["upper_bound"] = spec.upper_bound
     define = {
         "bool": flags.DEFINE_boolean,
         "int": flags.DEFINE_integer,
