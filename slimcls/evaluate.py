@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from slimcls import checkpoints, input_pipeline, modeling, record_checks, run_info
+from slimcls import (
+    checkpoints,
+    input_pipeline,
+    memory_bounds,
+    modeling,
+    record_checks,
+    run_info,
+)
 from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
@@ -102,6 +109,16 @@ class Evaluator:
             use_grayscale=config.use_grayscale,
             labels_offset=config.labels_offset,
             size_flag="--eval_image_size",
+        )
+        memory_bounds.check(
+            size_flag="--eval_image_size",
+            image_size=self.plan.image_size,
+            channels=1 if config.use_grayscale else int(self.descriptor.channels or 3),
+            batch_size=config.batch_size,
+            model_name=config.model_name,
+            default_size=self.plan.spec.default_image_size,
+            training=False,
+            on_gpu=bool(tf.config.list_logical_devices("GPU")),
         )
         self.num_classes = self.plan.num_classes
         self.split_size = int(self.descriptor.num_samples)

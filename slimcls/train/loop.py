@@ -17,6 +17,7 @@ from collections.abc import Callable
 from slimcls import (
     checkpoints,
     input_pipeline,
+    memory_bounds,
     model_detect,
     modeling,
     optim,
@@ -166,6 +167,17 @@ def _plan(config: TrainConfig) -> _Plan:
     # epoch-based schedule counts global batches.
     replicas = strategy.num_replicas_in_sync
     global_batch_size = config.batch_size * replicas
+    on_gpu = bool(tf.config.list_logical_devices("GPU")) and not config.clone_on_cpu
+    memory_bounds.check(  # an image size that cannot fit fails now, not after minutes
+        size_flag="--train_image_size",
+        image_size=model_plan.image_size,
+        channels=1 if config.use_grayscale else int(descriptor.channels or 3),
+        batch_size=global_batch_size,
+        model_name=config.model_name,
+        default_size=model_plan.spec.default_image_size,
+        training=True,
+        on_gpu=on_gpu,
+    )
     if global_batch_size > descriptor.num_samples:
         times = f" x {replicas} replicas = {global_batch_size}" if replicas > 1 else ""
         raise SlimclsError(
