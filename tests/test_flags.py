@@ -111,10 +111,20 @@ def test_missing_required_flag_is_an_error_naming_it(command):
         entry.config_from_flags()
 
 
-def test_model_names_are_the_registry_names():
+def test_model_names_are_the_registry_image_nets():
     from slimcls.nets.nets_factory import NETWORKS
 
-    assert list(config.MODEL_NAMES) == sorted(NETWORKS)
+    assert list(config.MODEL_NAMES) == sorted(n for n, s in NETWORKS.items() if not s.video)
+    assert "inception_v3" in config.MODEL_NAMES and "i3d" not in config.MODEL_NAMES
+
+
+def test_model_names_load_without_tensorflow():
+    code = (
+        "import sys, slimcls.config as c; "
+        "print(len(c.MODEL_NAMES), 'tensorflow' in sys.modules, 'tf_slim' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(len(config.MODEL_NAMES)), "False", "False"]
 
 
 def test_optimizer_choices_are_declared_once():
