@@ -230,3 +230,120 @@ def test_cli_output_file_prints_node_names_and_checks_dataset_name(exported):
     lines = stderr_lines(proc)
     assert proc.returncode != 0 and len(lines) == 1, proc.stderr
     assert "--dataset_name=flowers does not match" in lines[0] and "'tiny'" in lines[0]
+
+
+# ------------------------------------------------------------------ what export may replace
+
+
+def _tree(d):
+    return {
+        os.path.relpath(os.path.join(r, f), d): open(os.path.join(r, f), "rb").read()
+        for r, _, fs in os.walk(d)
+        for f in fs
+    }
+
+
+def test_overwrite_refuses_a_folder_it_did_not_write(tmp_path):
+    out = tmp_path / "photos"
+    (out / "sub").mkdir(parents=True)
+    for i in range(3):
+        (out / "sub" / f"{i}.jpg").write_bytes(b"jpeg %d" % i)
+    (out / "precious.txt").write_text("mine")
+    before = _tree(out)
+    classifier = classifier_config(tmp_path, "no_dataset")  # refused before loading
+    with pytest.raises(SlimclsError, match=r"is not an export of export_inference_graph") as e:
+        ex.export(ex.ExportConfig(classifier, str(out), overwrite=True))
+    assert "\n" not in str(e.value) and "nothing was changed" in str(e.value)
+    assert _tree(out) == before
+    assert sorted(os.listdir(tmp_path)) == ["photos"]  # no temporary sibling
+
+
+def test_overwrite_replaces_an_earlier_export_only_when_it_holds_nothing_else(
+    exported, tmp_path
+):
+    import shutil
+
+    earlier = tmp_path / "model" / "1"
+    shutil.copytree(exported["info"]["output_dir"], earlier)
+    (earlier / "notes.txt").write_text("mine")
+    config = ex.ExportConfig(exported["config"], str(earlier), overwrite=True)
+    with pytest.raises(SlimclsError, match=r"also holds 1 files it did not write .*notes.txt"):
+        ex.export(config)
+    assert (earlier / "notes.txt").read_text() == "mine"
+    (earlier / "notes.txt").unlink()
+    (earlier / "variables" / "variables.index").write_bytes(b"old")  # ours: replaced
+    ex.export(config)
+    assert (earlier / "variables" / "variables.index").read_bytes() != b"old"
+    assert ex.load_and_predict(str(earlier), exported["encoded"][:1])["classes"].shape == (1,)
+    assert sorted(os.listdir(tmp_path / "model")) == ["1"]  # nothing left beside it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ex.export(ex.ExportConfig(exported["config"], str(empty)))  # an empty folder is fine
+    assert (empty / "saved_model.pb").exists()
+
+
+def test_output_file_that_is_a_directory_is_one_line_and_leaves_nothing(tmp_path):
+    out = tmp_path / "graphs"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    classifier = classifier_config(tmp_path, "no_dataset")
+    with pytest.raises(SlimclsError, match=r"--output_file=.*graphs' is a directory; expected a"):
+        ex.export(ex.ExportConfig(classifier, output_file=str(out), overwrite=True))
+    assert sorted(os.listdir(tmp_path)) == ["graphs"] and os.listdir(out) == ["keep.txt"]
+
+
+def test_output_file_description_of_another_tool_is_not_overwritten(exported, tmp_path):
+    path = tmp_path / "frozen.pb"
+    (tmp_path / "frozen.pb.json").write_text('{"mine": true}')
+    config = ex.ExportConfig(exported["config"], output_file=str(path), overwrite=True)
+    with pytest.raises(SlimclsError, match=r"frozen.pb.json exists and was not written by"):
+        ex.export(config)
+    assert (tmp_path / "frozen.pb.json").read_text() == '{"mine": true}'
+    (tmp_path / "frozen.pb.json").unlink()
+    ex.export(config)
+    ex.export(config)  # its own description is replaced with --overwrite
+    assert sorted(os.listdir(tmp_path)) == ["frozen.pb", "frozen.pb.json"]
+
+
+@pytest.mark.parametrize("kind", ["OSError", "tf"])
+def test_disk_full_in_output_dir_is_one_line_and_leaves_nothing(exported, tmp_path, monkeypatch, kind):
+    import errno
+
+    real_save = tf.saved_model.save
+
+    def save_then_fill_up(module, path, signatures=None):
+        real_save(module, path, signatures=signatures)  # half of it, as far as we know
+        if kind == "OSError":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise tf.errors.ResourceExhaustedError(None, None, "write: No space left on device")
+
+    monkeypatch.setattr(tf.saved_model, "save", save_then_fill_up)
+    out = tmp_path / "export" / "1"
+    with pytest.raises(SlimclsError, match=r"^no space left on the device of .*export/1") as e:
+        ex.export(ex.ExportConfig(exported["config"], str(out)))
+    assert "\n" not in str(e.value)
+    assert os.listdir(tmp_path / "export") == []  # no temporary directory, no half export
+
+
+def test_disk_full_for_output_file_is_one_line_and_leaves_nothing(exported, tmp_path, monkeypatch):
+    import errno
+
+    real = tf.io.gfile.GFile
+
+    class Full(real):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tf.io.gfile, "GFile", Full)
+    with pytest.raises(SlimclsError, match=r"^no space left on the device of .*frozen.pb"):
+        ex.export(ex.ExportConfig(exported["config"], output_file=str(tmp_path / "frozen.pb")))
+    assert os.listdir(tmp_path) == []
+
+
+def test_too_little_free_space_is_reported_before_writing(exported, tmp_path, monkeypatch):
+    from slimcls.core import diskspace
+
+    monkeypatch.setattr(diskspace, "free_bytes", lambda path: 10)
+    with pytest.raises(SlimclsError, match=r"no space left .* needs .*, 10 bytes free"):
+        ex.export(ex.ExportConfig(exported["config"], str(tmp_path / "out")))
+    assert os.listdir(tmp_path) == []
