@@ -28,6 +28,9 @@ from slimcls.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+#: What :func:`decode_image` (and so the SavedModel's ``serving_default``) decodes:
+#: ``tf.io.decode_image``'s formats (TIFF, ICO and PPM are refused).
+DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 _PNG_MAGIC = b"\x89PNG"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -210,7 +213,7 @@ class Classifier:
             return self.decode_and_preprocess(tf.constant(data))
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
             raise SlimclsError(
-                f"not a decodable JPEG/PNG/GIF/BMP/WebP image ({_first_line(e)})"
+                f"not a decodable {'/'.join(DECODABLE_FORMATS)} image ({_first_line(e)})"
             ) from None
 
 

@@ -35,7 +35,7 @@ import tempfile
 import uuid
 from typing import Any
 
-from slimcls.classify import Classifier
+from slimcls.classify import DECODABLE_FORMATS, Classifier
 from slimcls.config import TFLITE_MODES, ExportConfig
 from slimcls.core import diskspace
 from slimcls.core.compat import tf
@@ -245,7 +245,11 @@ def export(config: ExportConfig) -> dict[str, Any]:
     classifier = Classifier(config.classifier)
     info = _model_info(config, classifier)
     if config.output_dir:
-        info["saved_model"] = export_saved_model(config, classifier)
+        saved = export_saved_model(config, classifier)
+        # the model's fields are above already; "signature" repeats one of "signatures"
+        info["saved_model"] = {
+            k: v for k, v in saved.items() if k not in info and k != "signature"
+        }
     if config.output_file:
         info["graph_def"] = export_graph_def(config, classifier)
     return info
@@ -302,7 +306,7 @@ def export_saved_model(
     shape = "x".join(str(d) for d in classifier.image_shape)
     signatures = {
         SIGNATURE: {
-            "inputs": {INPUT_NAME: "string [N] encoded JPEG/PNG/GIF/BMP bytes"},
+            "inputs": {INPUT_NAME: f"string [N] encoded {'/'.join(DECODABLE_FORMATS)} bytes"},
             "outputs": {
                 "classes": "int64 [N]",
                 "labels": "string [N]",
@@ -454,9 +458,30 @@ def frozen_graph_def(classifier: Classifier, batch_size: int | None = None):
         frozen = convert_to_constants.convert_variables_to_constants_v2(
             inference.get_concrete_function()
         )
-        graph_def = frozen.graph.as_graph_def()
-        graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, list(outputs.values()))
+        graph_def = _sub_graph(frozen.graph.as_graph_def(), list(outputs.values()))
     return graph_def, outputs
+
+
+def _sub_graph(graph_def, outputs: list[str]):
+    """The nodes ``outputs`` depend on, in their order (``tf.compat.v1.graph_util``'s
+    ``extract_sub_graph``, which is deprecated and prints a three-line warning saying so)."""
+    by_name = {node.name: node for node in graph_def.node}
+    keep: set[str] = set()
+    pending = list(outputs)
+    while pending:
+        name = pending.pop()
+        if name in keep:
+            continue
+        if name not in by_name:
+            raise SlimclsError(f"the frozen graph has no node {name!r}")
+        keep.add(name)
+        for inp in by_name[name].input:
+            pending.append(inp.lstrip("^").split(":")[0])
+    out = tf.compat.v1.GraphDef()
+    out.node.extend(node for node in graph_def.node if node.name in keep)
+    out.library.CopyFrom(graph_def.library)
+    out.versions.CopyFrom(graph_def.versions)
+    return out
 
 
 def export_graph_def(config: ExportConfig, classifier: Classifier | None = None) -> dict[str, Any]:

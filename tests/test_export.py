@@ -53,7 +53,8 @@ def exported(tmp_path_factory):
     return {
         "root": root,
         "config": config,
-        "info": info["saved_model"],
+        "info": {**{k: v for k, v in info.items() if k != "saved_model"}, **info["saved_model"]},
+        "returned": info,
         "graph": info["graph_def"],
         "images": images,
         "encoded": encoded,
@@ -219,8 +220,13 @@ def test_cli_output_file_prints_node_names_and_checks_dataset_name(exported):
         f"--output_file={root / 'cli.pb'}",
     )
     assert proc.returncode == 0, proc.stderr
-    assert "input 'input', output 'SmallCNN/Predictions/Reshape_1'" in proc.stdout
+    assert "input 'input', output 'SmallCNN/Predictions/Reshape_1'" in proc.stderr
+    printed = json.loads(proc.stdout)  # exactly one JSON document
+    assert printed["graph_def"]["output_node_names"]["Predictions"] == (
+        "SmallCNN/Predictions/Reshape_1"
+    )
     assert (root / "cli.pb").stat().st_size > 0
+    assert "extract_sub_graph" not in proc.stderr  # TensorFlow's deprecation warning
     proc = run_cli(
         "slimcls.export_inference_graph",
         *common,
@@ -241,6 +247,34 @@ def _tree(d):
         for r, _, fs in os.walk(d)
         for f in fs
     }
+
+
+def test_returned_info_names_each_field_once(exported):
+    info = exported["returned"]
+    saved = info["saved_model"]
+    assert not set(saved) & (set(info) - {"saved_model", "graph_def"})
+    assert "signature" not in saved and set(saved["signatures"]) == {
+        ex.SIGNATURE,
+        ex.IMAGES_SIGNATURE,
+    }
+    described = json.loads((exported["root"] / "saved" / "1" / "export.json").read_text())
+    assert described["model_name"] == "small_cnn" and described["output_dir"]  # file: complete
+
+
+def test_export_json_lists_the_formats_the_saved_model_decodes(exported):
+    described = json.loads((exported["root"] / "saved" / "1" / "export.json").read_text())
+    listed = described["signatures"][ex.SIGNATURE]["inputs"][ex.INPUT_NAME]
+    image = exported["images"][0]
+    fn = tf.saved_model.load(exported["info"]["output_dir"]).signatures[ex.SIGNATURE]
+    for fmt in ("JPEG", "PNG", "GIF", "BMP", "WebP", "TIFF"):
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format=fmt.upper())
+        try:
+            fn(**{ex.INPUT_NAME: tf.constant([buf.getvalue()])})
+            decodes = True
+        except tf.errors.InvalidArgumentError:
+            decodes = False
+        assert decodes == (fmt in listed), (fmt, listed)
 
 
 def test_overwrite_refuses_a_folder_it_did_not_write(tmp_path):
