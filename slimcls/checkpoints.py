@@ -37,6 +37,10 @@ from slimcls.core.fileio import write_text_atomic
 log = logging.getLogger("slimcls.checkpoints")
 
 _STEP_RE = re.compile(r"-(\d+)$")
+STATE_FILE = "checkpoint"
+GLOBAL_STEP = "global_step"
+EMA_SUFFIX = "ExponentialMovingAverage"
+
 #: Temporary names: ``<final name>.slimcls-tmp-<32 hex>`` (a bundle's prefix or the state
 #: file), so a leftover can only be a name slimcls wrote, never a user's file.
 _TEMP_MARKER = ".slimcls-tmp-"
@@ -56,9 +60,6 @@ def _is_temp(path: str) -> bool:
     """Whether ``path`` is a temporary file of a checkpoint write (ours, or older slimcls')."""
     name = os.path.basename(path)
     return bool(_OUR_TEMP.match(name) or _OLD_TEMP.search(name))
-STATE_FILE = "checkpoint"
-GLOBAL_STEP = "global_step"
-EMA_SUFFIX = "ExponentialMovingAverage"
 
 
 def ema_name(variable_name: str) -> str:

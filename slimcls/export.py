@@ -214,9 +214,7 @@ def check_output_file(path: str, overwrite: bool) -> None:
                 "file path in a directory"
             )
     if tf.io.gfile.exists(path) and not overwrite:
-        raise SlimclsError(
-            f"--output_file={path!r} already exists; pass --overwrite to replace it"
-        )
+        raise SlimclsError(f"--output_file={path!r} already exists; pass --overwrite to replace it")
     sidecar = path + ".json"
     if tf.io.gfile.exists(sidecar):
         described = _read_json(sidecar)
@@ -247,9 +245,7 @@ def export(config: ExportConfig) -> dict[str, Any]:
     if config.output_dir:
         saved = export_saved_model(config, classifier)
         # the model's fields are above already; "signature" repeats one of "signatures"
-        info["saved_model"] = {
-            k: v for k, v in saved.items() if k not in info and k != "signature"
-        }
+        info["saved_model"] = {k: v for k, v in saved.items() if k not in info and k != "signature"}
     if config.output_file:
         info["graph_def"] = export_graph_def(config, classifier)
     return info

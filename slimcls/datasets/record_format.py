@@ -39,6 +39,11 @@ IMAGE_FORMATS = ("png", "jpeg")
 DATASET_JSON = "dataset.json"
 LABELS_FILENAME = "labels.txt"
 REJECTED_FILENAME = "rejected.txt"
+#: Where a conversion writes its output inside ``dataset_dir`` before swapping it in.
+STAGING_DIRNAME = ".slimcls-staging"
+#: In the staging folder once the new dataset is complete: the swap's plan (``old`` and
+#: ``new`` file names). While it exists the swap is pending; any conversion finishes it.
+SWAP_FILENAME = "swap.json"
 FORMAT_VERSION = 1
 #: Keys every ``dataset.json`` has (readers refuse a file without them).
 REQUIRED_INFO_KEYS = ("name", "num_classes", "splits", "labels_file", "file_pattern", "channels")
@@ -276,6 +281,33 @@ def write_dataset_json(dataset_dir: str, info: Mapping[str, Any]) -> str:
     path = join(dataset_dir, DATASET_JSON)
     write_text_atomic(path, format_dataset_json(info))
     return path
+
+
+def check_not_mid_conversion(dataset_dir: str) -> None:
+    """Refuses a directory that a conversion left half-way, for every reader.
+
+    Without ``dataset.json`` but with slimcls' staging folder, the directory is a
+    conversion running or killed: a pending swap (``swap.json``) means the shards are part
+    old, part new, and nothing may read them until the swap is finished.
+
+    Raises:
+      SlimclsError: one line saying how to finish it.
+    """
+    staging = join(dataset_dir, STAGING_DIRNAME)
+    if tf.io.gfile.exists(join(dataset_dir, DATASET_JSON)) or not tf.io.gfile.isdir(staging):
+        return
+    if tf.io.gfile.exists(join(staging, SWAP_FILENAME)):
+        raise SlimclsError(
+            f"{dataset_dir} holds a conversion interrupted while swapping its new dataset in "
+            f"(no {DATASET_JSON}; the rest is in {staging}), so its shards are part old, part "
+            "new; expected a complete dataset: finish the swap with download_and_convert_data "
+            f"--dataset_name=adopt --dataset_dir={dataset_dir} (or run the conversion again)"
+        )
+    raise SlimclsError(
+        f"{dataset_dir} holds no {DATASET_JSON}, only the staging folder {staging} of a "
+        "conversion that is running or was interrupted; expected a complete dataset: wait for "
+        "it, or run the conversion into it again"
+    )
 
 
 def read_dataset_json(dataset_dir: str) -> dict[str, Any]:
