@@ -305,6 +305,7 @@ def test_every_state_of_a_killed_swap_is_refused_by_readers_and_finished(tmp_pat
             for read, args in (
                 (dataset_factory.get_dataset, (None, "train", out)),
                 (dataset_factory.get_dataset, ("pets", "validation", out)),
+                (dataset_factory.get_dataset_info, (None, out)),
             ):
                 with pytest.raises(SlimclsError, match="interrupted while swapping") as e:
                     read(*args)

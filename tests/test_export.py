@@ -235,7 +235,7 @@ def test_cli_output_file_prints_node_names_and_checks_dataset_name(exported):
     )
     lines = stderr_lines(proc)
     assert proc.returncode != 0 and len(lines) == 1, proc.stderr
-    assert "--dataset_name=flowers does not match" in lines[0] and "'tiny'" in lines[0]
+    assert "dataset_name 'flowers' does not match" in lines[0] and "'tiny'" in lines[0]
 
 
 # ------------------------------------------------------------------ what export may replace
@@ -292,9 +292,7 @@ def test_overwrite_refuses_a_folder_it_did_not_write(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["photos"]  # no temporary sibling
 
 
-def test_overwrite_replaces_an_earlier_export_only_when_it_holds_nothing_else(
-    exported, tmp_path
-):
+def test_overwrite_replaces_an_earlier_export_only_when_it_holds_nothing_else(exported, tmp_path):
     import shutil
 
     earlier = tmp_path / "model" / "1"
@@ -340,7 +338,9 @@ def test_output_file_description_of_another_tool_is_not_overwritten(exported, tm
 
 
 @pytest.mark.parametrize("kind", ["OSError", "tf"])
-def test_disk_full_in_output_dir_is_one_line_and_leaves_nothing(exported, tmp_path, monkeypatch, kind):
+def test_disk_full_in_output_dir_is_one_line_and_leaves_nothing(
+    exported, tmp_path, monkeypatch, kind
+):
     import errno
 
     real_save = tf.saved_model.save
@@ -381,3 +381,45 @@ def test_too_little_free_space_is_reported_before_writing(exported, tmp_path, mo
     with pytest.raises(SlimclsError, match=r"no space left .* needs .*, 10 bytes free"):
         ex.export(ex.ExportConfig(exported["config"], str(tmp_path / "out")))
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ the dataset directory
+
+
+def _tf_slim_dir(root):
+    """A TF-Slim cifar10 directory as its converter leaves it: no dataset.json."""
+    d = root / "tfslim_cifar10"
+    d.mkdir()
+    for split in ("train", "test"):
+        with tf.io.TFRecordWriter(str(d / f"cifar10_{split}.tfrecord")) as w:
+            w.write(b"")
+    (d / "labels.txt").write_text("".join(f"{i}:{n}\n" for i, n in enumerate(CLASS_NAMES)))
+    return d
+
+
+def test_tf_slim_dataset_dir_is_read_as_train_and_eval_read_it(exported, tmp_path):
+    from slimcls.cli import export_inference_graph as cli
+
+    d = str(_tf_slim_dir(tmp_path))
+    cli._check_dataset_name("cifar10", d)  # TF-Slim's name for it: accepted
+    with pytest.raises(SlimclsError, match=r"dataset_name 'flowers' does not match"):
+        cli._check_dataset_name("flowers", d)
+    config = dataclasses.replace(exported["config"], dataset_dir=d)
+    info = ex.export(ex.ExportConfig(config, output_file=str(tmp_path / "g.pb")))
+    assert info["num_classes"] == len(CLASS_NAMES)
+    assert cl.Classifier(config).names == CLASS_NAMES  # names from its labels.txt
+
+
+def test_classifier_refuses_a_dataset_dir_with_a_pending_swap(exported, tmp_path):
+    import shutil
+
+    from slimcls.datasets import record_format as rf
+
+    d = tmp_path / "data"
+    shutil.copytree(exported["config"].dataset_dir, d)
+    (d / rf.STAGING_DIRNAME).mkdir()
+    (d / rf.STAGING_DIRNAME / rf.SWAP_FILENAME).write_text('{"old": [], "new": []}')
+    (d / rf.DATASET_JSON).unlink()  # the swap's first step
+    config = dataclasses.replace(exported["config"], dataset_dir=str(d))
+    with pytest.raises(SlimclsError, match="interrupted while swapping .*--dataset_name=adopt"):
+        cl.Classifier(config)

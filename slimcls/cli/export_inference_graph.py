@@ -52,23 +52,19 @@ def config_from_flags() -> ExportConfig:
 
 
 def _check_dataset_name(name: str | None, dataset_dir: str | None) -> None:
-    """TF-Slim's export took --dataset_name for the class count; here dataset.json gives it,
-    so the name is only checked against it."""
+    """TF-Slim's export took --dataset_name for the class count; here the dataset directory
+    gives it, read as train and eval read it (a converted or a TF-Slim directory), so the
+    name is only checked against it."""
     if not name:
         return
     if not dataset_dir:
         raise SlimclsError(
-            f"--dataset_name={name} needs --dataset_dir (the converted dataset whose "
-            "dataset.json and labels.txt give the classes)"
+            f"--dataset_name={name} needs --dataset_dir (the dataset whose dataset.json or "
+            "labels.txt give the classes)"
         )
-    from slimcls.datasets import dataset_utils
+    from slimcls.datasets import dataset_factory
 
-    held = str(dataset_utils.read_dataset_json(dataset_dir)["name"])
-    if held != name:
-        raise SlimclsError(
-            f"--dataset_name={name} does not match --dataset_dir={dataset_dir}, which holds "
-            f"dataset {held!r}"
-        )
+    dataset_factory.get_dataset_info(name, dataset_dir)  # train's and eval's reading
 
 
 def _say(line: str) -> None:
