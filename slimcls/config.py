@@ -462,7 +462,11 @@ class ExportConfig:
         "Directory for the SavedModel (for TF Serving: <model_base>/<version>). None: no "
         "SavedModel (then --output_file is required).",
     )
-    overwrite: bool = setting(False, "Replace an existing --output_dir or --output_file.")
+    overwrite: bool = setting(
+        False,
+        "Replace an existing --output_file, or an --output_dir holding an earlier export and "
+        "nothing else (other folders are never replaced).",
+    )
     tflite: tuple[str, ...] = setting(
         (),
         "Also write TF Lite models (of the float-image signature) to <output_dir>/tflite/, "
