@@ -196,11 +196,6 @@ def tf_slim_shard_name(base_path: str, index: int, num_shards: int) -> str:
     return f"{base_path}-{index:05d}-of-{num_shards:05d}"
 
 
-def shard_glob(name: str) -> str:
-    """A glob of every shard (and temporary shard) of dataset ``name``."""
-    return f"{name}_*-of-*.tfrecord*"
-
-
 # --------------------------------------------------------------------------- labels.txt
 
 

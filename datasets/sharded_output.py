@@ -14,18 +14,16 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
+from slimcls.datasets import record_format as rf
+from slimcls.datasets.image_codec import encode_png
 
 from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic
-from slimcls.datasets import record_format as rf
-from slimcls.datasets.image_codec import encode_png
-from slimcls.datasets.parallel import parallel_map
-from slimcls.datasets.progress import Progress
 
 #: Records per shard when ``num_shards`` is not given (a few MB to ~100 MB per shard).
 DEFAULT_RECORDS_PER_SHARD = 5000
@@ -378,40 +376,6 @@ class ShardedWriter:
             self.close()
         else:
             self.abort()
-
-
-def write_split_records(
-    dataset_dir: str,
-    name: str,
-    split: str,
-    num_shards: int,
-    expected: int,
-    encode_chunk: Callable[[Any], Sequence[bytes]],
-    chunks: Iterable[Any],
-    num_workers: int | None = None,
-    progress_stream: TextIO | None = None,
-) -> int:
-    """Encodes ``chunks`` in worker processes and writes one split's shards, in order.
-
-    Args:
-      dataset_dir, name, split, num_shards, expected: as for :class:`ShardedWriter`.
-      encode_chunk: module-level function, chunk -> serialized Examples (see
-        :func:`parallel.parallel_map`).
-      chunks: the split's input, lazily (memory stays flat).
-      num_workers: as for :func:`parallel.parallel_map`.
-      progress_stream: where :class:`Progress` reports.
-
-    Returns:
-      The number of records written.
-    """
-    progress = Progress(expected, f"{name} {split}", stream=progress_stream)
-    with ShardedWriter(dataset_dir, name, split, num_shards, expected) as writer:
-        for serialized in parallel_map(encode_chunk, chunks, num_workers):
-            for record in serialized:
-                writer.write(record)
-            progress.update(len(serialized))
-    progress.close()
-    return writer.count
 
 
 # --------------------------------------------------------------------------- metadata

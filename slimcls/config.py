@@ -435,8 +435,7 @@ class ClassifyOutputConfig:
     )
 
 
-#: TF Lite variants ``export_inference_graph --tflite`` writes (``slimcls.export`` checks
-#: the two agree).
+#: TF Lite variants ``export_inference_graph --tflite`` writes (``--tflite``'s choices).
 TFLITE_MODES = ("float", "dynamic_range", "float16")
 
 
