@@ -2,7 +2,7 @@
 
 ``get_network_fn`` keeps TF-Slim's entry point; the returned function works in TF1 graph
 mode (``tf.compat.v1`` graphs and placeholders) and inside
-:class:`slimcls.slim_model.SlimModel` (eager and ``tf.function``).
+:class:`slimcls.model.slim_model.SlimModel` (eager and ``tf.function``).
 
 Every registered net returns 2-D logits ``[batch, num_classes]`` and the end points
 ``Logits`` and ``Predictions``. The nets that return 4-D logits or lack those

@@ -21,11 +21,11 @@ from helpers import (
 from helpers import run_module as run_cli
 from PIL import Image
 
-from slimcls import classify as cl
-from slimcls import export as ex
+from slimcls.inference import classify as cl
+from slimcls.inference import export as ex
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.modeling import create_model
+from slimcls.model.modeling import create_model
 
 #: Op types the TF Lite builtins / tf2onnx reject, which only the bytes signature may hold.
 BYTES_ONLY_OPS = {"DecodeImage", "Substr", "StringFormat", "MapFn", "While", "StatelessWhile"}

@@ -129,7 +129,7 @@ def test_model_names_load_without_tensorflow():
 
 def test_every_optimizer_and_decay_choice_is_built():
     """The flags' choices are exactly what the library builds (a choice it lacks fails)."""
-    from slimcls import optim
+    from slimcls.train import optim
 
     for name in config.OPTIMIZERS:
         assert optim.create_optimizer(config.OptimizerConfig(optimizer=name), 0.1) is not None

@@ -180,7 +180,7 @@ def settings_from_run(
     """
     from absl import flags
 
-    from slimcls import run_info
+    from slimcls.model import run_info
 
     flag_values = flag_values or flags.FLAGS
     if not checkpoint_path:

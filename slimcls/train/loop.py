@@ -14,7 +14,10 @@ import os
 import time
 from collections.abc import Callable
 
-from slimcls import checkpoints, input_pipeline, modeling, optim
+from slimcls.train import optim
+from slimcls.model import checkpoints
+from slimcls.model import modeling
+from slimcls.reader import input_pipeline
 from slimcls.config import TrainConfig
 from slimcls.core import compat
 from slimcls.core.compat import tf

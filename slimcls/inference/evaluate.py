@@ -5,9 +5,9 @@ repeating queue, so on a split whose size is not a multiple of the batch size it
 counted wrapped-around examples twice, and it ran once. Here the split is read once
 (no repeat, no dropped remainder), metrics are accumulated in NumPy from per-example
 predictions, and :func:`watch` re-evaluates each new checkpoint of a running training
-(the ``cifar10_eval`` pattern). The model comes from :mod:`slimcls.modeling`, as in
+(the ``cifar10_eval`` pattern). The model comes from :mod:`slimcls.model.modeling`, as in
 training, classification and export; the outputs are written by
-:mod:`slimcls.eval_report`.
+:mod:`slimcls.inference.eval_report`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from slimcls import checkpoints, input_pipeline, modeling, run_info
+from slimcls.model import run_info
+from slimcls.model import checkpoints
+from slimcls.model import modeling
+from slimcls.reader import input_pipeline
 from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_factory
-from slimcls.eval_report import EvalWriter
-from slimcls.slim_model import SlimModel
+from slimcls.inference.eval_report import EvalWriter
+from slimcls.model.slim_model import SlimModel
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ same way: which net, which preprocessing, at which image size, for how many chan
 and classes (after ``labels_offset``), in which compute dtype, restored from which
 checkpoint, raw weights or moving averages. :func:`plan` resolves and checks them once
 into a :class:`ModelPlan`; :func:`build` and :func:`load` make the
-:class:`~slimcls.slim_model.SlimModel` of a plan. A mismatch between the tools (eval
+:class:`~slimcls.model.slim_model.SlimModel` of a plan. A mismatch between the tools (eval
 seeing other pixels than training) then cannot happen by construction.
 """
 
@@ -15,14 +15,14 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.logs import quiet_tensorflow_info
 from slimcls.nets import nets_factory
 from slimcls.preprocessing import preprocessing_factory
 from slimcls.preprocessing.common import BatchedPreprocess
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 Preprocess = Callable[[tf.Tensor], tf.Tensor]
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.slim_model import variable_name
+from slimcls.model.slim_model import variable_name
 
 
 def split_scopes(value: str | Sequence[str] | None) -> list[str]:

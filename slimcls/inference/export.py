@@ -35,7 +35,7 @@ import tempfile
 import uuid
 from typing import Any
 
-from slimcls.classify import DECODABLE_FORMATS, Classifier
+from slimcls.inference.classify import DECODABLE_FORMATS, Classifier
 from slimcls.config import TFLITE_MODES, ExportConfig
 from slimcls.core import diskspace
 from slimcls.core.compat import tf

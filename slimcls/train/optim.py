@@ -2,7 +2,7 @@
 
 Update rules are TF1's ``tf.compat.v1.train`` optimizers, used directly: they apply
 eagerly and inside ``tf.function`` (with XLA) to the TF2 variables of a
-:class:`~slimcls.slim_model.SlimModel`, and they keep TF-Slim's semantics exactly (for
+:class:`~slimcls.model.slim_model.SlimModel`, and they keep TF-Slim's semantics exactly (for
 example RMSProp adds epsilon inside the square root, ``sqrt(ms + eps)``, where Keras
 adds it outside). Their slot variables already carry TF1 checkpoint names
 (``CifarNet/conv1/weights/Momentum``, ``.../RMSProp_1``), and Adam's ``beta1_power`` and
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from slimcls.config import DECAY_TYPES, OPTIMIZERS, LearningRateConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.slim_model import variable_name
+from slimcls.model.slim_model import variable_name
 
 Schedule = Callable[[tf.Tensor], tf.Tensor]
 

@@ -34,7 +34,7 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import write_text_atomic
 
-log = logging.getLogger("slimcls.checkpoints")
+log = logging.getLogger("slimcls.model.checkpoints")
 
 _STEP_RE = re.compile(r"-(\d+)$")
 STATE_FILE = "checkpoint"
