@@ -45,7 +45,7 @@ VARIANTS = {
 @contextlib.contextmanager
 def _earlier_default(variant: str):
     """For ``tf_nn_lrn`` / ``per_image_aug``: the replaced code path, for one run."""
-    from slimcls import modeling
+    from slimcls.model import modeling
     from slimcls.core.compat import tf
     from slimcls.nets import cifarnet
 
@@ -77,7 +77,8 @@ def _earlier_default(variant: str):
 
 
 def _prepare(work_dir: str) -> str:
-    from slimcls import demo_digits
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import demo_digits
     from slimcls.config import ConvertConfig
     from slimcls.datasets import converter
 
@@ -102,7 +103,8 @@ def _prepare(work_dir: str) -> str:
 def _run(
     dataset: str, work_dir: str, variant: str, seed: int, steps: int, preprocessing: str
 ) -> dict:
-    from slimcls import evaluate, train
+    from slimcls import train
+    from slimcls.inference import evaluate
     from slimcls.config import EvalConfig, LearningRateConfig, OptimizerConfig, TrainConfig
 
     train_dir = tempfile.mkdtemp(prefix=f"{variant}_{seed}_", dir=work_dir)

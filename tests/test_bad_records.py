@@ -11,7 +11,9 @@ import pytest
 from helpers import save_model_checkpoint, toy_train_config, write_toy_dataset
 from PIL import Image
 
-from slimcls import config, evaluate, record_checks, train
+from slimcls import config, train
+from slimcls.inference import evaluate
+from slimcls.reader import record_checks
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_factory, record_format
@@ -28,7 +30,7 @@ def clean(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small_cnn checkpoint for the toy's 4 classes (made without training)."""
-    from slimcls.modeling import create_model
+    from slimcls.model.modeling import create_model
 
     model = create_model("small_cnn", 4)
     model.build_variables((SIZE, SIZE, 3))

@@ -325,7 +325,7 @@ def test_hostile_folder_converts_and_reports(hostile, tmp_path):
 
 
 def test_classify_expand_inputs_on_hostile_folder(hostile):
-    from slimcls import classify
+    from slimcls.inference import classify
 
     src, _ = hostile
     with _no_hang():

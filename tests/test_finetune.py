@@ -10,10 +10,13 @@ from helpers import TOY_SIZE as SIZE
 from helpers import tiny_spec
 from helpers import toy_train_config as _config
 
-from slimcls import checkpoints, finetune, optim, train
+from slimcls import train
+from slimcls.train import optim
+from slimcls.model import finetune
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 LOGITS = "Tiny/Logits,Tiny/AuxLogits"
 
@@ -140,7 +143,7 @@ def test_trainable_scopes_select_by_prefix():
 @pytest.mark.slow
 def test_inception_v3_from_a_published_style_checkpoint(dataset_dir, tmp_path):  # noqa: F811
     """1001-class InceptionV3 checkpoint -> 4 classes: the exact fix, then phase 1 training."""
-    from slimcls.modeling import create_model
+    from slimcls.model.modeling import create_model
 
     size = 80
     published = create_model("inception_v3", 1001)

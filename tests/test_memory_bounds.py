@@ -6,7 +6,9 @@ import os
 import pytest
 from helpers import toy_train_config
 
-from slimcls import config, evaluate, memory_bounds, train
+from slimcls import config, train
+from slimcls.inference import evaluate
+from slimcls.model import memory_bounds
 from slimcls.core.errors import SlimclsError
 
 

@@ -18,7 +18,11 @@ import numpy as np
 import pytest
 from helpers import ENV, REPO, toy_train_config, write_toy_dataset
 
-from slimcls import checkpoints, config, evaluate, input_pipeline, modeling, train
+from slimcls import config, train
+from slimcls.inference import evaluate
+from slimcls.model import checkpoints
+from slimcls.model import modeling
+from slimcls.reader import input_pipeline
 from slimcls.core import diskspace
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import LOCK_FILENAME
@@ -287,7 +291,7 @@ def test_resume_restores_the_newest_good_checkpoint_after_a_corrupt_optimizer_sl
 
     plan = modeling.plan("small_cnn", NUM_CLASSES, image_size=SIZE)
     state = create_state(cfg, plan)
-    with caplog.at_level(logging.WARNING, logger="slimcls.checkpoints"):
+    with caplog.at_level(logging.WARNING, logger="slimcls.model.checkpoints"):
         message = resume_or_finetune(state, cfg, plan)
     assert message.startswith(f"Resumed from {older} ")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -305,7 +309,7 @@ def test_eval_and_finetune_of_a_directory_fall_back_past_a_bundle_without_index(
     train.train(cfg)
     older, newest = checkpoints.all_checkpoints(cfg.train_dir)[-2:]
     os.remove(newest + ".index")
-    with caplog.at_level(logging.WARNING, logger="slimcls.checkpoints"):
+    with caplog.at_level(logging.WARNING, logger="slimcls.model.checkpoints"):
         metrics = evaluate.evaluate(_eval_config(dataset, cfg.train_dir))
     assert metrics["checkpoint"] == older
     assert any(
@@ -378,7 +382,7 @@ def test_random_kill_9_never_loses_a_checkpoint(clean_dataset, tmp_path):
             names = os.listdir(train_dir) if os.path.isdir(train_dir) else []
             if new_since is None and set(_live_checkpoints(train_dir)) - start_steps:
                 new_since = time.monotonic()
-            if during_save and new_since and any("_temp_" in n for n in names):
+            if during_save and new_since and any(checkpoints._TEMP_MARKER in n for n in names):
                 break
             if during_save and new_since and time.monotonic() - new_since > 5:
                 break  # no save caught in the act: kill anyway

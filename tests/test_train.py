@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from helpers import TOY_CLASSES, TOY_SIZE, toy_train_config
 
-from slimcls import checkpoints, config, train
+from slimcls import config, train
+from slimcls.model import checkpoints
 from slimcls.core import compat
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
@@ -462,7 +463,7 @@ def test_cache_images_choice_follows_the_flag_size_and_style(monkeypatch, caplog
     per-image styles (no fixed-size per-image outputs) are never cached."""
     import types
 
-    from slimcls import modeling
+    from slimcls.model import modeling
     from slimcls.train import loop
 
     plan = types.SimpleNamespace(

@@ -12,7 +12,7 @@ import pytest
 from absl import flags
 from helpers import ENV, REPO, run_module, stderr_lines
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.errors import SlimclsError
 
 

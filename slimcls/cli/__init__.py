@@ -191,7 +191,7 @@ def settings_from_run(
     """
     from absl import flags
 
-    from slimcls import run_info
+    from slimcls.model import run_info
 
     flag_values = flag_values or flags.FLAGS
     if not checkpoint_path:
@@ -230,7 +230,7 @@ def model_name_of_checkpoint(checkpoint_path: str) -> str:
     """
     import logging
 
-    from slimcls import checkpoints, model_detect
+    from slimcls.model import checkpoints, model_detect
 
     prefix = checkpoints.resolve_checkpoint(checkpoint_path)
     names, scope = model_detect.nets_holding(prefix)

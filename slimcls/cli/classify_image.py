@@ -43,7 +43,7 @@ def _main(argv: list[str]) -> int:
         raise SlimclsError("no images given; usage: classify_image [--flags] IMAGE|DIR|GLOB ...")
     config = config_from_flags()
     output = flag_defs.config_from_flags(ClassifyOutputConfig)
-    from slimcls import classify as cl
+    from slimcls.inference import classify as cl
 
     paths = cl.expand_inputs(inputs)
     if not paths:

@@ -48,8 +48,8 @@ def _main(argv: list[str]) -> int:
     watch = flag_defs.config_from_flags(WatchConfig)
     logging.getLogger("slimcls").setLevel(logging.INFO)  # progress on long splits
     cli.check_output_dir("eval_dir", config.eval_dir)
-    from slimcls import eval_report
-    from slimcls import evaluate as ev
+    from slimcls.inference import eval_report
+    from slimcls.inference import evaluate as ev
 
     def report(metrics):
         print(eval_report.format_report(metrics), flush=True)

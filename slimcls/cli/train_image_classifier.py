@@ -84,7 +84,8 @@ def _main(argv: list[str]) -> int:
     from slimcls import cli
 
     cli.check_output_dir("train_dir", train_config.train_dir)
-    from slimcls import run_info, train
+    from slimcls import train
+    from slimcls.model import run_info
 
     specs = flag_defs.flag_specs(config.TrainConfig)
 

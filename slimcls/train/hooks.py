@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slimcls import checkpoints, summaries
+from slimcls.train import summaries
+from slimcls.model import checkpoints
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
 from slimcls.core.fileio import write_text_atomic

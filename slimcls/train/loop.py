@@ -14,16 +14,9 @@ import os
 import time
 from collections.abc import Callable
 
-from slimcls import (
-    checkpoints,
-    input_pipeline,
-    memory_bounds,
-    model_detect,
-    modeling,
-    optim,
-    record_checks,
-    run_info,
-)
+from slimcls.model import checkpoints, memory_bounds, model_detect, modeling, run_info
+from slimcls.reader import input_pipeline, record_checks
+from slimcls.train import optim
 from slimcls.config import TrainConfig
 from slimcls.core import compat
 from slimcls.core.compat import tf

@@ -1,6 +1,6 @@
 """Mixed precision: which dtype the layers compute in, and float16 loss scaling.
 
-Variables always stay float32 (:class:`~slimcls.slim_model.SlimModel` hands the layers
+Variables always stay float32 (:class:`~slimcls.model.slim_model.SlimModel` hands the layers
 16-bit copies); only the computation changes. bfloat16 has float32's exponent range and
 needs no loss scaling; float16 does (dynamic, as Keras' ``LossScaleOptimizer``).
 """
