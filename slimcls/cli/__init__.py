@@ -185,6 +185,9 @@ def settings_from_run(
     flag_values = flag_values or flags.FLAGS
     if not checkpoint_path:
         return {}
+    from slimcls.core.filesystems import check_file_system
+
+    check_file_system(checkpoint_path, "checkpoint_path")  # before flags.txt is looked for
     recorded = run_info.read_run_flags(checkpoint_path)
     found: dict[str, Any] = {}
     for name, run_name in wanted.items():
