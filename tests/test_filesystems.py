@@ -1,5 +1,7 @@
 """Paths of file systems TensorFlow does not have here: one line naming them, up front."""
 
+import os
+
 import pytest
 from absl import flags
 from helpers import run_module, stderr_lines
@@ -21,6 +23,12 @@ def test_unsupported_scheme_is_one_line_naming_what_is_supported():
     registered = [s for s in tf.io.gfile.get_registered_schemes() if s not in ("", "file", "ram")]
     assert all(f"{s}://" in message for s in registered)  # what this TensorFlow has
     assert "s3:// and hdfs:// need the tensorflow-io package" in message and "\n" not in message
+
+
+def test_a_path_that_is_not_utf8_is_one_line():
+    path = os.fsdecode(b"/tmp/d\xff")  # how Python hands such argv bytes over
+    with pytest.raises(SlimclsError, match=r"^--dataset_dir=/tmp/d\\xff is not UTF-8; expected"):
+        filesystems.check_file_system(path, "dataset_dir")
 
 
 @pytest.mark.parametrize("path", [None, "", "/tmp/x", "rel/x", "file:///tmp/x", "gs://b/x"])

@@ -9,6 +9,8 @@ Importing this module is cheap: TensorFlow is imported only when a URL is checke
 
 from __future__ import annotations
 
+import os
+
 from slimcls.core.errors import SlimclsError
 
 #: Schemes that are local files, whatever TensorFlow registers.
@@ -31,7 +33,8 @@ def registered_schemes() -> list[str]:
 
 
 def check_file_system(path: str | None, flag: str) -> None:
-    """Refuses a URL whose file system TensorFlow does not have here.
+    """Refuses a URL whose file system TensorFlow does not have here, and a path that is
+    not UTF-8.
 
     Args:
       path: a flag's value (None and local paths pass).
@@ -40,7 +43,17 @@ def check_file_system(path: str | None, flag: str) -> None:
     Raises:
       SlimclsError: one line naming the value, the scheme and the supported ones.
     """
-    if not path or "://" not in path:
+    if not path:
+        return
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # argv bytes that are not UTF-8 (surrogate escapes)
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise SlimclsError(
+            f"--{flag}={shown} is not UTF-8; expected a UTF-8 path (TensorFlow's file "
+            "functions need one): rename the folder or link to it from a UTF-8 name"
+        ) from None
+    if "://" not in path:
         return
     scheme = scheme_of(path)
     if scheme in _LOCAL:
