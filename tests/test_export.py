@@ -423,3 +423,20 @@ def test_classifier_refuses_a_dataset_dir_with_a_pending_swap(exported, tmp_path
     config = dataclasses.replace(exported["config"], dataset_dir=str(d))
     with pytest.raises(SlimclsError, match="interrupted while swapping .*--dataset_name=adopt"):
         cl.Classifier(config)
+
+
+def test_read_only_output_location_is_one_line_and_leaves_nothing(exported, tmp_path, monkeypatch):
+    real = tf.io.gfile.makedirs
+    out = tmp_path / "ro" / "export" / "1"
+
+    def read_only(path):  # what TensorFlow answers for a read-only directory (root or not)
+        if str(path).startswith(str(tmp_path / "ro")):
+            raise tf.errors.PermissionDeniedError(None, None, f"{path}; Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(tf.io.gfile, "makedirs", read_only)
+    with pytest.raises(SlimclsError, match=r"^--output_dir=.*1: cannot write \(.*Permission de"):
+        ex.export(ex.ExportConfig(exported["config"], str(out)))
+    with pytest.raises(SlimclsError, match=r"^--output_file=.*g.pb: cannot write \(.*Permission"):
+        ex.export(ex.ExportConfig(exported["config"], output_file=str(tmp_path / "ro" / "g.pb")))
+    assert not (tmp_path / "ro").exists()

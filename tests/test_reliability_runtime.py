@@ -118,6 +118,7 @@ def test_second_training_into_one_train_dir_fails_naming_host_and_pid(dataset, t
         holder.wait()
 
 
+@pytest.mark.train_loop
 def test_stale_lock_of_a_dead_trainer_is_taken_over_with_a_log_line(dataset, tmp_path, caplog):
     pid = _dead_pid()
     _write_lock(tmp_path / "run", pid)
@@ -128,6 +129,7 @@ def test_stale_lock_of_a_dead_trainer_is_taken_over_with_a_log_line(dataset, tmp
     assert not os.path.exists(tmp_path / "run" / LOCK_FILENAME)  # released at the end
 
 
+@pytest.mark.train_loop
 def test_lock_is_held_while_training_and_a_failed_start_leaves_no_dir(dataset, tmp_path):
     seen = []
 
@@ -147,6 +149,7 @@ def test_lock_is_held_while_training_and_a_failed_start_leaves_no_dir(dataset, t
 FAULTS = ["bit_flip", "cut_mid_record", "cut_at_boundary"]
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("fault", FAULTS)
 def test_damaged_training_shard_stops_training_naming_it(dataset, tmp_path, fault):
     shard = _shard(dataset, "train")
@@ -164,6 +167,7 @@ def test_damaged_training_shard_stops_training_naming_it(dataset, tmp_path, faul
         )
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("fault", ["bit_flip", "cut_mid_record"])
 def test_damaged_validation_shard_stops_training_naming_it(dataset, tmp_path, fault):
     shard = _shard(dataset, "validation", 0)
@@ -176,6 +180,7 @@ def test_damaged_validation_shard_stops_training_naming_it(dataset, tmp_path, fa
     assert shard in str(err.value) and f"byte offset {offset}" in str(err.value)
 
 
+@pytest.mark.train_loop
 def test_bit_flip_found_only_at_run_time_names_shard_and_offset(dataset, tmp_path):
     """The header walk before training passes; tf.data's DataLossError is then explained."""
     shard = _shard(dataset, "train", 0)
@@ -208,6 +213,7 @@ def _eval_config(dataset_dir, checkpoint, **kw):
     )
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("fault", FAULTS)
 def test_damaged_eval_shard_fails_naming_it(dataset, trained, fault):
     shard = _shard(dataset, "validation")
@@ -223,6 +229,7 @@ def test_damaged_eval_shard_fails_naming_it(dataset, trained, fault):
         assert "max_num_batches" not in message
 
 
+@pytest.mark.train_loop
 def test_eval_counts_against_max_num_batches_too(dataset, trained):
     metrics = evaluate.evaluate(_eval_config(dataset, trained, max_num_batches=3))
     assert metrics["num_examples"] == 12 and metrics["truncated"]  # asked for: fine
@@ -231,6 +238,7 @@ def test_eval_counts_against_max_num_batches_too(dataset, trained):
         evaluate.evaluate(_eval_config(dataset, trained, max_num_batches=3))
 
 
+@pytest.mark.train_loop
 @pytest.mark.heavy
 def test_the_cli_reports_a_short_split_in_one_line_and_exits_1(dataset, trained):
     shard = _shard(dataset, "validation")
@@ -273,6 +281,7 @@ def _flip_tensor_byte(prefix, name):
     open(data_path, "wb").write(bytes(data))
 
 
+@pytest.mark.train_loop
 def test_resume_restores_the_newest_good_checkpoint_after_a_corrupt_optimizer_slot(
     dataset, tmp_path, caplog
 ):
@@ -302,6 +311,7 @@ def test_resume_restores_the_newest_good_checkpoint_after_a_corrupt_optimizer_sl
         np.testing.assert_array_equal(var.numpy(), expected[name], err_msg=name)
 
 
+@pytest.mark.train_loop
 def test_eval_and_finetune_of_a_directory_fall_back_past_a_bundle_without_index(
     dataset, tmp_path, caplog
 ):
@@ -325,6 +335,7 @@ def test_eval_and_finetune_of_a_directory_fall_back_past_a_bundle_without_index(
 # --------------------------------------------------------------------------- disk full
 
 
+@pytest.mark.train_loop
 def test_training_stops_on_a_full_disk_before_writing_a_checkpoint(dataset, tmp_path, monkeypatch):
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(diskspace.shutil, "disk_usage", lambda p: usage._replace(free=1000))

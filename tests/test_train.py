@@ -210,6 +210,7 @@ def test_sigterm_saves_a_checkpoint_and_stops(dataset_dir, tmp_path):
     assert checkpoints.step_of(result.checkpoint) == result.global_step
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
 def test_optimizer_slots_saved_under_tf1_names_and_restored_on_resume(
     dataset_dir, tmp_path, optimizer
@@ -269,6 +270,7 @@ def test_float16_without_gpu_is_refused_in_one_line(dataset_dir, tmp_path):
     assert not os.path.exists(tmp_path / "run")
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("model_name", ["cifarnet", "small_cnn"])
 def test_bfloat16_counts_weight_decay_once_and_trains_every_net_op(
     dataset_dir, tmp_path, model_name

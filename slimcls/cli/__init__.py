@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from slimcls.core.errors import SlimclsError
+from slimcls.core.signals import EXIT_TERMINATED, Terminated
 
 HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
 HELPFULL_FLAGS = ("--helpfull", "-helpfull")
@@ -54,6 +55,14 @@ def report_errors(main: Callable[[list[str]], object], prog: str) -> Callable[[l
             sys.exit(1)
         except KeyboardInterrupt:
             interrupted(prog)
+        except Terminated as e:  # SIGTERM, after the library cleaned up: one line, 143
+            try:
+                sys.stdout.flush()
+            except Exception:  # noqa: BLE001
+                pass
+            sys.stderr.write(f"{prog}: {e}\n")
+            sys.stderr.flush()
+            os._exit(EXIT_TERMINATED)
 
     return wrapped
 
@@ -196,6 +205,9 @@ def settings_from_run(
     flag_values = flag_values or flags.FLAGS
     if not checkpoint_path:
         return {}
+    from slimcls.core.filesystems import check_file_system
+
+    check_file_system(checkpoint_path, "checkpoint_path")  # before flags.txt is looked for
     recorded = run_info.read_run_flags(checkpoint_path)
     found: dict[str, Any] = {}
     for name, run_name in wanted.items():

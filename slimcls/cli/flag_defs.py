@@ -25,6 +25,8 @@ FLAGS = flags.FLAGS
 
 #: Names this module defined in this process (removed when another command defines).
 _generated: set[str] = set()
+#: Flags naming files or directories (checked for a file system TensorFlow has).
+PATH_FLAG_SUFFIXES = ("_dir", "_path", "_file", "_json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +202,7 @@ def config_from_flags(
       SlimclsError: a required field has no value.
     """
     from slimcls.core.errors import SlimclsError
+    from slimcls.core.filesystems import check_file_system
 
     overrides = dict(overrides or {})
     values: dict[tuple[str, ...], Any] = {}
@@ -207,6 +210,8 @@ def config_from_flags(
         value = overrides[spec.name] if spec.name in overrides else flag_value(spec, flag_values)
         if spec.required and value is None:
             raise SlimclsError(f"--{spec.name} is required: {spec.help}")
+        if spec.kind == "str" and spec.name.endswith(PATH_FLAG_SUFFIXES):
+            check_file_system(value, spec.name)  # an http:// path: one line, not a traceback
         values[spec.path] = value
     return _build(config_class, values, ())
 

@@ -40,6 +40,7 @@ from slimcls.config import TFLITE_MODES, ExportConfig
 from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.core.fileio import unwritable_errors
 from slimcls.core.logs import quiet_tensorflow_info
 
 INPUT_NAME = "image_bytes"
@@ -318,7 +319,10 @@ def export_saved_model(
     # The variables alone take this much (the graph and TF Lite models come on top).
     needed = sum(int(v.shape.num_elements()) * v.dtype.size for v in classifier.model.variables)
     diskspace.check_free(parent, needed)
-    with tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch:
+    with (
+        unwritable_errors(f"--output_dir={out}"),
+        tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch,
+    ):
         labels_path = os.path.join(scratch, "labels.txt")
         _write_labels(labels_path, classifier, config.classifier.labels_offset)
         module = build_serving_module(classifier, labels_path)
@@ -512,7 +516,10 @@ def export_graph_def(config: ExportConfig, classifier: Classifier | None = None)
         diskspace.check_free(parent, len(data))
     temp = f"{path}.tmp-{uuid.uuid4().hex}"
     try:
-        with diskspace.disk_full_errors(path, len(data)):
+        with (
+            unwritable_errors(f"--output_file={path}"),
+            diskspace.disk_full_errors(path, len(data)),
+        ):
             if parent:
                 tf.io.gfile.makedirs(parent)
             with tf.io.gfile.GFile(temp, "w" if config.write_text_graphdef else "wb") as f:
