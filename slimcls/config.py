@@ -195,9 +195,7 @@ class LearningRateConfig:
         "--max_number_of_steps).",
         choices=DECAY_TYPES,
     )
-    learning_rate_decay_factor: float = setting(
-        0.94, "Learning rate decay factor.", lower_bound=0
-    )
+    learning_rate_decay_factor: float = setting(0.94, "Learning rate decay factor.", lower_bound=0)
     num_epochs_per_decay: float = setting(
         2.0,
         "Epochs after which the learning rate decays; decay steps = int(num_samples / "
@@ -421,10 +419,16 @@ class EvalConfig:
         lower_bound=0,
         upper_bound=1,
     )
+    eval_top_k: tuple[int, ...] = setting(
+        (5,),
+        "Addition: the k values of top-k recall reported (eval/Recall_<k>, recall_<k> in "
+        "metrics.json), comma-separated, e.g. 1,3,5. Default: TF-Slim's Recall_5.",
+    )
     eval_dir: str | None = setting(
         None,
-        "Directory for metrics.json, confusion_matrix.png/.csv and TensorBoard summaries.",
-        flag_default="/tmp/tfmodel/",
+        "Directory for metrics.json, confusion_matrix.png/.csv and TensorBoard summaries. "
+        "None: eval_<split> in the checkpoint's directory (the training run's), e.g. "
+        "<train_dir>/eval_validation.",
     )
     num_readers: int | None = setting(None, _READERS)
     num_preprocessing_threads: int | None = setting(None, _THREADS)

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from helpers import save_model_checkpoint, toy_train_config, write_toy_dataset
 from PIL import Image
+from slimcls.datasets import dataset_factory, record_format
 
 from slimcls import config, train
-from slimcls.inference import evaluate
-from slimcls.reader import record_checks
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_factory, record_format
+from slimcls.inference import evaluate
+from slimcls.reader import record_checks
 
 SIZE = 12
 
@@ -108,9 +108,7 @@ def test_out_of_range_label_in_eval_is_the_same_check(dataset, trained):
     _rewrite(shard, 5, label=7)
     with pytest.raises(SlimclsError) as err:
         evaluate.evaluate(_eval_config(dataset, trained))
-    assert f"record 5 of shard {shard} has label 7, outside the valid range 0..3" in _one_line(
-        err
-    )
+    assert f"record 5 of shard {shard} has label 7, outside the valid range 0..3" in _one_line(err)
 
 
 @pytest.mark.train_loop

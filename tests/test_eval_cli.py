@@ -111,3 +111,50 @@ def test_export_cli_missing_checkpoint_is_one_line(trained):
         f"--output_dir={root / 'saved'}",
     )
     _assert_one_line_error(proc, "export_inference_graph: error:", "does not exist")
+
+
+def test_eval_cli_without_eval_dir_writes_beside_the_checkpoint(trained):
+    """Not into TF-Slim's /tmp/tfmodel, which other runs share: <train_dir>/eval_<split>."""
+    root, _ = trained
+    proc = run_cli("slimcls.eval_image_classifier", f"--checkpoint_path={root / 'train'}")
+    assert proc.returncode == 0, proc.stderr
+    where = root / "train" / "eval_test"
+    assert f"wrote {where}/metrics.json (the default --eval_dir, beside the checkpoint)" in (
+        proc.stdout
+    )
+    assert json.loads((where / "metrics.json").read_text())["num_examples"] == 11
+
+
+@pytest.mark.heavy
+def test_sigterm_in_eval_watch_mode_is_one_line_and_143(trained):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from helpers import ENV, REPO
+
+    root, _ = trained
+    eval_dir = root / "watched"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slimcls.eval_image_classifier",
+         f"--checkpoint_path={root / 'train'}", f"--eval_dir={eval_dir}",
+         "--eval_interval_secs=300"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO,
+    )  # fmt: skip
+    try:
+        for line in proc.stdout:  # the first checkpoint is evaluated, then it waits
+            if line.startswith("wrote "):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    lines = [ln for ln in err.splitlines() if ln.startswith("eval_image_classifier:")]
+    assert lines == [
+        f"eval_image_classifier: stopped by SIGTERM after evaluating 1 checkpoint(s) (results "
+        f"in {eval_dir}); nothing was written for the one in progress"
+    ]
+    assert "Traceback" not in err
+    assert not [n for n in os.listdir(eval_dir) if n.endswith(".tmp")]

@@ -86,6 +86,29 @@ def test_every_example_once_and_metrics_equal_numpy(setup):
     assert report.splitlines()[1].startswith("eval/Recall_5[")
 
 
+def test_eval_top_k_reports_every_k_asked_for(setup, tmp_path):
+    metrics = ev.evaluate(_config(setup, eval_top_k=(3, 1, 5, 9), eval_dir=str(tmp_path)))
+    images, labels = setup["arrays"]["test"]
+    logits = logits_of(setup["model"], images)
+    ranked = np.argsort(-logits, axis=-1)
+    for k in (1, 3, 5):
+        expected = float((ranked[:, :k] == labels[:, None]).any(-1).mean())
+        assert metrics[f"recall_{k}"] == pytest.approx(expected, abs=1e-12)
+    assert metrics["recall_1"] == metrics["accuracy"]
+    assert metrics["recall_9"] == 1.0  # more than the 7 classes: every example
+    lines = eval_report.format_report(metrics).splitlines()
+    assert [ln.split("[")[0] for ln in lines[:5]] == [
+        "eval/Accuracy", "eval/Recall_1", "eval/Recall_3", "eval/Recall_5", "eval/Recall_9",
+    ]  # fmt: skip
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert {"recall_1", "recall_3", "recall_5", "recall_9"} <= set(saved)
+    # The default is TF-Slim's: the Recall_5 line and key only.
+    default = ev.evaluate(_config(setup))
+    assert [k for k in default if k.startswith("recall_")] == ["recall_5"]
+    with pytest.raises(SlimclsError, match="--eval_top_k=0,3: 0 is not a positive integer"):
+        ev.evaluate(_config(setup, eval_top_k=(0, 3)))
+
+
 def test_batch_size_does_not_change_metrics(setup):
     a = ev.evaluate(_config(setup, batch_size=100))
     b = ev.evaluate(_config(setup, batch_size=1))

@@ -7,9 +7,9 @@ import pytest
 from helpers import toy_train_config
 
 from slimcls import config, train
+from slimcls.core.errors import SlimclsError
 from slimcls.inference import evaluate
 from slimcls.model import memory_bounds
-from slimcls.core.errors import SlimclsError
 
 
 def test_train_image_size_too_large_for_memory_is_one_line_before_anything(dataset_dir, tmp_path):

@@ -10,8 +10,8 @@ from absl import flags
 from helpers import save_model_checkpoint, toy_train_config
 
 from slimcls import train
-from slimcls.model import checkpoints, model_detect, run_info
 from slimcls.core.errors import SlimclsError
+from slimcls.model import checkpoints, model_detect, run_info
 from slimcls.model.modeling import create_model
 
 FLAGS = flags.FLAGS

@@ -6,7 +6,7 @@ import csv
 import pytest
 
 from slimcls.core.compat import tf
-from slimcls.train import hooks
+from slimcls.train import hooks, summaries
 from slimcls.train.losses import TRUE_LABEL_LOSS
 
 
@@ -43,7 +43,7 @@ def _drive(hook, steps):
 
 
 def test_train_loss_curve_is_cross_entropy_and_total_loss_is_counted_once(tmp_path):
-    writer = tf.summary.create_file_writer(str(tmp_path))
+    writer = summaries.SummaryWriter(str(tmp_path))
     # Written at the first step, then at the end (the mean of steps 2 and 3).
     _drive(
         hooks.SummaryHook(writer, every_secs=0),
@@ -59,7 +59,7 @@ def test_train_loss_curve_is_cross_entropy_and_total_loss_is_counted_once(tmp_pa
 
 
 def test_with_label_smoothing_the_loss_curve_is_against_the_true_labels(tmp_path):
-    writer = tf.summary.create_file_writer(str(tmp_path))
+    writer = summaries.SummaryWriter(str(tmp_path))
     _drive(
         hooks.SummaryHook(writer, every_secs=0),
         [(1, _values(0.9, 0.0, **{TRUE_LABEL_LOSS: 0.25}))],

@@ -248,8 +248,7 @@ def model_name_of_checkpoint(checkpoint_path: str) -> str:
     names, scope = model_detect.nets_holding(prefix)
     if len(names) == 1:
         logging.getLogger("slimcls").info(
-            "--model_name not given and no flags.txt beside %s: it holds %s; using "
-            "--model_name=%s",
+            "--model_name not given and no flags.txt beside %s: it holds %s; using --model_name=%s",
             prefix,
             model_detect.describe(names, scope),
             names[0],

@@ -34,7 +34,8 @@ class FlagSpec:
     """One flag generated from a dataclass field.
 
     ``path`` is the field's location: ("optimizer", "momentum") for a nested config.
-    ``kind`` is one of bool, int, float, str, enum, list.
+    ``kind`` is one of bool, int, float, str, enum, list, int_list (comma-separated
+    positive integers).
     """
 
     name: str
@@ -56,7 +57,7 @@ def _kind(annotation: Any) -> tuple[str, type | None]:
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
         annotation, origin = args[0], typing.get_origin(args[0])
     if origin is tuple:
-        return "list", None
+        return ("int_list" if typing.get_args(annotation)[:1] == (int,) else "list"), None
     if dataclasses.is_dataclass(annotation):
         return "config", annotation
     for kind in (bool, int, float, str):
@@ -92,7 +93,7 @@ def flag_specs(
             default = meta["flag_default"]
         if meta.get("choices"):
             kind = "enum"
-        if kind == "list":
+        if kind in ("list", "int_list"):
             default = list(default or ())
         specs.append(
             FlagSpec(
@@ -146,6 +147,7 @@ def _define(spec: FlagSpec, flag_values: flags.FlagValues) -> None:
         "float": flags.DEFINE_float,
         "str": flags.DEFINE_string,
         "list": flags.DEFINE_list,
+        "int_list": flags.DEFINE_list,
     }
     if spec.kind == "enum":
         _define_enum(spec, flag_values)
@@ -181,8 +183,18 @@ def define_command_flags(
 def flag_value(spec: FlagSpec, flag_values: flags.FlagValues = FLAGS) -> Any:
     """The parsed value as the dataclass field wants it (a list flag -> stripped tuple)."""
     value = flag_values[spec.name].value
-    if spec.kind == "list":
-        return tuple(s.strip() for s in value or () if s.strip())
+    if spec.kind in ("list", "int_list"):
+        items = tuple(str(s).strip() for s in value or () if str(s).strip())
+        if spec.kind == "int_list":
+            from slimcls.core.errors import SlimclsError
+
+            if not all(s.isdigit() and int(s) > 0 for s in items):
+                raise SlimclsError(
+                    f"--{spec.name}={','.join(items)}: expected comma-separated positive "
+                    "integers, e.g. 1,3,5"
+                )
+            return tuple(int(s) for s in items)
+        return items
     return value
 
 

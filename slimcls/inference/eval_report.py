@@ -2,11 +2,13 @@
 
 :func:`format_report` prints what TF-Slim printed plus a per-class table;
 :class:`EvalWriter` writes ``metrics.json``, a ``metrics_history.jsonl`` line, the
-confusion matrix as PNG and CSV, and TensorBoard summaries.
+confusion matrix as PNG and CSV, and TensorBoard summaries; every file whole or not at
+all, a full disk being one line (:mod:`slimcls.core.diskspace`).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -15,9 +17,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from slimcls.core.fileio import append_text, write_bytes_atomic, write_text_atomic
 from slimcls.train import summaries
-from slimcls.core.compat import tf
-from slimcls.core.fileio import write_text_atomic
 
 #: Above this many classes metrics.json leaves the confusion matrix out (see the CSV).
 MAX_CLASSES_IN_JSON = 100
@@ -32,11 +33,16 @@ def json_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def recall_ks(metrics: Mapping[str, Any]) -> list[int]:
+    """The ks of the metrics' ``recall_<k>`` entries, in order (TF-Slim's 5 by default)."""
+    return sorted(int(key[7:]) for key in metrics if key.startswith("recall_"))
+
+
 def format_report(metrics: Mapping[str, Any], max_rows: int = 20) -> str:
     """TF-Slim's two lines plus a per-class table (worst classes first when long)."""
     lines = [
         f"eval/Accuracy[{metrics['accuracy']:.4f}]",
-        f"eval/Recall_5[{metrics['recall_5']:.4f}]",
+        *(f"eval/Recall_{k}[{metrics[f'recall_{k}']:.4f}]" for k in recall_ks(metrics)),
         f"eval/Loss[{metrics['loss']:.4f}]",
         f"{metrics['num_examples']} examples of split {metrics['split_name']!r}, "
         f"checkpoint {metrics['checkpoint']} (step {metrics['global_step']})"
@@ -225,8 +231,7 @@ class EvalWriter:
 
     def __init__(self, eval_dir: str) -> None:
         self.eval_dir = eval_dir
-        tf.io.gfile.makedirs(eval_dir)
-        self._summaries = tf.summary.create_file_writer(eval_dir)
+        self._summaries = summaries.SummaryWriter(eval_dir)  # makes eval_dir
 
     def write(self, metrics: Mapping[str, Any]) -> dict[str, str]:
         """Writes the outputs for one evaluation; returns ``{what: path}``."""
@@ -243,8 +248,7 @@ class EvalWriter:
         summary_line = {
             k: v for k, v in record.items() if k not in ("per_class", "confusion_matrix")
         }
-        with tf.io.gfile.GFile(paths["history"], "a") as f:
-            f.write(json.dumps(summary_line, ensure_ascii=False) + "\n")
+        append_text(paths["history"], json.dumps(summary_line, ensure_ascii=False) + "\n")
         confusion = np.asarray(metrics["confusion_matrix"])
         names = [r["name"] for r in metrics["per_class"]]
         header = "true\\predicted," + ",".join(_csv(n) for n in names)
@@ -270,17 +274,18 @@ class EvalWriter:
                 ("confusion_png", image),
                 ("confusion_normalized_png", render_confusion_matrix(confusion, names, True)),
             ):
-                with tf.io.gfile.GFile(paths[key], "wb") as f:
-                    picture.save(f, format="PNG")
+                png = io.BytesIO()
+                picture.save(png, format="PNG")
+                write_bytes_atomic(paths[key], png.getvalue())
         step = int(metrics.get("global_step") or 0)
-        with self._summaries.as_default():
+        with self._summaries.writing():
             summaries.scalar("eval/Accuracy", metrics["accuracy"], step)
-            summaries.scalar("eval/Recall_5", metrics["recall_5"], step)
+            for k in recall_ks(metrics):
+                summaries.scalar(f"eval/Recall_{k}", metrics[f"recall_{k}"], step)
             summaries.scalar("eval/Loss", metrics["loss"], step)
             if image is not None:
                 pixels = np.asarray(image, np.float32)[None] / 255.0
                 summaries.images("eval/confusion_matrix", pixels, step)
-        self._summaries.flush()
         return paths
 
 

@@ -20,18 +20,39 @@ from typing import Any
 
 import numpy as np
 
-from slimcls.model import checkpoints, memory_bounds, modeling, run_info
-from slimcls.reader import input_pipeline, record_checks
 from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_factory
 from slimcls.inference.eval_report import EvalWriter
+from slimcls.model import checkpoints, memory_bounds, modeling, run_info
 from slimcls.model.slim_model import SlimModel
+from slimcls.reader import input_pipeline, record_checks
 
 log = logging.getLogger(__name__)
 
-RECALL_K = 5
+RECALL_K = 5  # TF-Slim's eval/Recall_5, the default of --eval_top_k
+
+
+def top_k_values(values) -> tuple[int, ...]:
+    """``--eval_top_k``'s ks, sorted, duplicates dropped (empty: TF-Slim's 5).
+
+    Raises:
+      SlimclsError: a value that is not a positive integer.
+    """
+    ks = []
+    for value in values or ():
+        try:
+            k = int(str(value).strip())
+        except ValueError:
+            k = 0
+        if k < 1:
+            raise SlimclsError(
+                f"--eval_top_k={','.join(map(str, values))}: {value} is not a positive "
+                "integer; expected comma-separated k values, e.g. 1,3,5"
+            )
+        ks.append(k)
+    return tuple(sorted(set(ks))) or (RECALL_K,)
 
 
 def _check_config(config: EvalConfig) -> None:
@@ -45,6 +66,7 @@ def _check_config(config: EvalConfig) -> None:
         raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
     if not config.dataset_dir:
         raise SlimclsError("--dataset_dir is required (a directory with dataset.json)")
+    top_k_values(config.eval_top_k)
 
 
 class EvalProgress:
@@ -115,6 +137,7 @@ class Evaluator:
             on_gpu=bool(tf.config.list_logical_devices("GPU")),
         )
         self.num_classes = self.plan.num_classes
+        self.top_k = top_k_values(config.eval_top_k)
         self.split_size = int(self.descriptor.num_samples)
         self.class_names = modeling.class_names(
             self.descriptor.labels_to_names, self.num_classes, config.labels_offset
@@ -137,7 +160,8 @@ class Evaluator:
 
     def _build(self) -> None:
         model = modeling.build(self.plan)
-        k = min(RECALL_K, self.num_classes)
+        # A k above the number of classes counts every example (in_top_k needs k <= classes).
+        ks = [min(k, self.num_classes) for k in self.top_k]
 
         @tf.function(reduce_retracing=True)
         def step(images, labels):
@@ -145,7 +169,7 @@ class Evaluator:
             logits = tf.cast(tf.reshape(logits, [tf.shape(logits)[0], -1]), tf.float32)
             labels = tf.cast(labels, tf.int32)  # in range: the input pipeline checks them
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-            in_top_k = tf.math.in_top_k(labels, logits, k)
+            in_top_k = tf.stack([tf.math.in_top_k(labels, logits, k) for k in ks], axis=-1)
             return labels, tf.argmax(logits, -1, output_type=tf.int32), in_top_k, losses
 
         self._model, self._step = model, step
@@ -167,7 +191,7 @@ class Evaluator:
         modeling.restore(model, prefix, self.config.use_moving_averages)
         start = time.perf_counter()
         confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
-        top_k_hits = 0
+        top_k_hits = np.zeros(len(self.top_k), np.int64)
         loss_sum = 0.0
         num_batches = 0
         total = self.split_size
@@ -220,7 +244,7 @@ class Evaluator:
         """Adds one batch to the confusion matrix; returns its top-k hits and loss sum."""
         labels, preds, in_top_k, losses = (t.numpy() for t in self._step(images, labels))
         np.add.at(confusion, (labels, preds), 1)
-        return int(in_top_k.sum()), float(losses.astype(np.float64).sum())
+        return in_top_k.sum(axis=0).astype(np.int64), float(losses.astype(np.float64).sum())
 
     def _metrics(self, prefix, confusion, top_k_hits, loss_sum, num_batches, seconds):
         n = int(confusion.sum())
@@ -239,7 +263,7 @@ class Evaluator:
         ]
         return {
             "accuracy": float(correct.sum() / n),
-            "recall_5": float(top_k_hits / n),
+            **{f"recall_{k}": float(hits / n) for k, hits in zip(self.top_k, top_k_hits)},
             "loss": float(loss_sum / n),
             "num_examples": n,
             "split_size": self.split_size,
@@ -264,7 +288,8 @@ def evaluate(config: EvalConfig, checkpoint: str | None = None) -> dict[str, Any
     Writes the outputs to ``config.eval_dir`` when it is set.
 
     Returns:
-      ``accuracy``, ``recall_5``, ``loss`` (mean cross-entropy), ``num_examples``,
+      ``accuracy``, ``recall_<k>`` for each k of ``eval_top_k`` (TF-Slim's ``recall_5``
+      by default), ``loss`` (mean cross-entropy), ``num_examples``,
       ``split_size``, ``truncated``, ``global_step``, ``checkpoint``, ``per_class``
       (list of dicts), ``confusion_matrix`` (``[true, predicted]`` int array), ...
 

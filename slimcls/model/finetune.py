@@ -22,9 +22,9 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 
-from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.model import checkpoints
 from slimcls.model.slim_model import variable_name
 
 log = logging.getLogger(__name__)

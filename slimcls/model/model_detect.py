@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from slimcls.model import checkpoints
 from slimcls.core.compat import tf
+from slimcls.model import checkpoints
 
 log = logging.getLogger(__name__)
 

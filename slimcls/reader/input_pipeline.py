@@ -13,11 +13,11 @@ import re
 import struct
 from collections.abc import Callable
 
-from slimcls.reader import record_checks
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import record_format
 from slimcls.preprocessing.common import BatchedPreprocess
+from slimcls.reader import record_checks
 
 _FEATURES = record_format.parse_features()
 
@@ -118,7 +118,7 @@ def make_dataset(
         batch stage. The shuffle buffer then holds decoded images (see
         :func:`cache_bytes`).
       num_classes: the net's classes: a label (after ``labels_offset``) outside
-        ``0..num_classes-1`` fails the pipeline (:func:`slimcls.record_checks.input_error` names it).
+        ``0..num_classes-1`` fails the pipeline (``record_checks.input_error`` names it).
         None: labels are not checked.
       max_image_pixels: an image whose header says more pixels fails the pipeline before
         it is decoded. None: no limit.

@@ -147,8 +147,10 @@ def _first_bad_cheap(path, num_classes, labels_offset, max_pixels):
             hw = tf.constant([-1, -1], tf.int64)
         return index, features[record_format.KEY_LABEL], hw
 
-    dataset = tf.data.TFRecordDataset(path).enumerate().map(
-        facts, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    dataset = (
+        tf.data.TFRecordDataset(path)
+        .enumerate()
+        .map(facts, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     )
     dataset = dataset.ignore_errors()  # unreadable headers: the decoding search finds them
     for indices, labels, sizes in dataset.batch(1024).as_numpy_iterator():

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slimcls.train import summaries
-from slimcls.model import checkpoints
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
-from slimcls.core.fileio import write_text_atomic
+from slimcls.core.fileio import append_text, write_text_atomic
+from slimcls.model import checkpoints
+from slimcls.train import summaries
 from slimcls.train.losses import TRUE_LABEL_LOSS
 from slimcls.train.state import TrainState
 
@@ -231,16 +231,14 @@ class CsvLogHook(Hook):
         if header:  # an earlier run's file: keep its columns
             self.fields = tuple(header.split(","))
         else:
-            with tf.io.gfile.GFile(self.path, "w") as f:
-                f.write(",".join(self.FIELDS) + "\n")
+            write_text_atomic(self.path, ",".join(self.FIELDS) + "\n")
         run.csv = self
 
     def write(self, run: Run, split: str, **values: float | None) -> None:
         row = {"step": run.step, "epoch": round(run.epoch, 4), "split": split, **values}
         row["wall_time"] = round(time.time(), 3)
         cells = ["" if row.get(k) is None else _cell(row[k]) for k in self.fields]
-        with tf.io.gfile.GFile(self.path, "a") as f:
-            f.write(",".join(cells) + "\n")
+        append_text(self.path, ",".join(cells) + "\n")  # a whole row or none
 
     def after_step(self, run: Run) -> None:
         if run.step % self.every_n_steps == 0:
@@ -314,7 +312,7 @@ class SummaryHook(Hook):
     def _write(self, run: Run) -> None:
         now = self.clock()
         mean = {k: v / self._count for k, v in self._sums.items()}
-        with self.writer.as_default():
+        with self.writer.writing():
             for tag, value in mean.items():
                 summaries.scalar(tag, value, run.step)
             summaries.scalar("learning_rate", run.values["learning_rate"], run.step)
@@ -330,7 +328,6 @@ class SummaryHook(Hook):
     def end(self, run: Run) -> None:
         if self._count:
             self._write(run)
-        self.writer.flush()
 
 
 def _normalised(images):
@@ -384,10 +381,9 @@ class ValidationHook(Hook):
             loss,
             n,
         )
-        with self.writer.as_default():
+        with self.writer.writing():
             summaries.scalar("accuracy", accuracy, run.step)
             summaries.scalar("loss", loss, run.step)
-        self.writer.flush()
         if run.csv is not None:
             run.csv.write(run, "validation", loss=loss, accuracy=accuracy, cross_entropy=loss)
         run.validation_accuracy = accuracy

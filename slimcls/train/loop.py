@@ -14,16 +14,15 @@ import os
 import time
 from collections.abc import Callable
 
-from slimcls.model import checkpoints, memory_bounds, model_detect, modeling, run_info
-from slimcls.reader import input_pipeline, record_checks
-from slimcls.train import optim
 from slimcls.config import TrainConfig
 from slimcls.core import compat
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
 from slimcls.datasets import dataset_factory
-from slimcls.train import distribute, hooks, precision
+from slimcls.model import checkpoints, memory_bounds, model_detect, modeling, run_info
+from slimcls.reader import input_pipeline, record_checks
+from slimcls.train import distribute, hooks, optim, precision, summaries
 from slimcls.train.state import create_state, resume_or_finetune
 from slimcls.train.step import StepOptions, make_step_fn
 
@@ -406,12 +405,12 @@ def _hooks(config: TrainConfig, plan: _Plan, state, chief: bool, save_dir: str) 
         run_hooks.append(
             hooks.CsvLogHook(os.path.join(config.train_dir, TRAIN_LOG), config.log_every_n_steps)
         )
-        train_writer = tf.summary.create_file_writer(os.path.join(config.train_dir, "train"))
+        train_writer = summaries.SummaryWriter(os.path.join(config.train_dir, "train"))
         run_hooks.append(
             hooks.SummaryHook(train_writer, config.save_summaries_secs, config.save_summaries_steps)
         )
     if validation is not None:
-        writer = tf.summary.create_file_writer(
+        writer = summaries.SummaryWriter(
             os.path.join(config.train_dir if chief else save_dir, "validation")
         )
         run_hooks.append(
@@ -504,9 +503,7 @@ def _data_loss(error: tf.errors.DataLossError, config: TrainConfig) -> SlimclsEr
     return input_pipeline.data_loss_error(error, files, f"--dataset_dir={config.dataset_dir}")
 
 
-def _bad_record(
-    error: tf.errors.OpError, config: TrainConfig, splits
-) -> SlimclsError | None:
+def _bad_record(error: tf.errors.OpError, config: TrainConfig, splits) -> SlimclsError | None:
     """Names the record of ``splits`` that failed the input pipeline (one line), or None
     when ``error`` did not come from the input."""
     if not record_checks.is_input_error(error):

@@ -8,7 +8,13 @@ installed. Call these inside a ``tf.summary.create_file_writer(...).as_default()
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
+
+from slimcls.core import diskspace
 from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 
 # TensorBoard's data classes (tensorflow/core/framework/summary.proto's DataClass).
 _DATA_CLASS = tf.compat.v1.SummaryMetadata.DESCRIPTOR.fields_by_name["data_class"].enum_type
@@ -56,3 +62,68 @@ def images(name: str, images: tf.Tensor, step: int) -> None:
         step=step,
         metadata=_summary_metadata("images", DATA_CLASS_BLOB_SEQUENCE),
     )
+
+
+class SummaryWriter:
+    """A ``tf.summary`` file writer whose writes go through the disk-full handling of
+    checkpoints and shards, all or nothing.
+
+    A write (a block of :meth:`writing`, flushed at its end) that fails on a full disk is
+    the one-line error of :mod:`slimcls.core.diskspace`, and the event files are cut back
+    to their size after the last good write (a file this process created in that write is
+    removed), so no half-written record is left. Local paths only; URLs are written as
+    they are.
+    """
+
+    def __init__(self, logdir: str) -> None:
+        self.logdir = logdir
+        self._sizes = self._event_files()
+        with self._guard():
+            tf.io.gfile.makedirs(logdir)
+            self._writer = tf.summary.create_file_writer(logdir)
+
+    def _event_files(self) -> dict[str, int]:
+        if "://" in self.logdir or not os.path.isdir(self.logdir):
+            return {}
+        sizes = {}
+        for name in os.listdir(self.logdir):
+            if name.startswith("events.out.tfevents."):
+                try:
+                    sizes[name] = os.path.getsize(os.path.join(self.logdir, name))
+                except OSError:
+                    pass
+        return sizes
+
+    def _rollback(self) -> None:
+        ours = f".{os.getpid()}."  # TensorFlow names its event files ...<host>.<pid>.<n>.v2
+        for name, size in self._event_files().items():
+            path = os.path.join(self.logdir, name)
+            try:
+                if name in self._sizes and size > self._sizes[name]:
+                    os.truncate(path, self._sizes[name])
+                elif name not in self._sizes and ours in name:
+                    os.remove(path)
+            except OSError:
+                pass
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            with diskspace.disk_full_errors(self.logdir):
+                yield
+        except SlimclsError:
+            self._rollback()
+            raise
+        self._sizes = self._event_files()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """The default summary writer inside the block; flushed at its end."""
+        with self._guard():
+            with self._writer.as_default():
+                yield
+            self._writer.flush()
+
+    def flush(self) -> None:
+        with self._guard():
+            self._writer.flush()
