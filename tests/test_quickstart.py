@@ -27,6 +27,18 @@ def test_digits_folder_holds_32x32_png_per_class(tmp_path):
     assert pixels.max() > 200 and pixels.min() < 20
 
 
+def test_missing_scikit_learn_hint_works_outside_a_checkout_too(tmp_path, monkeypatch, capsys):
+    """The hint must not be only `pip install -e '.[demo]'`, which needs a checkout."""
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import demo_digits
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn -> ImportError
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert demo_digits.main([f"--output_dir={tmp_path}"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install scikit-learn" in err
+
+
 @pytest.mark.slow
 def test_quickstart_script_reaches_97_percent(tmp_path):
     pytest.importorskip("sklearn")
