@@ -29,6 +29,7 @@ failed download or verification leaves nothing in the cache.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import http.client
 import json
@@ -43,10 +44,13 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import LOCK_FILENAME, DirLock
-from slimcls.nets import published
+
+if TYPE_CHECKING:  # importing slimcls.nets imports TensorFlow: only where needed
+    from slimcls.nets import published
 
 IMAGENET = "imagenet"
 CACHE_ENV = "SLIMCLS_CACHE_DIR"
@@ -80,6 +84,8 @@ def lookup(checkpoint_path: str, model_name: str) -> published.PublishedCheckpoi
       SlimclsError: the net has no published weights (the message lists the nets that
         have), or ``<name>`` is not one of the net's archives.
     """
+    from slimcls.nets import published
+
     records = published.published_for(model_name)
     if not records:
         raise SlimclsError(
@@ -427,8 +433,13 @@ def _first_line(error: BaseException) -> str:
 # --------------------------------------------------------------------------- verification
 
 
+@functools.lru_cache(maxsize=8)
 def net_variables(model_name: str, num_classes: int, image_size: int) -> dict[str, tuple]:
-    """The net's variables as a TF1 graph builds them: name -> (shape, trainable)."""
+    """The net's variables as a TF1 graph builds them: name -> (shape, trainable).
+
+    Cached per process (a graph build of a big net takes seconds); do not modify the
+    returned dict.
+    """
     from slimcls.core.compat import tf
     from slimcls.nets import nets_factory
 
@@ -465,9 +476,11 @@ def check_matches_net(
     try:
         reader = tf.train.load_checkpoint(checkpoint)
         shapes = {k: list(v) for k, v in reader.get_variable_to_shape_map().items()}
-    except (tf.errors.OpError, ValueError) as e:
+        for name in sorted(shapes):  # each tensor once: TensorFlow checks its checksum
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as e:
         raise SlimclsError(
-            f"the checkpoint in {record.archive} is unreadable ({_first_line(e)}); "
+            f"the checkpoint in {record.archive} is corrupt or unreadable ({_first_line(e)}); "
             f"{_how_to_fix(record)}"
         ) from None
     net = net_variables(record.model_name, record.num_classes, record.image_size)
@@ -519,6 +532,8 @@ def _locked(directory: str, record, log: Log) -> Iterator[None]:
         try:
             lock.acquire()
             break
+        except FileNotFoundError:
+            continue  # the directory was removed by the process that just finished
         except SlimclsError:
             holder = _lock_holder(os.path.join(directory, LOCK_FILENAME))
             if holder is None and not os.path.exists(os.path.join(directory, LOCK_FILENAME)):
@@ -573,19 +588,21 @@ def resolve_checkpoint(checkpoint_path: str, model_name: str, *, progress: bool 
     if data is not None:
         return _check_cached(record, final, data)
     work = _work_dir(record)
-    with _locked(work, record, log):
-        data = _read_record(final)  # another process may have finished meanwhile
-        if data is not None:
-            return _check_cached(record, final, data)
-        if os.path.exists(final):
-            raise SlimclsError(
-                f"{final} exists but holds no {RECORD_FILE} (not written by slimcls, or "
-                f"damaged); move it away to let slimcls download {record.archive} there"
-            )
-        path = _fetch_and_install(record, work, final, progress, log)
-    with contextlib.suppress(OSError):
-        os.rmdir(work)  # empty now, unless another process has just locked it
-    return path
+    try:
+        with _locked(work, record, log):
+            data = _read_record(final)  # another process may have finished meanwhile
+            if data is not None:
+                return _check_cached(record, final, data)
+            if os.path.exists(final):
+                raise SlimclsError(
+                    f"{final} exists but holds no {RECORD_FILE} (not written by slimcls, or "
+                    f"damaged); move it away to let slimcls download {record.archive} there"
+                )
+            return _fetch_and_install(record, work, final, progress, log)
+    finally:
+        with contextlib.suppress(OSError):
+            os.rmdir(work)  # empty unless a partial download waits to be resumed, or
+            # another process has just locked it
 
 
 def _fetch_and_install(record, work: str, final: str, progress: bool, log: Log) -> str:
@@ -649,3 +666,127 @@ def _fetch_and_install(record, work: str, final: str, progress: bool, log: Log) 
 def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
+
+
+# --------------------------------------------------------------------------- for commands
+
+
+def uses_moving_averages(checkpoint: str) -> bool:
+    """Whether ``checkpoint`` is a cached published checkpoint whose verification found
+    moving-average shadows of every trainable variable (restores then start from them, as
+    TF-Slim's eval reads them)."""
+    data = cache_record(checkpoint)
+    return bool(data and data.get("moving_averages"))
+
+
+def imagenet_class_names(num_classes: int) -> dict[int, str]:
+    """Names of a published checkpoint's classes without a labels file.
+
+    TF-Slim's archives hold no labels file, and the synset names cannot be made offline, so
+    classes are named by their ImageNet index (0-999, sorted-synset order, as Keras's
+    ``decode_predictions`` counts them); with 1001 classes, class 0 is ``background`` and
+    class ``i`` is ImageNet index ``i - 1``.
+    """
+    shift = 1 if num_classes == 1001 else 0
+    names = {i: f"imagenet class {i - shift}" for i in range(shift, num_classes)}
+    if shift:
+        names[0] = "background"
+    return names
+
+
+def labels_offset_for(
+    checkpoint_path: str, model_name: str, dataset_classes: int, labels_offset: int
+) -> int:
+    """The ``labels_offset`` evaluating or classifying a dataset with the published checkpoint
+    takes: the given one when the classes match; 1 for TF-Slim's ImageNet (1001 classes,
+    0 = background) with a 1000-class net (VGG, ResNet V1), as TF-Slim's README advises.
+
+    Raises:
+      SlimclsError: the dataset's classes are not the checkpoint's ImageNet classes.
+    """
+    record = lookup(checkpoint_path, model_name)
+    if dataset_classes - labels_offset == record.num_classes:
+        return labels_offset
+    if labels_offset == 0 and dataset_classes == 1001 and record.num_classes == 1000:
+        _stderr(
+            f"{model_name}'s published checkpoint has 1000 classes, the dataset 1001 (0 = "
+            "background): using --labels_offset=1"
+        )
+        return 1
+    offset = f" minus --labels_offset={labels_offset}" if labels_offset else ""
+    raise SlimclsError(
+        f"--checkpoint_path={checkpoint_path}: {model_name}'s published checkpoint has "
+        f"{record.num_classes} ImageNet classes, the dataset {dataset_classes}{offset}; use "
+        "a checkpoint trained on this dataset (train_image_classifier "
+        "--checkpoint_path=imagenet fine-tunes one), or no --dataset_dir to see ImageNet classes"
+    )
+
+
+def finetune_source(
+    checkpoint_path: str | None,
+    model_name: str,
+    num_classes: int,
+    exclude_scopes: tuple[str, ...] | list[str] = (),
+    *,
+    progress: bool = True,
+) -> tuple[str | None, list[str], bool, str | None]:
+    """What fine-tuning from ``checkpoint_path`` restores.
+
+    For ``imagenet[:<name>]``: the cached checkpoint (downloaded when needed); when the
+    model's ``num_classes`` differ from the checkpoint's, the classifier's head scopes are
+    added to ``exclude_scopes`` (a new head is trained, so the background class and the
+    label offset need no flags); the moving averages when the checkpoint holds them. Any
+    other path is returned as it is.
+
+    Returns:
+      ``(checkpoint, exclude_scopes, use_moving_averages, note)``; ``note`` is the one line
+      to log when head scopes were added, else None.
+    """
+    scopes = list(exclude_scopes)
+    if not is_published(checkpoint_path):
+        return checkpoint_path, scopes, False, None
+    record = lookup(checkpoint_path, model_name)
+    checkpoint = resolve_checkpoint(checkpoint_path, model_name, progress=progress)
+    note = None
+    if num_classes != record.num_classes:
+        added = [s for s in record.head_scopes if s not in scopes]
+        scopes += added
+        if added:
+            background = " (0 = background)" if record.num_classes == 1001 else ""
+            note = (
+                f"--checkpoint_path={checkpoint_path}: the dataset has {num_classes} classes, "
+                f"{model_name}'s published checkpoint {record.num_classes}{background}; not "
+                f"restoring {','.join(added)}: a new {num_classes}-class head is trained"
+            )
+    return checkpoint, scopes, uses_moving_averages(checkpoint), note
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def listing(model_name: str | None = None) -> list[dict]:
+    """One row per published checkpoint (of ``model_name``, else all), for the
+    ``checkpoints`` command: ``model_name``, ``checkpoint_path`` (the flag value that picks
+    it), ``archive``, ``image_size``, ``num_classes``, ``top1``, ``top5``, ``cached`` (the
+    cached checkpoint's path, or None). Reads no checkpoint and downloads nothing."""
+    from slimcls.nets import published
+
+    rows = []
+    for record in published.PUBLISHED:
+        if model_name and record.model_name != model_name:
+            continue
+        default = published.default_for(record.model_name) is record
+        rows.append(
+            {
+                "model_name": record.model_name,
+                "checkpoint_path": IMAGENET if default else f"{IMAGENET}:{record.name}",
+                "archive": record.archive,
+                "url": record.url,
+                "image_size": record.image_size,
+                "num_classes": record.num_classes,
+                "top1": record.top1,
+                "top5": record.top5,
+                "cached": cached_checkpoint(record),
+            }
+        )
+    return rows
