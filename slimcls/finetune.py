@@ -89,12 +89,13 @@ class RestoreReport:
     excluded: tuple[str, ...]
     missing: tuple[str, ...]  # absent from the checkpoint, skipped (ignore_missing_vars)
     moving_averages: int = 0  # of the restored, read from their moving-average shadows
+    excluded_by: str = "--checkpoint_exclude_scopes"  # what excluded them, for the summary
 
     def summary(self) -> str:
         ema = f" ({self.moving_averages} from moving averages)" if self.moving_averages else ""
         text = (
             f"Restored {len(self.restored)} variables{ema} from {self.checkpoint}; "
-            f"{len(self.excluded)} excluded by --checkpoint_exclude_scopes, "
+            f"{len(self.excluded)} excluded by {self.excluded_by}, "
             f"{len(self.missing)} missing from the checkpoint"
         )
         if self.missing:
@@ -135,6 +136,7 @@ def restore_for_finetuning(
     num_classes: int | None = None,
     background_class: bool = False,
     use_moving_averages: bool = False,
+    excluded_by: str = "--checkpoint_exclude_scopes",
 ) -> RestoreReport:
     """Restores ``variables`` from a checkpoint except those under ``exclude_scopes``.
 
@@ -150,6 +152,7 @@ def restore_for_finetuning(
       background_class: the net's published checkpoints have a background class 0.
       use_moving_averages: restore each variable from its ``<var>/ExponentialMovingAverage``
         shadow where the checkpoint has one (a published checkpoint's averaged weights).
+      excluded_by: what ``exclude_scopes`` came from, for the report's summary.
 
     Returns:
       A :class:`RestoreReport`.
@@ -195,7 +198,9 @@ def restore_for_finetuning(
         name_map = {n: checkpoints.ema_name(n) for n in to_restore}
         name_map = {n: key for n, key in name_map.items() if key in shapes}
     checkpoints.restore_variables(to_restore, prefix, name_map=name_map)
-    return RestoreReport(prefix, tuple(to_restore), tuple(excluded), tuple(missing), len(name_map))
+    return RestoreReport(
+        prefix, tuple(to_restore), tuple(excluded), tuple(missing), len(name_map), excluded_by
+    )
 
 
 def _background_hint(

@@ -211,11 +211,16 @@ def _is_url(where: str) -> bool:
 
 
 def _how_to_fix(record: published.PublishedCheckpoint) -> str:
-    return (
+    by_hand = (
         f"download {record.url} by hand, extract it and pass --checkpoint_path=<the "
-        f"extracted {posix_basename(record.checkpoint)}>, or set {MIRROR_ENV} to a URL or "
-        f"folder holding {record.archive}"
+        f"extracted {posix_basename(record.checkpoint)}>"
     )
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    if mirror:
+        return (
+            f"check {MIRROR_ENV}={mirror} (it must hold an intact {record.archive}), or {by_hand}"
+        )
+    return f"{by_hand}, or set {MIRROR_ENV} to a URL or folder holding {record.archive}"
 
 
 def posix_basename(path: str) -> str:
@@ -286,7 +291,7 @@ def _fetch_once(url: str, part: str, progress: bool, archive: str, log: Log) -> 
         if progress:
             from slimcls.datasets.progress import Progress  # numpy only
 
-            size = None if remaining is None else max(1, round(remaining / _BLOCK))
+            size = None if remaining is None else round(remaining / _BLOCK, 1) or 0.1
             bar = Progress(size, f"downloading {archive}", unit="MiB", log_every_s=5.0)
         got = 0
         try:
@@ -308,6 +313,8 @@ def _fetch_once(url: str, part: str, progress: bool, archive: str, log: Log) -> 
             raise _Truncated() from e
         finally:
             if bar is not None:
+                if remaining is not None and got == remaining:
+                    bar.n = bar.total  # the bar's total is rounded to 0.1 MiB
                 bar.close()
         if remaining is not None and got < remaining:
             raise _Truncated()

@@ -177,7 +177,10 @@ class Server:
                     if server.delay_s:
                         time.sleep(server.delay_s)
                     chunk = body[i : i + 65536]
-                    self.wfile.write(chunk)
+                    try:
+                        self.wfile.write(chunk)
+                    except ConnectionError:  # the client went away (killed)
+                        return
                     with server._lock:
                         server.bytes_sent += len(chunk)
 

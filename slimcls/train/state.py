@@ -163,8 +163,11 @@ def resume_or_finetune(
             model_plan.num_classes,
             config.checkpoint_exclude_scopes,
         )
-        if note:
+        excluded_by = "--checkpoint_exclude_scopes"
+        if note:  # the published checkpoint's head was added to the exclusions
             log.info("%s", note)
+            given = "--checkpoint_exclude_scopes and " if config.checkpoint_exclude_scopes else ""
+            excluded_by = given + "the new head"
         report = finetune.restore_for_finetuning(
             state.model_variables(),
             checkpoint,
@@ -174,6 +177,7 @@ def resume_or_finetune(
             num_classes=model_plan.num_classes,
             background_class=model_plan.spec.background_class,
             use_moving_averages=moving_averages,
+            excluded_by=excluded_by,
         )
         if state.ema:
             state.ema.reset()  # shadows start at the restored values
