@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import hashlib
 import http.client
 import json
@@ -46,6 +47,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from slimcls.core import diskspace
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import LOCK_FILENAME, DirLock
 
@@ -285,6 +287,8 @@ def _fetch_once(url: str, part: str, progress: bool, archive: str, log: Log) -> 
             offset = 0
             total = int(length) if length and length.isdigit() else None
         remaining = (total - offset) if total is not None else None
+        if remaining:  # the archive, and about as much again for the extracted checkpoint
+            diskspace.check_free(part, 2 * remaining)
         if offset:
             log(f"{archive}: resuming at {offset / _BLOCK:.1f} MiB")
         bar = None
@@ -295,7 +299,10 @@ def _fetch_once(url: str, part: str, progress: bool, archive: str, log: Log) -> 
             bar = Progress(size, f"downloading {archive}", unit="MiB", log_every_s=5.0)
         got = 0
         try:
-            with open(part, "ab" if offset else "wb") as out:
+            with (
+                diskspace.disk_full_errors(part, remaining),
+                open(part, "ab" if offset else "wb") as out,
+            ):
                 while True:
                     try:
                         block = response.read(_BLOCK)
@@ -331,6 +338,8 @@ def _download(url: str, part: str, progress: bool, record, log: Log) -> None:
         try:
             _fetch_once(url, part, progress, record.archive, log)
             return
+        except SlimclsError:  # a full disk (a ValueError: not one of the network errors below)
+            raise
         except _Truncated:
             if attempt < _ATTEMPTS:
                 log(f"{record.archive}: the connection ended early; resuming")
@@ -405,7 +414,8 @@ def _extract(record, archive_path: str, target: str, log: Log) -> tuple[str, dic
     """Extracts the checkpoint's files into ``target``; returns (its path there, sha256s)."""
     os.makedirs(target)
     try:
-        with tarfile.open(archive_path, "r:*") as tar:
+        _check_compression(archive_path)
+        with diskspace.disk_full_errors(target), tarfile.open(archive_path, "r:*") as tar:
             members = _members(archive_path, tar, target)
             member_path, files = _checkpoint_members(record, members, log)
             digests = {}
@@ -417,6 +427,8 @@ def _extract(record, archive_path: str, target: str, log: Log) -> tuple[str, dic
                         digest.update(block)
                         out.write(block)
                 digests[out_name] = digest.hexdigest()
+    except SlimclsError:  # hostile members, no checkpoint, a full disk
+        raise
     except (tarfile.TarError, EOFError, OSError, ValueError) as e:
         # zlib.error is an Exception subclass raised by gzip on a damaged stream.
         raise SlimclsError(
@@ -430,6 +442,18 @@ def _extract(record, archive_path: str, target: str, log: Log) -> tuple[str, dic
             ) from None
         raise
     return os.path.join(target, posix_basename(member_path)), digests
+
+
+def _check_compression(archive_path: str) -> None:
+    """Reads a gzip-compressed archive to its end once: gzip checks its CRC and length
+    there, so a damaged download is found even where tar would stop early without an error
+    (tar takes a garbled header after the first member for the end of the archive)."""
+    with open(archive_path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            return
+    with gzip.open(archive_path, "rb") as f:
+        while f.read(_BLOCK):
+            pass
 
 
 def _first_line(error: BaseException) -> str:

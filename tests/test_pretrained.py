@@ -412,3 +412,27 @@ def test_checkpoints_command(cache):
         bad.stderr.strip().splitlines() == [bad.stderr.strip().splitlines()[-1]]
         and "cifarnet has no published ImageNet checkpoint" in bad.stderr
     )
+
+
+def test_too_little_free_space_fails_before_downloading(cache, server, monkeypatch, source):
+    from slimcls.core import diskspace
+
+    serve(server, monkeypatch, source["archives"]["good"])
+    monkeypatch.setattr(diskspace, "free_bytes", lambda path: 1000)
+    with pytest.raises(SlimclsError, match=r"no space left on the device of .*1000 bytes free"):
+        pretrained.resolve_checkpoint("imagenet", NET, progress=False)
+    assert_nothing_cached(cache)  # checked before the first byte was written
+
+
+def test_disk_filling_up_during_extraction_is_one_line(cache, server, monkeypatch, source):
+    import errno
+
+    serve(server, monkeypatch, source["archives"]["good"])
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", full)
+    with pytest.raises(SlimclsError, match="no space left on the device of .*slimcls-extract-"):
+        pretrained.resolve_checkpoint("imagenet", NET, progress=False)
+    assert_nothing_cached(cache)
