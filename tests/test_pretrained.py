@@ -19,7 +19,15 @@ import threading
 
 import numpy as np
 import pytest
-from pretrained_helpers import NET, RECORD, WEIGHTS, Server, make_archive, make_sources
+from pretrained_helpers import (
+    NET,
+    RECORD,
+    WEIGHTS,
+    Server,
+    make_archive,
+    make_sources,
+    run_command,
+)
 
 from slimcls import checkpoints, modeling, pretrained
 from slimcls.core.errors import SlimclsError
@@ -390,27 +398,21 @@ def test_checkpoints_listing(cache, server, monkeypatch, source):
     assert len(pretrained.listing()) == len(published.PUBLISHED)
 
 
-def test_checkpoints_command(cache):
-    env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(
-        [sys.executable, "-m", "slimcls", "checkpoints", "--model_name=inception_v3"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
+def test_checkpoints_command(cache, capsys):
+    from slimcls.__main__ import COMMANDS
+
+    assert "checkpoints" in COMMANDS  # python -m slimcls checkpoints
+    assert run_command("checkpoints", "--model_name=inception_v3") == 0
+    lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == [
         "inception_v3", "imagenet", "inception_v3_2016_08_28.tar.gz", "299", "1001", "78.0",
         "93.9", "no",
     ]  # fmt: skip
-    assert lines[-1].startswith("1 published checkpoints, 0 cached in " + str(cache))
-    bad = subprocess.run(
-        [sys.executable, "-m", "slimcls", "checkpoints", "--model_name=cifarnet"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert bad.returncode == 1
-    assert (
-        bad.stderr.strip().splitlines() == [bad.stderr.strip().splitlines()[-1]]
-        and "cifarnet has no published ImageNet checkpoint" in bad.stderr
+    assert lines[-1] == f"1 published checkpoints, 0 cached in {cache / 'checkpoints'}"
+    assert run_command("checkpoints", "--model_name=cifarnet") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        "checkpoints: error: --model_name=cifarnet has no published ImageNet checkpoint"
     )
 
 
