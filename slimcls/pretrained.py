@@ -619,6 +619,7 @@ def resolve_checkpoint(checkpoint_path: str, model_name: str, *, progress: bool 
     if data is not None:
         return _check_cached(record, final, data)
     work = _work_dir(record)
+    _check_cache_dir(os.path.dirname(final))
     try:
         with _locked(work, record, log):
             data = _read_record(final)  # another process may have finished meanwhile
@@ -634,6 +635,19 @@ def resolve_checkpoint(checkpoint_path: str, model_name: str, *, progress: bool 
         with contextlib.suppress(OSError):
             os.rmdir(work)  # empty unless a partial download waits to be resumed, or
             # another process has just locked it
+
+
+def _check_cache_dir(directory: str) -> None:
+    """Creates ``<cache>/checkpoints``; a cache that cannot hold it is one line."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(f"{directory} is not writable")
+    except OSError as e:
+        raise SlimclsError(
+            f"cannot use the checkpoint cache {directory} ({_first_line(e)}); set {CACHE_ENV} "
+            "to a directory you can write"
+        ) from None
 
 
 def _fetch_and_install(record, work: str, final: str, progress: bool, log: Log) -> str:

@@ -438,3 +438,21 @@ def test_disk_filling_up_during_extraction_is_one_line(cache, server, monkeypatc
     with pytest.raises(SlimclsError, match="no space left on the device of .*slimcls-extract-"):
         pretrained.resolve_checkpoint("imagenet", NET, progress=False)
     assert_nothing_cached(cache)
+
+
+@pytest.mark.parametrize("kind", ["file", "read_only"])
+def test_unusable_cache_dir_is_one_line(tmp_path, monkeypatch, source, kind):
+    cache = tmp_path / "cache"
+    if kind == "file":
+        cache.write_text("a user's file")
+    else:
+        cache.mkdir()
+        cache.chmod(0o500)
+    if kind == "read_only" and os.access(cache, os.W_OK):
+        pytest.skip("running as a user who can write anywhere (root)")
+    monkeypatch.setenv(pretrained.CACHE_ENV, str(cache))
+    monkeypatch.setenv(pretrained.MIRROR_ENV, str(tmp_path))
+    with pytest.raises(SlimclsError, match=f"cannot use the checkpoint cache {cache}/checkpoints"):
+        pretrained.resolve_checkpoint("imagenet", NET, progress=False)
+    if kind == "file":
+        assert cache.read_text() == "a user's file"
