@@ -257,12 +257,12 @@ def _model_info(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
         "checkpoint": classifier.checkpoint,
         "model_name": config.classifier.model_name,
         "num_classes": classifier.num_classes,
-        "labels_offset": config.classifier.labels_offset,
+        "labels_offset": classifier.config.labels_offset,
         "image_size": classifier.plan.image_size,
         "channels": classifier.channels,
         "input_shape": list(classifier.image_shape),
         "preprocessing_name": classifier.plan.preprocessing_name,
-        "moving_averages": bool(config.classifier.moving_average_decay),
+        "moving_averages": classifier.moving_averages,
     }
 
 
@@ -324,7 +324,7 @@ def export_saved_model(
         tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch,
     ):
         labels_path = os.path.join(scratch, "labels.txt")
-        _write_labels(labels_path, classifier, config.classifier.labels_offset)
+        _write_labels(labels_path, classifier, classifier.config.labels_offset)
         module = build_serving_module(classifier, labels_path)
         with diskspace.disk_full_errors(out, needed):
             tf.io.gfile.makedirs(parent)
@@ -351,7 +351,7 @@ def export_saved_model(
                     _write_labels(
                         os.path.join(temp, TFLITE_DIR, "labels.txt"),
                         classifier,
-                        config.classifier.labels_offset,
+                        classifier.config.labels_offset,
                     )
                 info = {
                     "output_dir": out,
