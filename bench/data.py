@@ -1,6 +1,7 @@
 """Writes the small converted datasets the training benchmarks read (no downloads).
 
 Usage: python bench/data.py OUT_DIR IMAGE_SIZE NUM_TRAIN [NUM_TEST]
+       python bench/data.py --uint8 DATASET_DIR OUT.npz   (the PyTorch peer's input)
 
 Photo-like images (low-frequency colour fields plus noise, from ``bench_convert``), so PNG
 decoding costs what it costs on real photos rather than on white noise; 10 classes;
@@ -40,7 +41,46 @@ def write(out: str, image_size: int, num_train: int, num_test: int = 0) -> str:
     return out
 
 
+def export_uint8(dataset_dir: str, out: str, split: str = "train") -> str:
+    """Decodes a split's TFRecord shards into ``out`` (.npz: ``images`` uint8 [N, H, W, C],
+    ``labels`` int64 [N]), in shard order; written under a temporary name, then renamed.
+
+    The PyTorch peer trains from this array in memory, as a PyTorch user holds a small
+    split (torchvision's CIFAR-10 keeps its uint8 array); it reads what the other sides
+    read, with TF-Slim's record keys and no slimcls code.
+    """
+    if os.path.exists(out):
+        return out
+    import glob
+    import json
+
+    import numpy as np
+    import tensorflow as tf
+
+    with open(os.path.join(dataset_dir, "dataset.json"), encoding="utf-8") as f:
+        pattern = json.load(f)["file_pattern"] % split
+    files = sorted(glob.glob(os.path.join(dataset_dir, pattern)))
+    if not files:
+        raise SystemExit(f"bench/data.py: no {split} shards matching {pattern} in {dataset_dir}")
+    keys = {
+        "image/encoded": tf.io.FixedLenFeature([], tf.string),
+        "image/class/label": tf.io.FixedLenFeature([], tf.int64),
+    }
+    images, labels = [], []
+    for record in tf.data.TFRecordDataset(files):
+        example = tf.io.parse_single_example(record, keys)
+        images.append(tf.io.decode_image(example["image/encoded"], channels=3).numpy())
+        labels.append(int(example["image/class/label"]))
+    partial = f"{out}.partial-{os.getpid()}.npz"
+    np.savez(partial, images=np.stack(images), labels=np.asarray(labels, np.int64))
+    os.replace(partial, out)
+    return out
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--uint8":
+        export_uint8(sys.argv[2], sys.argv[3])
+        sys.exit(0)
     out, size, n_train = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     n_test = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     write(out, size, n_train, n_test)
