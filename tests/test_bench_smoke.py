@@ -265,6 +265,21 @@ def test_bench_peers_refuses_unknown_torch_sides_before_running_anything(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+def test_bench_precision_refuses_unknown_choices_before_running_anything(tmp_path):
+    script = os.path.join(BENCH, "bench_precision.py")
+    for bad, message in (("--cpus=native,zen9", "unknown ['zen9']"),
+                         ("--datasets=mnist", "unknown ['mnist']"),
+                         ("--variants=float64", "unknown ['float64']"),
+                         ("--seeds=a", "expected comma-separated integers"),
+                         ("--steps=5", "--steps > 20")):  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, script, bad, "--work_dir", str(tmp_path / "w"),
+             "--json", str(tmp_path / "p.json")], capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 2 and message in proc.stderr, (bad, proc.stderr)
+    assert not (tmp_path / "p.json").exists()
+
+
 def test_uint8_export_holds_the_split_the_other_sides_read(tmp_path):
     import data
     import numpy as np
@@ -288,6 +303,17 @@ def test_uint8_export_holds_the_split_the_other_sides_read(tmp_path):
 
     assert examples(got_images, got_labels) == examples(images, labels)
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_shapes_set_has_every_class_and_the_same_images_for_the_same_seed():
+    import data
+    import numpy as np
+
+    images, labels = data.shapes_arrays(np.random.default_rng(0), 400)
+    assert images.shape == (400, 32, 32, 3) and images.dtype == np.uint8
+    assert set(labels.tolist()) == set(range(len(data.SHAPES)))
+    again, _ = data.shapes_arrays(np.random.default_rng(0), 400)
+    assert (again == images).all()
 
 
 def _torch():
