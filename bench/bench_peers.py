@@ -157,9 +157,14 @@ def run_case(case, sides, args, python, work, mode):
         active = [s for s in active if s not in TORCH_SIDES]
         row["skipped"].update({s: skip_torch for s in torch_sides})
     elif torch_sides:
-        subprocess.run([python, os.path.join(HERE, "data.py"), "--uint8", data_dir,
-                        uint8_path(data_dir)], check=True, env=common.child_env(),
-                       cwd=common.ROOT)  # fmt: skip
+        # The torch sides' input: the same training split, decoded once (not timed).
+        export = subprocess.run([python, os.path.join(HERE, "data.py"), "--uint8", data_dir,
+                                 uint8_path(data_dir)], capture_output=True, text=True,
+                                env=common.child_env(), cwd=common.ROOT)  # fmt: skip
+        if export.returncode:
+            tail = [s for s in export.stderr.splitlines() if s.strip()] or ["no output"]
+            why = f"the uint8 export of {data_dir} failed: {common.first_line(tail[-1])}"
+            row["errors"].update({s: why for s in torch_sides})
     for trial in range(args.trials):
         for side in active:
             if side in row["errors"]:

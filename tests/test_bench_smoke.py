@@ -396,3 +396,33 @@ def test_torch_peer_trains_a_few_steps_and_reports_its_result_line(tmp_path, dty
         common.child_env(), 300,
     )  # fmt: skip
     assert bad["error"] == f"ValueError: {tmp_path / 'split.npz'}: 12 images, fewer than --batch 64"
+
+
+def test_a_failed_uint8_export_is_the_torch_sides_one_line_error_not_a_crash(monkeypatch, tmp_path):
+    import argparse
+
+    import bench_peers
+
+    ran = []
+
+    def fake_child(cmd, env, timeout):
+        ran.append(os.path.basename(cmd[1]))
+        return {"examples_per_s": 10.0, "step_seconds": [0.1, 0.1], "child_seconds": 0.0}
+
+    def failed_export(cmd, **kwargs):
+        assert "--uint8" in cmd
+        return subprocess.CompletedProcess(cmd, 1, "", "Traceback ...\nValueError: bad shard\n")
+
+    monkeypatch.setattr(common, "make_dataset", lambda python, out, *a: out)
+    monkeypatch.setattr(common, "run_child", fake_child)
+    monkeypatch.setattr(bench_peers.subprocess, "run", failed_export)
+    args = argparse.Namespace(
+        warmup=1, steps=1, quick=True, trials=2, synthetic=False, timeout=10,
+        torch_python="tp", torch_found={"torch": "2", "timm": "1"}, tfslim_dir=None,
+    )  # fmt: skip
+    row = bench_peers.run_case(("cifarnet", 32, 32, "float32"), ["slimcls", "torch"], args,
+                               "py", str(tmp_path), "quick")  # fmt: skip
+    assert ran == ["slimcls_trial.py", "slimcls_trial.py"]  # torch never started
+    assert row["errors"]["torch"].endswith("cifarnet_32 failed: ValueError: bad shard")
+    assert row["slimcls_median"] == 10.0 and row["torch_median"] is None
+    assert "torch failed: the uint8 export" in row["note"]
