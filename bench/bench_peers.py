@@ -119,8 +119,8 @@ def torch_check(torch_python: str) -> dict:
     result = common.run_child(cmd, common.child_env(), timeout=300)
     found = {"torch": result.get("torch"), "timm": result.get("timm")}
     install = (
-        "install the bench extra there (pip install -e '.[bench]', bench/README.md) "
-        "or pass --torch_python=/path/to/python with torch and timm"
+        "pass --torch_python=/path/to/python of a venv with the bench extra "
+        "(pip install -e '.[bench]'; bench/README.md)"
     )
     missing = next((m for m in ("torch", "numpy") if not result.get(m)), None)
     if missing:
