@@ -273,7 +273,8 @@ class TrainConfig:
     mixed_precision: str | None = setting(
         None,
         "Addition: compute in bfloat16 or float16 with float32 variables. auto: bfloat16 "
-        "where it is fast (CPUs with AMX, GPUs of compute capability 8.0+), else float32. "
+        "where it is fast (CPUs with AMX-BF16 or AVX512_BF16, GPUs of compute capability "
+        "8.0+), else float32. "
         "float16 needs a GPU. None or float32: float32 everywhere.",
         choices=MIXED_PRECISION,
     )
