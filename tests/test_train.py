@@ -19,6 +19,7 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import nets_factory
 from slimcls.train import precision
+from slimcls.train.losses import TRUE_LABEL_LOSS
 
 NUM_CLASSES, SIZE = TOY_CLASSES, TOY_SIZE
 _config = toy_train_config
@@ -131,9 +132,9 @@ def test_loss_terms_label_smoothing_and_aux_logits():
         logits, {"AuxLogits": aux}, labels, 3, s, regularization=tf.constant(0.25)
     )
 
-    def xent(x):
+    def xent(x, smoothing=s):
         x = np.asarray(x, np.float64)
-        onehot = np.eye(3)[[0, 2]] * (1 - s) + s / 3
+        onehot = np.eye(3)[[0, 2]] * (1 - smoothing) + smoothing / 3
         logp = x - np.log(np.exp(x).sum(1, keepdims=True))
         return float(-(onehot * logp).sum(1).mean())
 
@@ -142,8 +143,11 @@ def test_loss_terms_label_smoothing_and_aux_logits():
     assert float(terms["total_loss"]) == pytest.approx(
         xent(logits) + 0.4 * xent(aux) + 0.25, rel=1e-5
     )
+    # The loss curve's value: the same logits against the true labels (as validation).
+    assert float(terms[TRUE_LABEL_LOSS]) == pytest.approx(xent(logits, 0.0), rel=1e-5)
     no_aux = train.compute_losses(logits, {}, labels, 3)
     assert "aux_loss" not in no_aux and float(no_aux["regularization"]) == 0.0
+    assert TRUE_LABEL_LOSS not in no_aux  # without smoothing, cross_entropy is that already
 
 
 @pytest.mark.train_loop

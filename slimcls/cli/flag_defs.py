@@ -45,6 +45,8 @@ class FlagSpec:
     choices: tuple[str, ...] | None
     lower_bound: int | float | None
     required: bool
+    refused: Mapping[str, str] | None = None
+    upper_bound: int | float | None = None
 
 
 def _kind(annotation: Any) -> tuple[str, type | None]:
@@ -102,15 +104,42 @@ def flag_specs(
                 choices=meta.get("choices"),
                 lower_bound=meta.get("lower_bound"),
                 required=required and default is None,
+                refused=meta.get("refused"),
+                upper_bound=meta.get("upper_bound"),
             )
         )
     return specs
+
+
+class ChoiceParser(flags.EnumParser):
+    """absl's enum parser, but a mistyped value gets "did you mean" (the closest choices)
+    instead of the whole list, and a refused value (a video net) its reason."""
+
+    def __init__(self, name: str, choices, refused: Mapping[str, str] | None = None):
+        super().__init__(list(choices))
+        self.name = name
+        self.refused = dict(refused or {})
+
+    def parse(self, argument: str) -> str:
+        if argument in self.enum_values:
+            return argument
+        from slimcls.config import unknown_choice
+
+        raise ValueError(unknown_choice(self.name, argument, self.enum_values, self.refused))
+
+
+def _define_enum(spec: FlagSpec, flag_values: flags.FlagValues) -> None:
+    flag = flags.EnumFlag(spec.name, spec.default, spec.help, list(spec.choices))
+    flag.parser = ChoiceParser(spec.name, spec.choices, spec.refused)
+    flags.DEFINE_flag(flag, flag_values)
 
 
 def _define(spec: FlagSpec, flag_values: flags.FlagValues) -> None:
     kw: dict[str, Any] = {"flag_values": flag_values}
     if spec.lower_bound is not None and spec.kind in ("int", "float"):
         kw["lower_bound"] = spec.lower_bound
+    if spec.upper_bound is not None and spec.kind in ("int", "float"):
+        kw["upper_bound"] = spec.upper_bound
     define = {
         "bool": flags.DEFINE_boolean,
         "int": flags.DEFINE_integer,
@@ -119,7 +148,7 @@ def _define(spec: FlagSpec, flag_values: flags.FlagValues) -> None:
         "list": flags.DEFINE_list,
     }
     if spec.kind == "enum":
-        flags.DEFINE_enum(spec.name, spec.default, list(spec.choices), spec.help, **kw)
+        _define_enum(spec, flag_values)
     else:
         define[spec.kind](spec.name, spec.default, spec.help, **kw)
 
