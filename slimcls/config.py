@@ -218,6 +218,14 @@ class TrainConfig:
         choices=CACHE_IMAGES,
     )
     weight_decay: float = setting(0.00004, "Weight decay (L2) on the model's weights.")
+    batch_norm_decay: float | None = setting(
+        None,
+        "Addition: moving-average decay of every batch norm of the net (its moving mean "
+        "and variance, which evaluation uses). TF-Slim's 0.9997 (MobileNet, Inception) "
+        "needs tens of thousands of steps to forget the initial statistics: for runs of a "
+        "few thousand steps use about 1 - 10/steps (e.g. 0.99). None: the net's own "
+        "(TF-Slim's) value. No effect on nets without batch norm.",
+    )
     optimizer: OptimizerConfig = setting(default_factory=OptimizerConfig)
     learning_rate: LearningRateConfig = setting(default_factory=LearningRateConfig)
     label_smoothing: float = setting(0.0, "Amount of label smoothing (0 = none).")

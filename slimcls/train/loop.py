@@ -21,7 +21,8 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
 from slimcls.datasets import dataset_factory
-from slimcls.train import distribute, hooks, precision
+from slimcls.nets import nets_factory
+from slimcls.train import bn_check, distribute, hooks, precision
 from slimcls.train.state import create_state, resume_or_finetune
 from slimcls.train.step import StepOptions, make_step_fn
 
@@ -47,6 +48,10 @@ class TrainResult:
     stop_reason: str | None = None  # a signal's name, or "early_stopping"
     best_checkpoint: str | None = None  # by validation accuracy, in <train_dir>/best
     best_validation_accuracy: float | None = None
+    # The batch-norm check at the end (see bn_check): accuracies compared, the warning.
+    train_mode_accuracy: float | None = None
+    eval_mode_accuracy: float | None = None
+    batch_norm_warning: str | None = None
 
 
 def _check(config: TrainConfig) -> None:
@@ -152,6 +157,7 @@ def _plan(config: TrainConfig) -> _Plan:
         use_grayscale=config.use_grayscale,
         labels_offset=config.labels_offset,
         compute_dtype=precision.compute_dtype(config.mixed_precision),
+        batch_norm_decay=config.batch_norm_decay,
     )
     # --batch_size is per clone (TF-Slim): a step trains on the global batch, and the
     # epoch-based schedule counts global batches.
@@ -380,6 +386,18 @@ def _hooks(config: TrainConfig, plan: _Plan, state, chief: bool, save_dir: str) 
                 patience=config.early_stopping_patience,
             )
         )
+    if chief and bn_check.has_batch_norm(state.model_variables()):
+        check = _make_validation(
+            config,
+            plan.model_plan,
+            plan.descriptor,
+            state.model,
+            max_examples=bn_check.CHECK_EXAMPLES,
+        )
+        decay = config.batch_norm_decay
+        if decay is None:
+            decay = nets_factory.default_batch_norm_decay(config.model_name)
+        run_hooks.append(bn_check.BatchNormCheckHook(lambda: check()[::2], decay))
     if workers > 1:
         run_hooks.append(
             distribute.AgreedCheckpointHook(
@@ -433,6 +451,7 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
         for hook in run_hooks:
             hook.end(run)
     signal_stop = run.stop_reason if run.stop_reason in ("SIGINT", "SIGTERM") else None
+    check = next((h for h in run_hooks if isinstance(h, bn_check.BatchNormCheckHook)), None)
     return TrainResult(
         run.step,
         run.checkpoint,
@@ -444,6 +463,9 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
         stop_reason=run.stop_reason,
         best_checkpoint=run.best_checkpoint,
         best_validation_accuracy=run.best_accuracy,
+        train_mode_accuracy=check.train_accuracy if check else None,
+        eval_mode_accuracy=check.eval_accuracy if check else None,
+        batch_norm_warning=check.warning if check else None,
     )
 
 
@@ -479,8 +501,9 @@ def _steps_this_call(run: hooks.Run, config: TrainConfig, step_every: tuple[int,
     return max(1, count)
 
 
-def _make_validation(config: TrainConfig, model_plan, descriptor, model):
-    """Returns ``validate() -> (accuracy, mean loss, n)`` over every example once."""
+def _make_validation(config: TrainConfig, model_plan, descriptor, model, max_examples=None):
+    """Returns ``validate() -> (accuracy, mean loss, n)`` over every example once (the
+    first ``max_examples`` batches' worth, rounded up to whole batches, when given)."""
     dataset = input_pipeline.make_dataset(
         descriptor,
         model_plan.preprocess_fn(is_training=False),
@@ -489,6 +512,8 @@ def _make_validation(config: TrainConfig, model_plan, descriptor, model):
         labels_offset=config.labels_offset,
         num_parallel_calls=config.num_preprocessing_threads or None,
     )
+    if max_examples is not None:
+        dataset = dataset.take(-(-max_examples // config.batch_size))
 
     @tf.function
     def count(images, labels):
