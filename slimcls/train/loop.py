@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from slimcls import checkpoints, input_pipeline, modeling, optim
 from slimcls.config import TrainConfig
@@ -60,8 +60,15 @@ def _check(config: TrainConfig) -> None:
             raise SlimclsError(f"--{name}={getattr(config, name)}; expected at least 1")
 
 
-def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    on_start: Callable[[], object] | None = None,
+    extra_hooks: Sequence[hooks.Hook] = (),
+) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :func:`_train`.
+
+    ``extra_hooks`` run after the run's own hooks, before the checkpoint hook (a caller's
+    progress display, for example).
 
     Holds ``train_dir``'s lock from just before the state is built to the end, so a
     second training into the same directory fails at once instead of interleaving
@@ -74,7 +81,7 @@ def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> 
         # instead of drifting), for this run only: restored when it ends.
         determinism_before = compat.op_determinism(True)
     try:
-        return _train(config, on_start, lock)
+        return _train(config, on_start, lock, tuple(extra_hooks))
     finally:
         lock.release()
         if determinism_before is not None:
@@ -189,7 +196,7 @@ def _seed(config: TrainConfig) -> None:
         tf.keras.utils.set_random_seed(config.random_seed)
 
 
-def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
+def _train(config: TrainConfig, on_start, lock: _TrainDirLock, extra_hooks=()) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :class:`TrainConfig`.
 
     ``on_start`` runs once everything is checked and restored, just before the first step
@@ -238,6 +245,7 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
     if on_start is not None and chief:
         on_start()
     run_hooks = _hooks(config, plan, state, chief, save_dir)
+    run_hooks[-1:-1] = extra_hooks  # the checkpoint hook stays last
     run = hooks.Run(
         config,
         state,
@@ -364,7 +372,7 @@ def _hooks(config: TrainConfig, plan: _Plan, state, chief: bool, save_dir: str) 
             )
         )
     if chief:
-        run_hooks.append(hooks.ProgressHook(config.log_every_n_steps))
+        run_hooks.append(hooks.ProgressHook(config.log_every_n_steps, bar=config.progress_bar))
         run_hooks.append(
             hooks.CsvLogHook(os.path.join(config.train_dir, TRAIN_LOG), config.log_every_n_steps)
         )
