@@ -11,6 +11,7 @@ COMMANDS = (
     "classify_image",
     "export_inference_graph",
     "make_image_classifier",
+    "checkpoints",
 )
 
 

@@ -111,6 +111,10 @@ _LABELS_OFFSET = (
     "Subtracted from every label: 1 trains a net without a background class on a dataset "
     "whose label 0 is background (TF-Slim's ImageNet convention)."
 )
+_IMAGENET = (
+    "TF-Slim's published ImageNet checkpoint of --model_name, downloaded once into "
+    "$SLIMCLS_CACHE_DIR; list: python -m slimcls checkpoints"
+)
 _MODEL_NAME = "Name of the architecture (a key of nets_factory.NETWORKS)."
 _FROM_RUN = " None: the one recorded in the training run's flags.txt (next to --checkpoint_path)."
 _PREPROCESSING = (
@@ -232,9 +236,10 @@ class TrainConfig:
     moving_average_decay: float | None = setting(None, _EMA)
     checkpoint_path: str | None = setting(
         None,
-        "Checkpoint to fine-tune from: a prefix (model.ckpt-1000, inception_v3.ckpt) or a "
-        "directory (its latest). Not used when --train_dir already holds a checkpoint "
-        "(training resumes from that). None: start from scratch.",
+        "Checkpoint to fine-tune from: a prefix (model.ckpt-1000, inception_v3.ckpt), a "
+        "directory (its latest), or 'imagenet' (" + _IMAGENET + "; its head is not restored "
+        "when the dataset's classes differ). Not used when --train_dir already holds a "
+        "checkpoint (training resumes from that). None: start from scratch.",
     )
     checkpoint_exclude_scopes: tuple[str, ...] = setting(
         (),
@@ -363,8 +368,10 @@ class EvalConfig:
     """
 
     checkpoint_path: str = setting(
-        help="The checkpoint to evaluate: a prefix (train_dir/model.ckpt-1000) or a directory "
-        "(its latest checkpoint; in watch mode, the directory to watch). Required."
+        help="The checkpoint to evaluate: a prefix (train_dir/model.ckpt-1000), a directory "
+        "(its latest checkpoint; in watch mode, the directory to watch) or 'imagenet' ("
+        + _IMAGENET
+        + "). Required."
     )
     dataset_dir: str = setting(help=_DATASET_DIR + _FROM_RUN)
     model_name: str = setting(help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES)
@@ -426,7 +433,9 @@ class ClassifierConfig:
     """
 
     checkpoint_path: str = setting(
-        help="Checkpoint to load: a prefix or a directory (its latest). Required."
+        help="Checkpoint to load: a prefix, a directory (its latest) or 'imagenet' ("
+        + _IMAGENET
+        + "; its ImageNet classes). Required."
     )
     model_name: str = setting(help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES)
     dataset_dir: str | None = setting(
@@ -723,4 +732,13 @@ class MakeClassifierConfig:
         None,
         "TensorBoard logs of head-only training (train/, validation/). None: "
         "<output_dir>/head. Fine-tuning writes its own in <output_dir>/fine_tune.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointsConfig:
+    """``python -m slimcls checkpoints``: which published checkpoints to list."""
+
+    model_name: str | None = setting(
+        None, "List only this net's published checkpoints. None: every net's.", choices=MODEL_NAMES
     )

@@ -156,12 +156,12 @@ def _model_info(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
         "checkpoint": classifier.checkpoint,
         "model_name": config.classifier.model_name,
         "num_classes": classifier.num_classes,
-        "labels_offset": config.classifier.labels_offset,
+        "labels_offset": classifier.config.labels_offset,
         "image_size": classifier.plan.image_size,
         "channels": classifier.channels,
         "input_shape": list(classifier.image_shape),
         "preprocessing_name": classifier.plan.preprocessing_name,
-        "moving_averages": bool(config.classifier.moving_average_decay),
+        "moving_averages": classifier.moving_averages,
     }
 
 
@@ -213,7 +213,7 @@ def export_saved_model(
     }
     with tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch:
         labels_path = os.path.join(scratch, "labels.txt")
-        _write_labels(labels_path, classifier, config.classifier.labels_offset)
+        _write_labels(labels_path, classifier, classifier.config.labels_offset)
         module = build_serving_module(classifier, labels_path)
         parent = os.path.dirname(os.path.abspath(out)) if "://" not in out else os.path.dirname(out)
         tf.io.gfile.makedirs(parent)
@@ -234,7 +234,7 @@ def export_saved_model(
                 _write_labels(
                     os.path.join(temp, TFLITE_DIR, "labels.txt"),
                     classifier,
-                    config.classifier.labels_offset,
+                    classifier.config.labels_offset,
                 )
             info = {
                 "output_dir": out,

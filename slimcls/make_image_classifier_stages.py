@@ -41,29 +41,24 @@ TRAIN_STEP_FORWARDS = 3.0
 EVAL_SPLITS = ("validation", "test")
 
 
-def published(model_name: str):
-    """The published-checkpoint record of ``model_name`` (``nets.published``), or None."""
-    try:
-        from slimcls.nets import published as table
-    except ImportError:
-        return None
-    return table.PUBLISHED.get(model_name)
+def published_record(checkpoint_path: str, model_name: str):
+    """The published checkpoint ``checkpoint_path`` names (``imagenet[:<name>]``), else
+    the net's default published one (its image size and head scopes apply to a copy of
+    it given as a file), or None."""
+    from slimcls import pretrained
+    from slimcls.nets import published
+
+    if pretrained.is_published(checkpoint_path):
+        return pretrained.lookup(checkpoint_path, model_name)
+    return published.default_for(model_name)
 
 
 def resolve_checkpoint(checkpoint_path: str, model_name: str) -> str:
-    """``imagenet`` -> the local published checkpoint (downloaded once); else unchanged."""
-    try:
-        from slimcls import pretrained
-    except ImportError:
-        pretrained = None
-    if pretrained is not None:
-        return pretrained.resolve_checkpoint(checkpoint_path, model_name, progress=True)
-    if checkpoint_path == "imagenet":
-        raise SlimclsError(
-            "--checkpoint_path=imagenet needs slimcls.pretrained, which this build lacks; "
-            "expected a checkpoint file or directory"
-        )
-    return checkpoint_path
+    """``imagenet[:<name>]`` -> the cached published checkpoint (downloaded once, with a
+    progress bar, verified); anything else unchanged."""
+    from slimcls import pretrained
+
+    return pretrained.resolve_checkpoint(checkpoint_path, model_name, progress=True)
 
 
 def _tree_bytes(path: str) -> int:
@@ -292,7 +287,7 @@ class Job:
                 f"training images; expected at most {self.num_train}"
             )
         spec = nets_factory.image_spec(config.model_name)
-        record = published(config.model_name)
+        record = published_record(config.checkpoint_path, config.model_name)
         size = config.image_size or (record.image_size if record else None)
         self.plan = modeling.plan(
             config.model_name,
@@ -340,20 +335,26 @@ class Job:
         return result
 
     def _build_head_model(self):
-        from slimcls import finetune, modeling
+        from slimcls import finetune, modeling, pretrained
         from slimcls.core.compat import tf
         from slimcls.train import feature_cache
 
-        tf.keras.utils.set_random_seed(self.config.random_seed)
-        model = modeling.build(self.plan, weight_decay=self.config.weight_decay)
+        config = self.config
+        tf.keras.utils.set_random_seed(config.random_seed)
+        model = modeling.build(self.plan, weight_decay=config.weight_decay)
         spec = self.plan.spec
+        # A published checkpoint: the cached one, from its moving averages where it has them.
+        checkpoint, _, moving_averages, _ = pretrained.finetune_source(
+            config.checkpoint_path, config.model_name, self.plan.num_classes, progress=False
+        )
         report = finetune.restore_for_finetuning(
             model.variables_by_name(),
-            self.checkpoint,
-            exclude_scopes=list(self.head_scopes),
+            checkpoint if pretrained.is_published(config.checkpoint_path) else self.checkpoint,
+            exclude_scopes=list(self.head_scopes),  # a new head, whatever the classes
             logits_scopes=spec.logits_scopes,
             num_classes=self.plan.num_classes,
             background_class=spec.background_class,
+            use_moving_averages=moving_averages,
         )
         log.info("%s", report.summary())
         head = feature_cache.find_head(model, spec.logits_scopes[0], self.plan.image_shape)
@@ -667,4 +668,4 @@ class _HeadLog:
         write_text_atomic(self.csv_path, self.rows.getvalue())
 
 
-__all__ = ["Job", "format_duration", "published", "resolve_checkpoint"]
+__all__ = ["Job", "format_duration", "published_record", "resolve_checkpoint"]

@@ -181,9 +181,10 @@ def settings_from_run(
     from absl import flags
 
     from slimcls import run_info
+    from slimcls.pretrained import is_published  # no TensorFlow
 
     flag_values = flag_values or flags.FLAGS
-    if not checkpoint_path:
+    if not checkpoint_path or is_published(checkpoint_path):  # imagenet: no training run
         return {}
     recorded = run_info.read_run_flags(checkpoint_path)
     found: dict[str, Any] = {}

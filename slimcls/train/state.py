@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Mapping
 
-from slimcls import checkpoints, finetune, modeling, optim
+from slimcls import checkpoints, finetune, modeling, optim, pretrained
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
 from slimcls.slim_model import SlimModel
@@ -155,14 +155,25 @@ def resume_or_finetune(
             )
         return _resume(state, latest)
     if config.checkpoint_path:
+        # --checkpoint_path=imagenet: the cached published checkpoint, its head excluded
+        # when the classes differ, its moving averages when it has them.
+        checkpoint, exclude, moving_averages, note = pretrained.finetune_source(
+            config.checkpoint_path,
+            config.model_name,
+            model_plan.num_classes,
+            config.checkpoint_exclude_scopes,
+        )
+        if note:
+            log.info("%s", note)
         report = finetune.restore_for_finetuning(
             state.model_variables(),
-            config.checkpoint_path,
-            exclude_scopes=list(config.checkpoint_exclude_scopes),
+            checkpoint,
+            exclude_scopes=exclude,
             ignore_missing_vars=config.ignore_missing_vars,
             logits_scopes=model_plan.spec.logits_scopes,
             num_classes=model_plan.num_classes,
             background_class=model_plan.spec.background_class,
+            use_moving_averages=moving_averages,
         )
         if state.ema:
             state.ema.reset()  # shadows start at the restored values
