@@ -362,3 +362,51 @@ def test_flags_are_generated_from_the_config_with_its_defaults():
         assert built == MakeClassifierConfig(image_dir="a", output_dir="b")
     finally:
         flags.FLAGS.unparse_flags()
+
+
+@pytest.mark.train_loop
+def test_command_line_with_published_weights_from_a_local_mirror(tmp_path):
+    """The console command on mobilenet_v1_025 with --checkpoint_path=imagenet, served by a
+    local HTTP server: downloaded once, head-only first, then --do_fine_tuning on the same
+    output directory reuses the head and the download."""
+    from pretrained_helpers import RECORD, Server, make_sources
+
+    from slimcls import pretrained
+
+    (tmp_path / "published").mkdir()
+    source = make_sources(tmp_path / "published")
+    server = Server()
+    server.files["/models/" + RECORD.archive] = source["archives"]["good"]
+    env = {
+        **ENV,
+        pretrained.MIRROR_ENV: server.url + "/models/",
+        pretrained.CACHE_ENV: str(tmp_path / "cache"),
+    }
+    images = write_folder(tmp_path / "photos", per_class=8)
+
+    def run(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "slimcls", "make_image_classifier", f"--image_dir={images}",
+             f"--output_dir={tmp_path / 'out'}", "--model_name=mobilenet_v1_025",
+             "--image_size=32", "--batch_size=8", "--train_epochs=2", "--learning_rate=0.1",
+             "--mixed_precision=float32", *extra],
+            capture_output=True, text=True, timeout=600, env=env, cwd=REPO,
+        )  # fmt: skip
+
+    try:
+        first = run()
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert len(server.gets(RECORD.archive)) == 1
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        assert summary["checkpoint"].startswith(str(tmp_path / "cache"))
+        assert summary["head"]["feature_cache"]["used"] and summary["fine_tuning"] is None
+        assert "validation accuracy" in first.stdout and "[6/6] exporting" in first.stderr
+        second = run("--do_fine_tuning")
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert len(server.gets(RECORD.archive)) == 1  # the cache, not a second download
+        assert "head training: done" in second.stderr
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        assert summary["fine_tuning"]["steps"] == 2 * (18 // 8)
+        assert summary["evaluation"]["checkpoint"] == summary["fine_tuning"]["checkpoint"]
+    finally:
+        server.close()
