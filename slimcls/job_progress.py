@@ -50,12 +50,19 @@ class Stage:
     detail: str = ""
     _measure_from: tuple[float, float] | None = None  # (time, done) after the first unit
 
-    def seconds_per_unit(self, now: float) -> float | None:
-        """Measured (after the first unit, which may include tracing), else estimated."""
+    def measured(self, now: float) -> float | None:
+        """Seconds per unit measured so far (after the first units, which may include
+        tracing), or None."""
         if self._measure_from is not None and self.done > self._measure_from[1]:
             t0, d0 = self._measure_from
-            return (now - t0) / (self.done - d0)
-        return self.estimate()
+            end = self.finished if self.finished is not None else now
+            return (end - t0) / (self.done - d0)
+        return None
+
+    def seconds_per_unit(self, now: float) -> float | None:
+        """Measured, else estimated (an estimate may use other stages' measurements)."""
+        found = self.measured(now)
+        return found if found is not None else self.estimate()
 
     def remaining_seconds(self, now: float) -> float | None:
         if self.finished is not None:

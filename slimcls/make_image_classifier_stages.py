@@ -145,7 +145,7 @@ class Job:
         self.progress = JobProgress(
             [
                 Stage("convert", 1, "datasets"),
-                Stage("features", 0, "images", estimate=self._forward_seconds),
+                Stage("features", 0, "images"),
                 Stage("head", 0, "steps", estimate=self._head_step_seconds),
                 Stage("fine_tune", 0, "steps", estimate=self._train_step_seconds),
                 Stage("evaluate", 0, "images", estimate=self._forward_seconds),
@@ -158,10 +158,8 @@ class Job:
     # ------------------------------------------------------------------ ETA estimates
 
     def _forward_seconds(self) -> float | None:
-        stage = self.progress.stage("features")
-        if stage.total and stage.done:
-            return stage.seconds_per_unit(self.progress.clock())
-        return None
+        """The body's seconds per image, as the feature pass measured it."""
+        return self.progress.stage("features").measured(self.progress.clock())
 
     def _head_step_seconds(self) -> float | None:
         if self.use_cache:

@@ -295,9 +295,14 @@ def test_job_progress_eta_covers_the_stages_still_to_run():
 
     now = [0.0]
     forward = Stage("features", 100, "images")
+
+    def train_estimate():
+        measured = forward.measured(now[0])
+        return None if measured is None else 3 * measured
+
     stages = [
         forward,
-        Stage("train", 10, "steps", estimate=lambda: 3 * forward.seconds_per_unit(now[0])),
+        Stage("train", 10, "steps", estimate=train_estimate),
         Stage("export", 1, "models", estimate=lambda: 5.0),
     ]
     stream = io.StringIO()
@@ -305,10 +310,13 @@ def test_job_progress_eta_covers_the_stages_still_to_run():
     progress.begin("features", "computing features")
     assert progress.eta() is None and "[1/3] computing features" in stream.getvalue()
     progress.advance(10)  # the first unit(s) may include tracing: not measured
-    now[0] = 9.0
-    progress.advance(90)  # 0.1 s per image from here on
+    now[0] = 20.0  # a line is due (every 10 s) while nothing is measured yet
+    progress.advance(0)
+    assert "ETA ?" in stream.getvalue().splitlines()[-1]
+    now[0] = 27.0
+    progress.advance(90)  # 27 s for the 90 images after the first 10: 0.3 s per image
     progress.end("features")
-    assert progress.eta() == pytest.approx(10 * 0.3 + 5.0)
+    assert progress.eta() == pytest.approx(10 * 3 * 0.3 + 5.0)
     progress.skip("train")
     assert progress.eta() == pytest.approx(5.0)
     assert "ETA" in progress.line()
@@ -410,3 +418,27 @@ def test_command_line_with_published_weights_from_a_local_mirror(tmp_path):
         assert summary["evaluation"]["checkpoint"] == summary["fine_tuning"]["checkpoint"]
     finally:
         server.close()
+
+
+def test_job_eta_before_the_body_speed_is_measured(tmp_path):
+    """The ETA of a job whose feature pass has not measured the body yet is unknown (it
+    once recursed, estimating the feature pass from itself)."""
+    from slimcls import make_image_classifier_stages as stages
+
+    cfg = make_config(tmp_path)
+    layout = mic.Layout.of(cfg)
+    job = stages.Job(cfg, layout, mic.OutputDir(layout), stream=io.StringIO())
+    now = [0.0]
+    job.progress.clock = lambda: now[0]
+    job.progress.stage("features").total = 100
+    job.progress.stage("fine_tune").total = 10
+    job.progress.skip("convert")  # a converted dataset
+    job.progress.begin("features")
+    job.progress.advance(10)
+    assert job.progress.eta() is None and "ETA ?" in job.progress.line()
+    now[0] = 9.0
+    job.progress.advance(90)  # 0.1 s per image
+    expected_fine_tune = 10 * cfg.batch_size * 0.1 * stages.TRAIN_STEP_FORWARDS
+    assert job.progress.stage("fine_tune").remaining_seconds(now[0]) == pytest.approx(
+        expected_fine_tune
+    )
