@@ -442,3 +442,61 @@ def test_job_eta_before_the_body_speed_is_measured(tmp_path):
     assert job.progress.stage("fine_tune").remaining_seconds(now[0]) == pytest.approx(
         expected_fine_tune
     )
+
+
+def standin_archive(folder, model_name):
+    """The published archive of ``model_name`` (TF-Slim's layout) with the registry net's
+    initial weights: what a mirror would serve, for tests without the network."""
+    from pretrained_helpers import bundle_files, make_archive, save_v2
+
+    from slimcls.nets import published
+
+    record = published.default_for(model_name)
+    model = modeling.create_model(model_name, record.num_classes)
+    model.build_variables((32, 32, 3))
+    values = {n: v.numpy() for n, v in model.variables_by_name().items()}
+    work = os.path.join(str(folder), "standin")
+    os.makedirs(work)
+    save_v2(os.path.join(work, record.checkpoint), values)
+    make_archive(
+        os.path.join(str(folder), record.archive), bundle_files(work, record.checkpoint)
+    )
+    return values
+
+
+@pytest.mark.slow
+def test_digits_recipe_with_published_weights_from_a_mirror(tmp_path, monkeypatch):
+    """The full recipe on the quickstart's real digits (1,797 scans): convert, head on
+    cached features, all layers, evaluation, export. Offline, ``imagenet`` comes from a
+    mirror folder holding a stand-in archive (the net's initial weights, not ImageNet's),
+    so all-layers training gets a rate for learning from scratch."""
+    from slimcls import demo_digits, pretrained
+
+    images = tmp_path / "digits_images"
+    demo_digits.write_digits_folder(str(images), size=32)
+    (tmp_path / "mirror").mkdir()
+    values = standin_archive(tmp_path / "mirror", "mobilenet_v1_025")
+    monkeypatch.setenv(pretrained.MIRROR_ENV, str(tmp_path / "mirror"))
+    monkeypatch.setenv(pretrained.CACHE_ENV, str(tmp_path / "cache"))
+    cfg = MakeClassifierConfig(
+        image_dir=str(images),
+        output_dir=str(tmp_path / "out"),
+        model_name="mobilenet_v1_025",
+        image_size=64,
+        do_fine_tuning=True,
+        fine_tuning_epochs=10,
+        fine_tuning_learning_rate=0.05,
+    )
+    summary, printed = _run(cfg)
+    assert (summary["num_train"], summary["num_validation"]) == (1438, 359)
+    head = summary["head"]
+    assert head["feature_cache"]["used"]
+    assert head["first_epoch_seconds"] >= 10 * head["later_epoch_seconds"]  # the cache's point
+    trained = tf.train.load_checkpoint(head["checkpoint"])
+    for name, value in values.items():
+        if not name.startswith("MobilenetV1/Logits"):
+            assert np.array_equal(trained.get_tensor(name), value), name
+    assert summary["fine_tuning"]["steps"] == 10 * (1438 // 32)
+    assert summary["evaluation"]["accuracy"] >= 0.8
+    for name in ("saved_model", "tflite", "labels"):
+        assert os.path.exists(summary["files"][name]["path"])
