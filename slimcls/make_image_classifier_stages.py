@@ -111,6 +111,23 @@ def train_config_values(config: TrainConfig) -> dict[str, Any]:
     return values
 
 
+def _is_converted(directory: str) -> bool:
+    """A converted dataset (``dataset.json``), or TF-Slim's records without one (no class
+    sub-folders, and ``dataset_factory`` finds a training split)."""
+    from slimcls.datasets import dataset_factory
+    from slimcls.datasets import record_format as rf
+
+    if os.path.exists(os.path.join(directory, rf.DATASET_JSON)):
+        return True
+    if any(os.path.isdir(os.path.join(directory, e)) for e in os.listdir(directory)):
+        return False
+    try:
+        dataset_factory.get_dataset(None, "train", directory)
+    except SlimclsError:
+        return False
+    return True
+
+
 class _StageHook:
     """Feeds the training loop's steps to the job's progress bar."""
 
@@ -224,9 +241,10 @@ class Job:
 
         config, layout = self.config, self.layout
         image_dir = os.path.abspath(os.path.expanduser(config.image_dir))
-        if os.path.exists(os.path.join(image_dir, rf.DATASET_JSON)):
+        if _is_converted(image_dir):
             self.dataset_dir = image_dir
             self.progress.skip("convert")
+            self.progress.write_line(f"using the converted dataset in {image_dir}")
             return
         from slimcls.datasets.convert_folder import convert_folder
 

@@ -500,3 +500,16 @@ def test_digits_recipe_with_published_weights_from_a_mirror(tmp_path, monkeypatc
     assert summary["evaluation"]["accuracy"] >= 0.8
     for name in ("saved_model", "tflite", "labels"):
         assert os.path.exists(summary["files"][name]["path"])
+
+
+def test_a_converted_dataset_is_used_as_it_is(tmp_path, tiny):
+    from helpers import write_toy_dataset
+
+    dataset = write_toy_dataset(tmp_path / "toy", num_train=24, num_validation=8)
+    published_checkpoint(tmp_path / "published")
+    before = sorted(os.listdir(dataset))
+    summary, printed = _run(make_config(tmp_path, image_dir=dataset, train_epochs=1))
+    assert summary["dataset_dir"] == dataset and not (tmp_path / "out" / "data").exists()
+    assert f"using the converted dataset in {dataset}" in printed
+    assert sorted(os.listdir(dataset)) == before  # nothing written into it
+    assert summary["num_validation"] == 8
