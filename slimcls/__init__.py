@@ -37,7 +37,9 @@ class _CheckoutFolders:
         return spec_from_file_location(fullname, init, submodule_search_locations=[location])
 
 
+# First, before an editable install's finder: a checkout's slimcls uses its own folders even
+# when another checkout is installed editable (a git worktree run with PYTHONPATH=<worktree>).
 if _CheckoutFolders not in _sys.meta_path:
-    _sys.meta_path.append(_CheckoutFolders)
+    _sys.meta_path.insert(0, _CheckoutFolders)
 
 __version__ = "0.2.0"
