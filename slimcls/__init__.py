@@ -8,7 +8,36 @@ which applies the remaining tf-slim shims; import it yourself before ``tf_slim``
 """
 
 import os as _os
+import sys as _sys
 
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+# TF-Slim's layout: nets/, preprocessing/ and datasets/ sit at the repository's top level and
+# are installed inside this package (setup.py maps them), so no top-level `datasets` is ever
+# installed. In a source checkout that is not installed (the repository root on sys.path),
+# this finder maps slimcls.<folder> to the top-level folder instead. docs/design.md says why.
+_CHECKOUT_ROOT = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+FOLDERS = ("nets", "preprocessing", "datasets")
+
+
+class _CheckoutFolders:
+    """Finds ``slimcls.nets`` (etc.) in ``<checkout>/nets`` when the package lacks it."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        package, _, folder = fullname.rpartition(".")
+        if package != __name__ or folder not in FOLDERS:
+            return None
+        location = _os.path.join(_CHECKOUT_ROOT, folder)
+        init = _os.path.join(location, "__init__.py")
+        if not _os.path.isfile(init):
+            return None
+        from importlib.util import spec_from_file_location
+
+        return spec_from_file_location(fullname, init, submodule_search_locations=[location])
+
+
+if _CheckoutFolders not in _sys.meta_path:
+    _sys.meta_path.append(_CheckoutFolders)
 
 __version__ = "0.2.0"

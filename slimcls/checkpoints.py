@@ -37,10 +37,29 @@ from slimcls.core.fileio import write_text_atomic
 log = logging.getLogger("slimcls.checkpoints")
 
 _STEP_RE = re.compile(r"-(\d+)$")
-_TEMP_MARKER = "_temp_"
 STATE_FILE = "checkpoint"
 GLOBAL_STEP = "global_step"
 EMA_SUFFIX = "ExponentialMovingAverage"
+
+#: Temporary names: ``<final name>.slimcls-tmp-<32 hex>`` (a bundle's prefix or the state
+#: file), so a leftover can only be a name slimcls wrote, never a user's file.
+_TEMP_MARKER = ".slimcls-tmp-"
+#: A whole basename slimcls gives a temporary file: the marker with its uuid, then nothing
+#: or a bundle's own suffix, maybe with TensorFlow's writer's ``.tempstate<n>``.
+_OUR_TEMP = re.compile(
+    r"^.+\.slimcls-tmp-[0-9a-f]{32}(?:\.index|\.data-\d{5}-of-\d{5})?(?:\.tempstate\d+)?$"
+)
+#: Temporary names of slimcls 0.2 and older (``<prefix>_temp_<32 hex>``): never taken for
+#: checkpoints, but not deleted either (a user's file could look like that).
+_OLD_TEMP = re.compile(r"_temp_[0-9a-f]{32}(?:\.|$)")
+#: The files of one bundle besides its prefix (TF1 savers also wrote ``.meta``).
+_BUNDLE_SUFFIX = re.compile(r"^(?:\.index|\.data-\d{5}-of-\d{5}|\.meta)$")
+
+
+def _is_temp(path: str) -> bool:
+    """Whether ``path`` is a temporary file of a checkpoint write (ours, or older slimcls')."""
+    name = os.path.basename(path)
+    return bool(_OUR_TEMP.match(name) or _OLD_TEMP.search(name))
 
 
 def ema_name(variable_name: str) -> str:
@@ -63,7 +82,7 @@ def _scan(directory: str) -> list[str]:
     prefixes = []
     for path in tf.io.gfile.glob(os.path.join(directory, "*.index")):
         prefix = path[: -len(".index")]
-        if _TEMP_MARKER not in os.path.basename(prefix):
+        if not _is_temp(path):
             prefixes.append(prefix)
     return sorted(prefixes, key=_order)
 
@@ -133,7 +152,7 @@ def _orphans(directory: str) -> list[str]:
     found = set()
     for path in tf.io.gfile.glob(os.path.join(directory, "*.data-*-of-*")):
         prefix = re.sub(r"\.data-\d{5}-of-\d{5}$", "", path)
-        if _TEMP_MARKER not in os.path.basename(prefix) and not _exists(prefix):
+        if not _is_temp(path) and not _exists(prefix):
             found.add(prefix)
     return sorted(found, key=lambda p: (step_of(p) or 0, p))
 
@@ -346,14 +365,23 @@ def expected_bytes(values: Sequence[tf.Tensor], names: Sequence[str]) -> int:
     return data + index
 
 
+def _bundle_files(prefix: str) -> list[str]:
+    """The files of bundle ``prefix``: its index, data shards and a TF1 ``.meta``; never
+    another file whose name starts the same (``model.ckpt-5.notes.txt``)."""
+    return [
+        path
+        for path in tf.io.gfile.glob(prefix + ".*")
+        if _BUNDLE_SUFFIX.match(path[len(prefix) :])
+    ]
+
+
 def _bundle_bytes(prefix: str) -> int:
     total = 0
-    for path in tf.io.gfile.glob(prefix + ".*"):
-        if _TEMP_MARKER not in path:
-            try:
-                total += int(tf.io.gfile.stat(path).length)
-            except tf.errors.OpError:
-                pass
+    for path in _bundle_files(prefix):
+        try:
+            total += int(tf.io.gfile.stat(path).length)
+        except tf.errors.OpError:
+            pass
     return total
 
 
@@ -480,9 +508,8 @@ def _write_state(directory: str, latest: str, kept: Sequence[str]) -> None:
 
 
 def _delete(prefix: str) -> None:
-    for path in tf.io.gfile.glob(prefix + ".*"):
-        if _TEMP_MARKER not in path:
-            tf.io.gfile.remove(path)
+    for path in _bundle_files(prefix):
+        tf.io.gfile.remove(path)
 
 
 def _remove_quietly(path: str) -> None:
@@ -493,6 +520,11 @@ def _remove_quietly(path: str) -> None:
 
 
 def _remove_stale_temps(directory: str) -> None:
-    """Removes temporary bundles left by killed writers (ours finished already)."""
+    """Removes temporary files left by killed writers (ours finished already).
+
+    Only names of the form slimcls gives them (:data:`_OUR_TEMP`): a user's
+    ``meeting_temp_notes.txt`` is never one.
+    """
     for path in tf.io.gfile.glob(os.path.join(directory, f"*{_TEMP_MARKER}*")):
-        _remove_quietly(path)
+        if _OUR_TEMP.match(os.path.basename(path)):
+            _remove_quietly(path)

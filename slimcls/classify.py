@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import glob
 import io
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -24,11 +23,14 @@ from slimcls import checkpoints, modeling, pretrained
 from slimcls.config import ClassifierConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils, file_walk, image_codec, record_format
+from slimcls.datasets import dataset_factory, dataset_utils, file_walk, image_codec
 from slimcls.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+#: What :func:`decode_image` (and so the SavedModel's ``serving_default``) decodes:
+#: ``tf.io.decode_image``'s formats (TIFF, ICO and PPM are refused).
+DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 _PNG_MAGIC = b"\x89PNG"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -80,26 +82,21 @@ class Classifier:
         self.checkpoint = checkpoints.resolve_checkpoint(
             pretrained.resolve_checkpoint(config.checkpoint_path, config.model_name)
         )
-        info: dict[str, Any] = {}
         self.labels_file = config.labels_file
-        if config.dataset_dir and tf.io.gfile.exists(
-            os.path.join(config.dataset_dir, record_format.DATASET_JSON)
-        ):
-            info = dataset_utils.read_dataset_json(config.dataset_dir)
+        # The dataset directory is read as train and eval read it (dataset_factory): a
+        # converted one, a TF-Slim one (its labels.txt; the class count from the checkpoint),
+        # never one a conversion left half-way. A directory that is gone (a training run's,
+        # moved since) leaves the names to --labels_file or the class ids.
+        info = None
+        if config.dataset_dir and tf.io.gfile.isdir(config.dataset_dir):
+            info = dataset_factory.get_dataset_info(None, config.dataset_dir)
             if not self.labels_file:
-                self.labels_file = os.path.join(config.dataset_dir, str(info["labels_file"]))
-        elif config.dataset_dir and not self.labels_file:
-            # A TF-Slim dataset directory (no dataset.json), as TF-Slim's export and
-            # label_image took it: names from its labels.txt when there is one, the number
-            # of classes from the checkpoint's logits layer.
-            tf_slim_labels = os.path.join(config.dataset_dir, record_format.LABELS_FILENAME)
-            if tf.io.gfile.exists(tf_slim_labels):
-                self.labels_file = tf_slim_labels
+                self.labels_file = info.labels_file
         labels = dataset_utils.read_label_file(self.labels_file) if self.labels_file else {}
         if config.num_classes is not None:
             dataset_classes = config.num_classes + config.labels_offset
-        elif info:
-            dataset_classes = int(info["num_classes"])
+        elif info is not None and info.num_classes:
+            dataset_classes = info.num_classes
         elif published:  # the net as published: its ImageNet classes, from the table
             dataset_classes = pretrained.lookup(config.checkpoint_path, config.model_name)
             dataset_classes = dataset_classes.num_classes + config.labels_offset
@@ -119,7 +116,7 @@ class Classifier:
             dataset_classes,
             preprocessing_name=config.preprocessing_name,
             image_size=config.eval_image_size,
-            channels=int(config.channels or info.get("channels") or 3),
+            channels=int(config.channels or (info.channels if info else None) or 3),
             use_grayscale=config.use_grayscale,
             labels_offset=config.labels_offset,
             size_flag="--eval_image_size",
@@ -225,7 +222,7 @@ class Classifier:
             return self.decode_and_preprocess(tf.constant(data))
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
             raise SlimclsError(
-                f"not a decodable JPEG/PNG/GIF/BMP/WebP image ({_first_line(e)})"
+                f"not a decodable {'/'.join(DECODABLE_FORMATS)} image ({_first_line(e)})"
             ) from None
 
 

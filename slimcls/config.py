@@ -10,55 +10,32 @@ answer ``--help`` and reject a bad flag before TensorFlow loads.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
 from typing import Any
 
+
+def _net_table():
+    """``slimcls.nets.net_table``, loaded without running ``slimcls.nets``' ``__init__``.
+
+    That ``__init__`` applies the tf-slim shims (it imports TensorFlow) for the net modules;
+    the table is plain data, and ``--help`` must answer before TensorFlow loads. The module
+    is registered under its own name, so a later ``import`` gives this same object.
+    """
+    name = "slimcls.nets.net_table"
+    if name not in sys.modules:
+        folder = importlib.util.find_spec("slimcls.nets").submodule_search_locations[0]
+        spec = importlib.util.spec_from_file_location(name, f"{folder}/net_table.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 CACHE_IMAGES = ("auto", "memory", "none")
-#: Keys of ``nets.nets_factory.NETWORKS``. Kept here because the registry imports
-#: TensorFlow and ``--help`` must not; ``tests/test_flags.py`` checks the two agree. The video
-#: nets (i3d, s3dg) are listed so that choosing one fails with a message saying why.
-MODEL_NAMES = (
-    "alexnet_v2",
-    "cifarnet",
-    "i3d",
-    "inception_resnet_v2",
-    "inception_v1",
-    "inception_v2",
-    "inception_v3",
-    "inception_v4",
-    "lenet",
-    "mobilenet_edgetpu",
-    "mobilenet_edgetpu_075",
-    "mobilenet_v1",
-    "mobilenet_v1_025",
-    "mobilenet_v1_050",
-    "mobilenet_v1_075",
-    "mobilenet_v2",
-    "mobilenet_v2_035",
-    "mobilenet_v2_140",
-    "mobilenet_v3_large",
-    "mobilenet_v3_large_minimalistic",
-    "mobilenet_v3_small",
-    "mobilenet_v3_small_minimalistic",
-    "nasnet_cifar",
-    "nasnet_large",
-    "nasnet_mobile",
-    "overfeat",
-    "pnasnet_large",
-    "pnasnet_mobile",
-    "resnet_v1_101",
-    "resnet_v1_152",
-    "resnet_v1_200",
-    "resnet_v1_50",
-    "resnet_v2_101",
-    "resnet_v2_152",
-    "resnet_v2_200",
-    "resnet_v2_50",
-    "s3dg",
-    "small_cnn",
-    "vgg_16",
-    "vgg_19",
-    "vgg_a",
-)
+#: ``--model_name``'s choices, from the one net table (readable without TensorFlow, so
+#: ``--help`` stays fast). The video nets (i3d, s3dg) are Python-only and not offered.
+MODEL_NAMES = _net_table().MODEL_NAMES
 OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
 DECAY_TYPES = ("fixed", "exponential", "polynomial", "cosine")
 MIXED_PRECISION = ("auto", "bfloat16", "float16", "float32")
@@ -467,8 +444,7 @@ class ClassifyOutputConfig:
     )
 
 
-#: TF Lite variants ``export_inference_graph --tflite`` writes (``slimcls.export`` checks
-#: the two agree).
+#: TF Lite variants ``export_inference_graph --tflite`` writes (``--tflite``'s choices).
 TFLITE_MODES = ("float", "dynamic_range", "float16")
 
 
@@ -494,7 +470,11 @@ class ExportConfig:
         "Directory for the SavedModel (for TF Serving: <model_base>/<version>). None: no "
         "SavedModel (then --output_file is required).",
     )
-    overwrite: bool = setting(False, "Replace an existing --output_dir or --output_file.")
+    overwrite: bool = setting(
+        False,
+        "Replace an existing --output_file, or an --output_dir holding an earlier export and "
+        "nothing else (other folders are never replaced).",
+    )
     tflite: tuple[str, ...] = setting(
         (),
         "Also write TF Lite models (of the float-image signature) to <output_dir>/tflite/, "

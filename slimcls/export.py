@@ -35,8 +35,9 @@ import tempfile
 import uuid
 from typing import Any
 
-from slimcls.classify import Classifier
+from slimcls.classify import DECODABLE_FORMATS, Classifier
 from slimcls.config import TFLITE_MODES, ExportConfig
+from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.logs import quiet_tensorflow_info
@@ -48,6 +49,11 @@ IMAGES_SIGNATURE = "serving_images"
 #: TF-Slim's placeholder name in its exported inference graph.
 GRAPH_INPUT_NAME = "input"
 TFLITE_DIR = "tflite"
+#: Written last into every SavedModel directory this module writes: which files it wrote.
+#: ``--overwrite`` replaces only a directory holding it and nothing else (or an empty one).
+EXPORT_MARKER = ".slimcls-export.json"
+#: ``written_by`` of the marker and of ``<output_file>.json``.
+WRITTEN_BY = "slimcls export_inference_graph"
 
 
 def build_serving_module(classifier: Classifier, labels_path: str) -> tf.Module:
@@ -117,16 +123,107 @@ def check_config(config: ExportConfig) -> None:
         )
     if config.batch_size is not None and config.batch_size < 1:
         raise SlimclsError(f"--batch_size={config.batch_size}; expected 1 or more (or unset)")
-    out = config.output_dir
-    if out and tf.io.gfile.exists(out) and not config.overwrite:
-        if not tf.io.gfile.isdir(out) or tf.io.gfile.listdir(out):
+    if config.output_dir:
+        check_output_dir(config.output_dir, config.overwrite)
+    if config.output_file:
+        check_output_file(config.output_file, config.overwrite)
+
+
+def _files_under(directory: str) -> list[str]:
+    """Every file below ``directory``, relative to it, sorted ('/'-separated)."""
+    found = []
+    for root, _, files in tf.io.gfile.walk(directory):
+        rel = os.path.relpath(root, directory) if "://" not in directory else root[len(directory) :]
+        rel = rel.strip("/").replace(os.sep, "/")
+        found += [f"{rel}/{f}" if rel and rel != "." else f for f in files]
+    return sorted(found)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except (tf.errors.OpError, OSError, ValueError):
+        return None
+
+
+def check_output_dir(out: str, overwrite: bool) -> None:
+    """``out`` may be written: it does not exist, or it is an empty directory, or (with
+    ``overwrite``) an earlier export holding only the files that export wrote.
+
+    Raises:
+      SlimclsError: anything else; nothing is changed.
+    """
+    if not tf.io.gfile.exists(out):
+        parent = os.path.dirname(os.path.abspath(out)) if "://" not in out else None
+        while parent and not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if parent and not os.path.isdir(parent):
             raise SlimclsError(
-                f"--output_dir={out!r} already exists; pass --overwrite to replace it"
+                f"--output_dir={out!r} cannot be created: {parent!r} is a file; expected a "
+                "directory path"
             )
-    if config.output_file and tf.io.gfile.exists(config.output_file) and not config.overwrite:
+        return
+    if not tf.io.gfile.isdir(out):
         raise SlimclsError(
-            f"--output_file={config.output_file!r} already exists; pass --overwrite to replace it"
+            f"--output_dir={out!r} is a file; expected a directory (the SavedModel's); "
+            "nothing was changed"
         )
+    files = _files_under(out)
+    if not files:
+        return  # an empty directory: nothing to lose
+    marker = _read_json(os.path.join(out, EXPORT_MARKER))
+    if not isinstance(marker, dict) or marker.get("written_by") != WRITTEN_BY:
+        raise SlimclsError(
+            f"--output_dir={out!r} holds {len(files)} files (e.g. {files[0]!r}) and is not an "
+            f"export of export_inference_graph (no {EXPORT_MARKER}); expected a new or empty "
+            "directory (--overwrite replaces only an earlier export): choose another "
+            "--output_dir (nothing was changed)"
+        )
+    written = set(marker.get("files") or ()) | {EXPORT_MARKER}
+    others = [f for f in files if f not in written]
+    if others:
+        raise SlimclsError(
+            f"--output_dir={out!r} is an earlier export but also holds {len(others)} files it "
+            f"did not write (e.g. {others[0]!r}); replacing it would delete them: move them "
+            "away or choose another --output_dir (nothing was changed)"
+        )
+    if not overwrite:
+        raise SlimclsError(f"--output_dir={out!r} already exists; pass --overwrite to replace it")
+
+
+def check_output_file(path: str, overwrite: bool) -> None:
+    """``path`` (and its ``.json`` description) may be written.
+
+    Raises:
+      SlimclsError: ``path`` is a directory, its folder cannot be made, it exists without
+        ``overwrite``, or ``<path>.json`` exists and was not written by this command.
+    """
+    if path.endswith(("/", os.sep)) or tf.io.gfile.isdir(path):
+        raise SlimclsError(
+            f"--output_file={path!r} is a directory; expected a file path for the GraphDef, "
+            "e.g. --output_file=" + os.path.join(path.rstrip("/" + os.sep), "frozen_graph.pb")
+        )
+    if "://" not in path:
+        parent = os.path.dirname(os.path.abspath(path))
+        while not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise SlimclsError(
+                f"--output_file={path!r} cannot be created: {parent!r} is a file; expected a "
+                "file path in a directory"
+            )
+    if tf.io.gfile.exists(path) and not overwrite:
+        raise SlimclsError(f"--output_file={path!r} already exists; pass --overwrite to replace it")
+    sidecar = path + ".json"
+    if tf.io.gfile.exists(sidecar):
+        described = _read_json(sidecar)
+        if not isinstance(described, dict) or described.get("written_by") != WRITTEN_BY:
+            raise SlimclsError(
+                f"{sidecar} exists and was not written by export_inference_graph; it is where "
+                "the GraphDef's input and output names go: move it away or choose another "
+                "--output_file (nothing was changed)"
+            )
 
 
 def export(config: ExportConfig) -> dict[str, Any]:
@@ -134,9 +231,10 @@ def export(config: ExportConfig) -> dict[str, Any]:
 
     Returns:
       ``{"checkpoint", "model_name", "num_classes", "image_size", "channels",
-      "preprocessing_name", "moving_averages"}`` plus ``"saved_model"`` (the info of
-      :func:`export_saved_model`) and ``"graph_def"`` (of :func:`export_graph_def`)
-      for what was written.
+      "preprocessing_name", "moving_averages"}`` plus ``"saved_model"`` (what
+      :func:`export_saved_model` returns beyond those fields: ``output_dir``,
+      ``labels_file``, ``signatures``, ``tflite``) and ``"graph_def"`` (of
+      :func:`export_graph_def`) for what was written.
 
     Raises:
       SlimclsError: see :func:`check_config`; bad checkpoint, net or labels.
@@ -145,7 +243,9 @@ def export(config: ExportConfig) -> dict[str, Any]:
     classifier = Classifier(config.classifier)
     info = _model_info(config, classifier)
     if config.output_dir:
-        info["saved_model"] = export_saved_model(config, classifier)
+        saved = export_saved_model(config, classifier)
+        # the model's fields are above already; "signature" repeats one of "signatures"
+        info["saved_model"] = {k: v for k, v in saved.items() if k not in info and k != "signature"}
     if config.output_file:
         info["graph_def"] = export_graph_def(config, classifier)
     return info
@@ -176,7 +276,10 @@ def export_saved_model(
     """Writes the SavedModel (and its TF Lite models) atomically to ``config.output_dir``.
 
     Everything goes to a temporary sibling directory that is renamed when complete, so
-    a server watching ``<model_base>`` never sees half a version.
+    a server watching ``<model_base>`` never sees half a version. An existing
+    ``output_dir`` is replaced only with ``overwrite`` and only when it is empty or an
+    earlier export holding nothing else (:func:`check_output_dir`); a full disk is one
+    line and leaves nothing behind.
 
     Args:
       classifier: the restored model (None: restored from ``config.classifier``).
@@ -187,8 +290,8 @@ def export_saved_model(
       describes ``serving_default`` (kept for older readers), ``signatures`` both.
 
     Raises:
-      SlimclsError: bad checkpoint, net, labels, an existing ``output_dir``, or a
-        TF Lite conversion failure.
+      SlimclsError: bad checkpoint, net, labels, an ``output_dir`` that may not be
+        replaced, a full disk, or a TF Lite conversion failure.
     """
     if not config.output_dir:
         raise SlimclsError("--output_dir is required (where the SavedModel goes)")
@@ -199,7 +302,7 @@ def export_saved_model(
     shape = "x".join(str(d) for d in classifier.image_shape)
     signatures = {
         SIGNATURE: {
-            "inputs": {INPUT_NAME: "string [N] encoded JPEG/PNG/GIF/BMP bytes"},
+            "inputs": {INPUT_NAME: f"string [N] encoded {'/'.join(DECODABLE_FORMATS)} bytes"},
             "outputs": {
                 "classes": "int64 [N]",
                 "labels": "string [N]",
@@ -211,47 +314,62 @@ def export_saved_model(
             "outputs": {"classes": "int64 [N]", "probabilities": f"float32 [N, {n}]"},
         },
     }
+    parent = os.path.dirname(os.path.abspath(out)) if "://" not in out else os.path.dirname(out)
+    # The variables alone take this much (the graph and TF Lite models come on top).
+    needed = sum(int(v.shape.num_elements()) * v.dtype.size for v in classifier.model.variables)
+    diskspace.check_free(parent, needed)
     with tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch:
         labels_path = os.path.join(scratch, "labels.txt")
         _write_labels(labels_path, classifier, classifier.config.labels_offset)
         module = build_serving_module(classifier, labels_path)
-        parent = os.path.dirname(os.path.abspath(out)) if "://" not in out else os.path.dirname(out)
-        tf.io.gfile.makedirs(parent)
-        temp = os.path.join(parent, f".{os.path.basename(out.rstrip('/'))}.tmp-{uuid.uuid4().hex}")
+        with diskspace.disk_full_errors(out, needed):
+            tf.io.gfile.makedirs(parent)
+        base = os.path.basename(out.rstrip("/"))
+        temp = os.path.join(parent, f".{base}.tmp-{uuid.uuid4().hex}")
+        old = os.path.join(parent, f".{base}.old-{uuid.uuid4().hex}")
         try:
-            with quiet_tensorflow_info():
-                tf.saved_model.save(
-                    module,
-                    temp,
-                    signatures={SIGNATURE: module.serve, IMAGES_SIGNATURE: module.serve_images},
-                )
-            tflite = {}
-            for mode in config.tflite:
-                name = f"model_{mode}.tflite"
-                write_tflite(temp, os.path.join(temp, TFLITE_DIR, name), mode)
-                tflite[mode] = os.path.join(out, TFLITE_DIR, name)
-            if tflite:
-                _write_labels(
-                    os.path.join(temp, TFLITE_DIR, "labels.txt"),
-                    classifier,
-                    classifier.config.labels_offset,
-                )
-            info = {
-                "output_dir": out,
-                **_model_info(config, classifier),
-                "labels_file": os.path.join(out, "assets", "labels.txt"),
-                "signature": {"name": SIGNATURE, **signatures[SIGNATURE]},
-                "signatures": signatures,
-                "tflite": tflite,
-            }
-            with tf.io.gfile.GFile(os.path.join(temp, "export.json"), "w") as f:
-                f.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-            if tf.io.gfile.exists(out):
-                _remove_tree(out)
+            with diskspace.disk_full_errors(out, needed):
+                with quiet_tensorflow_info():
+                    tf.saved_model.save(
+                        module,
+                        temp,
+                        signatures={
+                            SIGNATURE: module.serve,
+                            IMAGES_SIGNATURE: module.serve_images,
+                        },
+                    )
+                tflite = {}
+                for mode in config.tflite:
+                    name = f"model_{mode}.tflite"
+                    write_tflite(temp, os.path.join(temp, TFLITE_DIR, name), mode)
+                    tflite[mode] = os.path.join(out, TFLITE_DIR, name)
+                if tflite:
+                    _write_labels(
+                        os.path.join(temp, TFLITE_DIR, "labels.txt"),
+                        classifier,
+                        classifier.config.labels_offset,
+                    )
+                info = {
+                    "output_dir": out,
+                    **_model_info(config, classifier),
+                    "labels_file": os.path.join(out, "assets", "labels.txt"),
+                    "signature": {"name": SIGNATURE, **signatures[SIGNATURE]},
+                    "signatures": signatures,
+                    "tflite": tflite,
+                }
+                with tf.io.gfile.GFile(os.path.join(temp, "export.json"), "w") as f:
+                    f.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+                marker = {"written_by": WRITTEN_BY, "files": _files_under(temp)}
+                with tf.io.gfile.GFile(os.path.join(temp, EXPORT_MARKER), "w") as f:
+                    f.write(json.dumps(marker, indent=1) + "\n")
+            check_output_dir(out, config.overwrite)  # again: it may have changed meanwhile
+            if tf.io.gfile.exists(out):  # ours or empty: moved aside, removed once replaced
+                tf.io.gfile.rename(out, old)
             tf.io.gfile.rename(temp, out)
         finally:
-            if tf.io.gfile.exists(temp):
-                _remove_tree(temp)
+            for leftover in (temp, old):
+                if tf.io.gfile.exists(leftover):
+                    _remove_tree(leftover)
     return info
 
 
@@ -336,31 +454,51 @@ def frozen_graph_def(classifier: Classifier, batch_size: int | None = None):
         frozen = convert_to_constants.convert_variables_to_constants_v2(
             inference.get_concrete_function()
         )
-        graph_def = frozen.graph.as_graph_def()
-        graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, list(outputs.values()))
+        graph_def = _sub_graph(frozen.graph.as_graph_def(), list(outputs.values()))
     return graph_def, outputs
+
+
+def _sub_graph(graph_def, outputs: list[str]):
+    """The nodes ``outputs`` depend on, in their order (``tf.compat.v1.graph_util``'s
+    ``extract_sub_graph``, which is deprecated and prints a three-line warning saying so)."""
+    by_name = {node.name: node for node in graph_def.node}
+    keep: set[str] = set()
+    pending = list(outputs)
+    while pending:
+        name = pending.pop()
+        if name in keep:
+            continue
+        if name not in by_name:
+            raise SlimclsError(f"the frozen graph has no node {name!r}")
+        keep.add(name)
+        for inp in by_name[name].input:
+            pending.append(inp.lstrip("^").split(":")[0])
+    out = tf.compat.v1.GraphDef()
+    out.node.extend(node for node in graph_def.node if node.name in keep)
+    out.library.CopyFrom(graph_def.library)
+    out.versions.CopyFrom(graph_def.versions)
+    return out
 
 
 def export_graph_def(config: ExportConfig, classifier: Classifier | None = None) -> dict[str, Any]:
     """Writes TF-Slim's frozen inference GraphDef to ``config.output_file``.
 
     Binary unless ``write_text_graphdef``; written to a temporary name, then renamed.
-    A ``<output_file>.json`` next to it names the input and output nodes.
+    A ``<output_file>.json`` next to it names the input and output nodes. A full disk is
+    one line and leaves no temporary file.
 
     Returns:
       ``{"output_file", "input", "input_shape", "output_node_names", "num_nodes"}``.
+
+    Raises:
+      SlimclsError: see :func:`check_output_file`; a full disk.
     """
+    path = config.output_file
+    check_output_file(path, config.overwrite)
     classifier = classifier or Classifier(config.classifier)
     graph_def, nodes = frozen_graph_def(classifier, config.batch_size)
-    path = config.output_file
     parent = os.path.dirname(path)
-    if parent:
-        tf.io.gfile.makedirs(parent)
     data = str(graph_def) if config.write_text_graphdef else graph_def.SerializeToString()
-    temp = f"{path}.tmp-{uuid.uuid4().hex}"
-    with tf.io.gfile.GFile(temp, "w" if config.write_text_graphdef else "wb") as f:
-        f.write(data)
-    tf.io.gfile.rename(temp, path, overwrite=True)
     info = {
         "output_file": path,
         "format": "text" if config.write_text_graphdef else "binary",
@@ -369,14 +507,31 @@ def export_graph_def(config: ExportConfig, classifier: Classifier | None = None)
         "output_node_names": nodes,
         "num_nodes": len(graph_def.node),
     }
-    with tf.io.gfile.GFile(path + ".json", "w") as f:
-        f.write(json.dumps(info, indent=2) + "\n")
+    described = {**info, "written_by": WRITTEN_BY}
+    if parent:
+        diskspace.check_free(parent, len(data))
+    temp = f"{path}.tmp-{uuid.uuid4().hex}"
+    try:
+        with diskspace.disk_full_errors(path, len(data)):
+            if parent:
+                tf.io.gfile.makedirs(parent)
+            with tf.io.gfile.GFile(temp, "w" if config.write_text_graphdef else "wb") as f:
+                f.write(data)
+            tf.io.gfile.rename(temp, path, overwrite=True)
+            with tf.io.gfile.GFile(temp, "w") as f:
+                f.write(json.dumps(described, indent=2) + "\n")
+            tf.io.gfile.rename(temp, path + ".json", overwrite=True)
+    finally:
+        if tf.io.gfile.exists(temp):
+            tf.io.gfile.remove(temp)
     return info
 
 
 def _remove_tree(path: str) -> None:
     if "://" in path:
         tf.io.gfile.rmtree(path)
+    elif os.path.islink(path) or not os.path.isdir(path):
+        os.remove(path)
     else:
         shutil.rmtree(path)
 

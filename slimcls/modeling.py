@@ -150,7 +150,7 @@ def create_model(
         spec.fn,
         num_classes,
         arg_scope=nets_factory.arg_scope_fn(model_name, weight_decay),
-        net_kwargs=net_kwargs,
+        net_kwargs={**spec.build_kwargs, **net_kwargs},
         compute_dtype=compute_dtype,
         name=model_name,
     )

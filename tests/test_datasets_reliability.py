@@ -235,6 +235,106 @@ def test_swap_killed_half_way_is_finished_by_the_next_run(tmp_path, monkeypatch)
     ]
 
 
+class _Killed(BaseException):
+    """Stands for a kill -9: nothing below catches it, nothing cleans up."""
+
+
+def _kill_swap_before_op(monkeypatch, stop):
+    """Makes the ``stop``-th file operation (0-based) of the swap raise :class:`_Killed`
+    before it happens; returns the list the performed operations are appended to."""
+    gfile = sharded_output.tf.io.gfile
+    done, active = [], []
+    real_swap = sharded_output.OutputPlan._swap
+
+    def swap(self):
+        active.append(1)
+        try:
+            real_swap(self)
+        finally:
+            active.pop()
+
+    def counted(name):
+        real = getattr(gfile, name)
+
+        def op(*args, **kwargs):
+            if active:
+                if len(done) == stop:
+                    raise _Killed()
+                done.append((name, os.path.basename(args[0])))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(gfile, name, op)
+
+    for name in ("remove", "rename", "rmtree"):
+        counted(name)
+    monkeypatch.setattr(sharded_output.OutputPlan, "_swap", swap)
+    monkeypatch.setattr(sharded_output.OutputPlan, "discard", lambda self: None)  # killed
+    return done
+
+
+def test_every_state_of_a_killed_swap_is_refused_by_readers_and_finished(tmp_path, monkeypatch):
+    import shutil
+
+    from slimcls.datasets import dataset_factory
+
+    src = _pets(str(tmp_path / "pets"), n=6)
+    old_dir = str(tmp_path / "old")
+    _convert(src, old_dir, num_shards=2, validation_fraction=0.5)
+    old = _snapshot(old_dir)
+    new_kw = dict(num_shards=2, validation_fraction=0.25, overwrite=True)  # same shard names
+    ref_dir = str(tmp_path / "ref")
+    shutil.copytree(old_dir, ref_dir)
+    ops = _kill_swap_before_op(monkeypatch, stop=-1)  # count them, kill nowhere
+    _convert(src, ref_dir, **new_kw)
+    monkeypatch.undo()
+    reference = _snapshot(ref_dir)
+    assert len(ops) >= 6 and reference != old, ops
+    for k in range(len(ops)):
+        out = str(tmp_path / f"out{k}")
+        shutil.copytree(old_dir, out)
+        _kill_swap_before_op(monkeypatch, stop=k)
+        with pytest.raises(_Killed):
+            _convert(src, out, **new_kw)
+        monkeypatch.undo()
+        state = _snapshot(out)
+        if "dataset.json" in state:  # not begun (old) or done but for the staging folder
+            assert {n: state[n] for n in old} == old or state == reference, k
+            desc = dataset_factory.get_dataset(None, "train", out)
+            assert desc.num_samples == sum(sharded_output.count_records(f) for f in desc.files), k
+        else:  # part old, part new: every reader refuses, saying how to finish it
+            for read, args in (
+                (dataset_factory.get_dataset, (None, "train", out)),
+                (dataset_factory.get_dataset, ("pets", "validation", out)),
+                (dataset_factory.get_dataset_info, (None, out)),
+            ):
+                with pytest.raises(SlimclsError, match="interrupted while swapping") as e:
+                    read(*args)
+                message = str(e.value)
+                assert "\n" not in message
+                assert f"--dataset_name=adopt --dataset_dir={out}" in message
+        logs = []
+        if k % 2:  # finished by the adopt command the message names ...
+            converter.convert(
+                converter.ConvertConfig(dataset_name="adopt", dataset_dir=out), log=logs.append
+            )
+        else:  # ... or by running the conversion again
+            _convert(src, out, log=logs.append, **{**new_kw, "overwrite": False})
+        got = {n: v for n, v in _snapshot(out).items() if n != locking.LOCK_FILENAME}
+        assert got == reference, (k, ops[k], logs)
+        assert not os.path.exists(os.path.join(out, sharded_output.STAGING_DIRNAME))
+
+
+def test_staging_without_dataset_json_is_refused_by_readers(tmp_path):
+    from slimcls.datasets import dataset_factory
+
+    staging = tmp_path / "out" / sharded_output.STAGING_DIRNAME
+    staging.mkdir(parents=True)  # a first conversion, running or killed
+    (staging / "pets_train_00000-of-00001.tfrecord.tmp").write_bytes(b"x")
+    out = tmp_path / "out"
+    with pytest.raises(SlimclsError, match="only the staging folder .* running or was inter"):
+        dataset_factory.get_dataset(None, "train", str(out))
+
+
 # ------------------------------------------------------------------ g. orphans, work folders
 
 _ORPHAN_SCRIPT = textwrap.dedent(

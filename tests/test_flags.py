@@ -111,16 +111,34 @@ def test_missing_required_flag_is_an_error_naming_it(command):
         entry.config_from_flags()
 
 
-def test_model_names_are_the_registry_names():
+def test_model_names_are_the_registry_image_nets():
     from slimcls.nets.nets_factory import NETWORKS
 
-    assert list(config.MODEL_NAMES) == sorted(NETWORKS)
+    assert list(config.MODEL_NAMES) == sorted(n for n, s in NETWORKS.items() if not s.video)
+    assert "inception_v3" in config.MODEL_NAMES and "i3d" not in config.MODEL_NAMES
 
 
-def test_optimizer_choices_are_declared_once():
+def test_model_names_load_without_tensorflow():
+    code = (
+        "import sys, slimcls.config as c; "
+        "print(len(c.MODEL_NAMES), 'tensorflow' in sys.modules, 'tf_slim' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(len(config.MODEL_NAMES)), "False", "False"]
+
+
+def test_every_optimizer_and_decay_choice_is_built():
+    """The flags' choices are exactly what the library builds (a choice it lacks fails)."""
     from slimcls import optim
 
-    assert optim.OPTIMIZERS is config.OPTIMIZERS and optim.DECAY_TYPES is config.DECAY_TYPES
+    for name in config.OPTIMIZERS:
+        assert optim.create_optimizer(config.OptimizerConfig(optimizer=name), 0.1) is not None
+    for kind in config.DECAY_TYPES:
+        lr = config.LearningRateConfig(learning_rate_decay_type=kind)
+        schedule = optim.learning_rate_schedule(lr, 100, 10, max_number_of_steps=50)
+        assert float(schedule(0)) > 0, kind
+    with pytest.raises(SlimclsError, match="'lamb'"):
+        optim.create_optimizer(config.OptimizerConfig(optimizer="lamb"), 0.1)
 
 
 def test_export_names_the_image_size_flag_as_tf_slim(command):

@@ -378,7 +378,7 @@ def test_random_kill_9_never_loses_a_checkpoint(clean_dataset, tmp_path):
             names = os.listdir(train_dir) if os.path.isdir(train_dir) else []
             if new_since is None and set(_live_checkpoints(train_dir)) - start_steps:
                 new_since = time.monotonic()
-            if during_save and new_since and any("_temp_" in n for n in names):
+            if during_save and new_since and any(checkpoints._TEMP_MARKER in n for n in names):
                 break
             if during_save and new_since and time.monotonic() - new_since > 5:
                 break  # no save caught in the act: kill anyway

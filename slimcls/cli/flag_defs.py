@@ -27,12 +27,6 @@ FLAGS = flags.FLAGS
 _generated: set[str] = set()
 
 
-def define_once(define_fn, name: str, *args, **kwargs) -> None:
-    """Defines a flag unless one of that name exists already (hand-written flags)."""
-    if name not in FLAGS:
-        define_fn(name, *args, **kwargs)
-
-
 @dataclasses.dataclass(frozen=True)
 class FlagSpec:
     """One flag generated from a dataclass field.
@@ -146,7 +140,7 @@ def define_command_flags(
         for spec in flag_specs(config_class, rename):
             specs.setdefault(spec.name, spec)
     for spec in specs.values():
-        if spec.name in flag_values:  # a hand-written flag (the converter's) of that name
+        if spec.name in flag_values:  # defined by an earlier command in this process
             delattr(flag_values, spec.name)
         _define(spec, flag_values)
         _generated.add(spec.name)

@@ -16,8 +16,8 @@ from slimcls.core.compat import tf
 from slimcls.core.fileio import write_text_atomic
 from slimcls.datasets import record_format as rf
 
-# Used by library code outside datasets/ (classify, evaluate) and by tests/benchmarks that
-# build tiny datasets; kept here so those callers need no change.
+# TF-Slim's dataset_utils is where its users look for dataset helpers; tests and benchmarks
+# build tiny datasets with these.
 from slimcls.datasets.record_format import read_dataset_json  # noqa: F401
 from slimcls.datasets.sharded_output import write_dataset_from_arrays  # noqa: F401
 

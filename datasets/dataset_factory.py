@@ -180,6 +180,96 @@ def make_decoder(
     return tfexample_decoder.TFExampleDecoder(keys_to_features, items_to_handlers)
 
 
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What every command knows of a dataset directory before choosing a split.
+
+    The one reading of a ``dataset_dir`` that train, eval (through :func:`get_dataset`),
+    classify and export share, so they accept and refuse the same directories.
+    """
+
+    name: str | None  # dataset.json "name", the TF-Slim dataset's, or None (unknown)
+    dataset_dir: str
+    num_classes: int | None  # None: not known from the directory (the checkpoint says)
+    channels: int | None  # None: not known (decode as colour)
+    labels_to_names: dict[int, str]  # empty without labels.txt
+    labels_file: str | None
+    splits: dict[str, int]  # known split sizes (empty when they would have to be counted)
+    sizes_from: str
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)  # dataset.json, if any
+
+
+def get_dataset_info(name: str | None, dataset_dir: str) -> DatasetInfo:
+    """Reads ``dataset_dir`` as :func:`get_dataset` does, without choosing a split.
+
+    A converted directory: its (validated) ``dataset.json`` and ``labels.txt``. A TF-Slim
+    directory (no ``dataset.json``): its ``labels.txt``, and for a built-in ``name``
+    (``cifar10``, ``flowers``, ``mnist``, ``imagenet``) TF-Slim's class count and sizes.
+
+    Raises:
+      SlimclsError: a directory a conversion left half-way, a ``name`` that disagrees
+        with the directory, a malformed ``dataset.json`` or ``labels.txt``, or a directory
+        holding no dataset at all.
+    """
+    if not dataset_dir:
+        raise SlimclsError("dataset_dir is empty; expected a directory holding dataset.json")
+    record_format.check_not_mid_conversion(dataset_dir)
+    if tf.io.gfile.exists(record_format.join(dataset_dir, record_format.DATASET_JSON)):
+        info = record_format.read_dataset_json(dataset_dir)
+        held = str(info["name"])
+        if name is not None and name != held:
+            raise SlimclsError(
+                f"dataset_name {name!r} does not match dataset_dir {dataset_dir}, which holds "
+                f"dataset {held!r}"
+            )
+        labels_file = record_format.join(dataset_dir, str(info["labels_file"]))
+        labels = record_format.read_labels(labels_file)
+        num_classes = int(info["num_classes"])
+        channels = int(info["channels"])  # validated: 1 or 3
+        if sorted(labels) != list(range(num_classes)):
+            raise SlimclsError(
+                f"{labels_file} has {len(labels)} labels; expected ids 0..{num_classes - 1} "
+                "as dataset.json num_classes says"
+            )
+        return DatasetInfo(
+            name=held,
+            dataset_dir=dataset_dir,
+            num_classes=num_classes,
+            channels=channels,
+            labels_to_names=labels,
+            labels_file=labels_file,
+            splits={str(k): int(v) for k, v in dict(info["splits"]).items()},
+            sizes_from=SIZES_FROM_JSON,
+            info=info,
+        )
+    labels, labels_file = read_tf_slim_labels(dataset_dir)
+    records = [n for n in _listdir(dataset_dir) if record_stem(n)]
+    if not labels_file and not records:
+        raise SlimclsError(
+            f"{record_format.join(dataset_dir, record_format.DATASET_JSON)} does not exist and "
+            f"{dataset_dir} {describe_dir(dataset_dir)}; expected a converted dataset or a "
+            "directory of TF-Slim record files (convert one with download_and_convert_data)"
+        )
+    spec = TF_SLIM_DATASETS.get(name) if name else None
+    if name and records:
+        pattern = spec.file_pattern % "*" if spec else f"{name}_*"
+        if not tf.io.gfile.glob(record_format.join(dataset_dir, pattern)):
+            raise SlimclsError(
+                f"dataset_name {name!r} does not match dataset_dir {dataset_dir}, which "
+                f"{describe_dir(dataset_dir)} and no {pattern} file"
+            )
+    return DatasetInfo(
+        name=name,
+        dataset_dir=dataset_dir,
+        num_classes=spec.num_classes if spec else None,  # counted per split by get_dataset
+        channels=spec.channels if spec else None,
+        labels_to_names=labels,
+        labels_file=labels_file,
+        splits=dict(spec.splits) if spec else {},
+        sizes_from=SIZES_PUBLISHED if spec else SIZES_COUNTED,
+    )
+
+
 def get_dataset(
     name: str | None,
     split_name: str,
@@ -209,6 +299,7 @@ def get_dataset(
     """
     if not dataset_dir:
         raise SlimclsError("dataset_dir is empty; expected a directory holding dataset.json")
+    record_format.check_not_mid_conversion(dataset_dir)
     if tf.io.gfile.exists(record_format.join(dataset_dir, record_format.DATASET_JSON)):
         desc = _from_dataset_json(name, split_name, dataset_dir, file_pattern)
     else:
@@ -240,22 +331,14 @@ def get_dataset(
 def _from_dataset_json(
     name: str | None, split_name: str, dataset_dir: str, file_pattern: str | None
 ) -> DatasetDescriptor:
-    info = record_format.read_dataset_json(dataset_dir)
-    held = str(info["name"])
-    if name is not None and name != held:
-        raise SlimclsError(
-            f"dataset_name {name!r} does not match dataset_dir {dataset_dir}, which holds "
-            f"dataset {held!r}"
-        )
-    splits = {str(k): int(v) for k, v in dict(info["splits"]).items()}
+    common = get_dataset_info(name, dataset_dir)
+    info = common.info
+    held, splits, channels = common.name, common.splits, int(common.channels or 3)
     if split_name not in splits:
         raise SlimclsError(
             f"split_name {split_name!r} is not in dataset {held!r}; expected one of "
             f"{sorted(splits)}"
         )
-    channels = int(info["channels"])
-    if channels not in (1, 3):
-        raise SlimclsError(f"dataset.json channels is {channels}; expected 1 or 3")
 
     if file_pattern:
         pattern = record_format.join(dataset_dir, file_pattern % split_name)
@@ -266,22 +349,14 @@ def _from_dataset_json(
         pattern = record_format.join(dataset_dir, str(info["file_pattern"]) % split_name)
         files = _find_shards(held, split_name, dataset_dir, pattern, info)
 
-    labels_file = record_format.join(dataset_dir, str(info["labels_file"]))
-    labels_to_names = record_format.read_labels(labels_file)
-    num_classes = int(info["num_classes"])
-    if sorted(labels_to_names) != list(range(num_classes)):
-        raise SlimclsError(
-            f"{labels_file} has {len(labels_to_names)} labels; expected ids 0..{num_classes - 1} "
-            "as dataset.json num_classes says"
-        )
     return DatasetDescriptor(
         name=held,
         split_name=split_name,
         dataset_dir=dataset_dir,
         num_samples=splits[split_name],
-        num_classes=num_classes,
-        labels_to_names=labels_to_names,
-        labels_file=labels_file,
+        num_classes=int(common.num_classes or 0),
+        labels_to_names=common.labels_to_names,
+        labels_file=common.labels_file,
         file_pattern=pattern,
         files=files,
         channels=channels,

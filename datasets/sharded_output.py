@@ -14,18 +14,16 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
+from slimcls.datasets import record_format as rf
+from slimcls.datasets.image_codec import encode_png
 
 from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic
-from slimcls.datasets import record_format as rf
-from slimcls.datasets.image_codec import encode_png
-from slimcls.datasets.parallel import parallel_map
-from slimcls.datasets.progress import Progress
 
 #: Records per shard when ``num_shards`` is not given (a few MB to ~100 MB per shard).
 DEFAULT_RECORDS_PER_SHARD = 5000
@@ -42,8 +40,8 @@ def default_num_shards(num_records: int, requested: int | None = None) -> int:
 
 # --------------------------------------------------------------------------- output plan
 
-STAGING_DIRNAME = ".slimcls-staging"
-_SWAP_FILE = "swap.json"
+STAGING_DIRNAME = rf.STAGING_DIRNAME
+_SWAP_FILE = rf.SWAP_FILENAME
 #: Names that look like another tool's dataset files (TF-Slim's converters, ImageNet's).
 _FOREIGN = re.compile(r"(\.tfrecords?$)|(^(train|validation)-\d{5}-of-\d{5}$)")
 
@@ -148,13 +146,7 @@ class OutputPlan:
 
     def _recover(self) -> None:
         """Finishes an interrupted swap; removes what an interrupted conversion left."""
-        if tf.io.gfile.exists(rf.join(self.staging, _SWAP_FILE)):
-            if tf.io.gfile.exists(rf.join(self.staging, rf.DATASET_JSON)):
-                self.log(f"{self.dataset_dir}: finishing the interrupted swap of a new dataset")
-            self._swap()
-        stale = []
-        if tf.io.gfile.isdir(self.staging):
-            stale.append(self.staging)
+        stale = recover(self.dataset_dir, self.log)
         tmp_names = {rf.DATASET_JSON + TMP_SUFFIX, rf.LABELS_FILENAME + TMP_SUFFIX}
         for n in tf.io.gfile.listdir(self.dataset_dir):
             n = n.rstrip("/")
@@ -250,24 +242,49 @@ class OutputPlan:
 
     def _swap(self) -> None:
         """Moves the staged dataset in, ``dataset.json`` last; safe to repeat after a kill."""
-        with tf.io.gfile.GFile(rf.join(self.staging, _SWAP_FILE), "rb") as f:
-            swap = json.loads(f.read().decode("utf-8"))
-        staged_json = rf.join(self.staging, rf.DATASET_JSON)
-        if tf.io.gfile.exists(staged_json):
-            final_json = rf.join(self.dataset_dir, rf.DATASET_JSON)
-            if tf.io.gfile.exists(final_json):  # first the marker: the old dataset is gone now
-                tf.io.gfile.remove(final_json)
-            new = set(swap["new"])
-            for name in swap["old"]:
-                path = rf.join(self.dataset_dir, name)
-                if name not in new and tf.io.gfile.exists(path):
-                    tf.io.gfile.remove(path)
-            for name in swap["new"]:
-                src = rf.join(self.staging, name)
-                if tf.io.gfile.exists(src):
-                    tf.io.gfile.rename(src, rf.join(self.dataset_dir, name), overwrite=True)
-            tf.io.gfile.rename(staged_json, final_json, overwrite=True)
-        tf.io.gfile.rmtree(self.staging)
+        swap_staged(self.dataset_dir)
+
+
+def swap_staged(dataset_dir: str) -> None:
+    """Moves a staged dataset in (its ``swap.json`` says which names go and come),
+    ``dataset.json`` last; safe to repeat after a kill at any point.
+
+    While it runs (and after a kill) there is no ``dataset.json``, so every reader refuses
+    the directory (:func:`record_format.check_not_mid_conversion`) until a run finishes it.
+    """
+    staging = rf.join(dataset_dir, STAGING_DIRNAME)
+    with tf.io.gfile.GFile(rf.join(staging, _SWAP_FILE), "rb") as f:
+        swap = json.loads(f.read().decode("utf-8"))
+    staged_json = rf.join(staging, rf.DATASET_JSON)
+    if tf.io.gfile.exists(staged_json):
+        final_json = rf.join(dataset_dir, rf.DATASET_JSON)
+        if tf.io.gfile.exists(final_json):  # first the marker: the old dataset is gone now
+            tf.io.gfile.remove(final_json)
+        new = set(swap["new"])
+        for name in swap["old"]:
+            path = rf.join(dataset_dir, name)
+            if name not in new and tf.io.gfile.exists(path):
+                tf.io.gfile.remove(path)
+        for name in swap["new"]:
+            src = rf.join(staging, name)
+            if tf.io.gfile.exists(src):
+                tf.io.gfile.rename(src, rf.join(dataset_dir, name), overwrite=True)
+        tf.io.gfile.rename(staged_json, final_json, overwrite=True)
+    tf.io.gfile.rmtree(staging)
+
+
+def recover(dataset_dir: str, log: Callable[[str], None]) -> list[str]:
+    """Finishes a swap a killed conversion left pending; returns its staging folder when
+    that conversion was killed before its swap (the caller removes it), else ``[]``.
+
+    Call it holding the directory's lock (no conversion is running then).
+    """
+    staging = rf.join(dataset_dir, STAGING_DIRNAME)
+    if tf.io.gfile.exists(rf.join(staging, _SWAP_FILE)):
+        if tf.io.gfile.exists(rf.join(staging, rf.DATASET_JSON)):
+            log(f"{dataset_dir}: finishing the interrupted swap of a new dataset")
+        swap_staged(dataset_dir)
+    return [staging] if tf.io.gfile.isdir(staging) else []
 
 
 # --------------------------------------------------------------------------- writing
@@ -359,40 +376,6 @@ class ShardedWriter:
             self.close()
         else:
             self.abort()
-
-
-def write_split_records(
-    dataset_dir: str,
-    name: str,
-    split: str,
-    num_shards: int,
-    expected: int,
-    encode_chunk: Callable[[Any], Sequence[bytes]],
-    chunks: Iterable[Any],
-    num_workers: int | None = None,
-    progress_stream: TextIO | None = None,
-) -> int:
-    """Encodes ``chunks`` in worker processes and writes one split's shards, in order.
-
-    Args:
-      dataset_dir, name, split, num_shards, expected: as for :class:`ShardedWriter`.
-      encode_chunk: module-level function, chunk -> serialized Examples (see
-        :func:`parallel.parallel_map`).
-      chunks: the split's input, lazily (memory stays flat).
-      num_workers: as for :func:`parallel.parallel_map`.
-      progress_stream: where :class:`Progress` reports.
-
-    Returns:
-      The number of records written.
-    """
-    progress = Progress(expected, f"{name} {split}", stream=progress_stream)
-    with ShardedWriter(dataset_dir, name, split, num_shards, expected) as writer:
-        for serialized in parallel_map(encode_chunk, chunks, num_workers):
-            for record in serialized:
-                writer.write(record)
-            progress.update(len(serialized))
-    progress.close()
-    return writer.count
 
 
 # --------------------------------------------------------------------------- metadata

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.nets.net_table import NETS
 from slimcls.preprocessing.common import BatchedPreprocess
 
 #: preprocessing style -> module implementing ``preprocess_image``.
@@ -23,51 +24,10 @@ STYLES: dict[str, str] = {
     "vgg": "slimcls.preprocessing.vgg_preprocessing",
 }
 
-#: other accepted names (the registered model names, as in TF-Slim) -> style.
+#: other accepted names (the registered model names, as in TF-Slim) -> style, from the net table
+#: (TF-Slim's map; overfeat, absent there, gets its sibling VGG's).
 ALIASES: dict[str, str] = {
-    "small_cnn": "cifarnet",
-    "inception_v1": "inception",
-    "inception_v2": "inception",
-    "inception_v3": "inception",
-    "inception_v4": "inception",
-    "inception_resnet_v2": "inception",
-    "nasnet_cifar": "cifarnet",
-    "nasnet_mobile": "inception",
-    "nasnet_large": "inception",
-    "pnasnet_mobile": "inception",
-    "pnasnet_large": "inception",
-    "resnet_v1_50": "vgg",
-    "resnet_v1_101": "vgg",
-    "resnet_v1_152": "vgg",
-    "resnet_v2_50": "inception",
-    "resnet_v2_101": "inception",
-    "resnet_v2_152": "inception",
-    "vgg_16": "vgg",
-    "vgg_19": "vgg",
-    "alexnet_v2": "vgg",
-    # zoo-a (TF-Slim's map; overfeat, absent there, gets its sibling VGG's)
-    **{
-        name: "inception"
-        for name in (
-            "mobilenet_v1",
-            "mobilenet_v1_075",
-            "mobilenet_v1_050",
-            "mobilenet_v1_025",
-            "mobilenet_v2",
-            "mobilenet_v2_140",
-            "mobilenet_v2_035",
-            "mobilenet_v3_small",
-            "mobilenet_v3_large",
-            "mobilenet_v3_small_minimalistic",
-            "mobilenet_v3_large_minimalistic",
-            "mobilenet_edgetpu",
-            "mobilenet_edgetpu_075",
-            "resnet_v2_200",
-        )
-    },
-    "vgg_a": "vgg",
-    "overfeat": "vgg",
-    "resnet_v1_200": "vgg",
+    name: row.preprocessing for name, row in NETS.items() if name not in STYLES and not row.video
 }
 
 

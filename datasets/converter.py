@@ -3,7 +3,8 @@
 A conversion is always: plan (validate the input, find classes and split sizes) -> prepare
 the output directory -> write each split's shards -> metadata (``labels.txt``, then
 ``dataset.json``) -> summary. :class:`Converter` implements that sequence once; a dataset
-(``folder``, ``flowers``, ``cifar10``, ``hwdb``) subclasses it, implements only
+(``folder``, ``flowers``, ``cifar10``, ``mnist``, ``hwdb``, and ``adopt`` for a directory
+TF-Slim converted) subclasses it, implements only
 :meth:`Converter.plan` (and optionally :meth:`Converter.finish`) and registers itself by
 name with :func:`register`. Entry points look converters up with :func:`get_converter`.
 """

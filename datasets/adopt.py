@@ -16,7 +16,7 @@ from typing import Any
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
-from slimcls.datasets import dataset_factory
+from slimcls.datasets import dataset_factory, sharded_output
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.converter import Converter, register
 
@@ -92,6 +92,9 @@ class AdoptConverter(Converter):
             else DirLock(d, what="--dataset_dir", log=self.log)
         )
         with lock:
+            for staging in sharded_output.recover(d, self.log):  # a conversion's leftovers
+                self.log(f"removing {staging} (left by an interrupted conversion)")
+                tf.io.gfile.rmtree(staging)
             json_path = rf.join(d, rf.DATASET_JSON)
             if tf.io.gfile.exists(json_path) and not cfg.overwrite:
                 info = rf.read_dataset_json(d)

@@ -39,6 +39,11 @@ IMAGE_FORMATS = ("png", "jpeg")
 DATASET_JSON = "dataset.json"
 LABELS_FILENAME = "labels.txt"
 REJECTED_FILENAME = "rejected.txt"
+#: Where a conversion writes its output inside ``dataset_dir`` before swapping it in.
+STAGING_DIRNAME = ".slimcls-staging"
+#: In the staging folder once the new dataset is complete: the swap's plan (``old`` and
+#: ``new`` file names). While it exists the swap is pending; any conversion finishes it.
+SWAP_FILENAME = "swap.json"
 FORMAT_VERSION = 1
 #: Keys every ``dataset.json`` has (readers refuse a file without them).
 REQUIRED_INFO_KEYS = ("name", "num_classes", "splits", "labels_file", "file_pattern", "channels")
@@ -191,11 +196,6 @@ def tf_slim_shard_name(base_path: str, index: int, num_shards: int) -> str:
     return f"{base_path}-{index:05d}-of-{num_shards:05d}"
 
 
-def shard_glob(name: str) -> str:
-    """A glob of every shard (and temporary shard) of dataset ``name``."""
-    return f"{name}_*-of-*.tfrecord*"
-
-
 # --------------------------------------------------------------------------- labels.txt
 
 
@@ -278,6 +278,33 @@ def write_dataset_json(dataset_dir: str, info: Mapping[str, Any]) -> str:
     return path
 
 
+def check_not_mid_conversion(dataset_dir: str) -> None:
+    """Refuses a directory that a conversion left half-way, for every reader.
+
+    Without ``dataset.json`` but with slimcls' staging folder, the directory is a
+    conversion running or killed: a pending swap (``swap.json``) means the shards are part
+    old, part new, and nothing may read them until the swap is finished.
+
+    Raises:
+      SlimclsError: one line saying how to finish it.
+    """
+    staging = join(dataset_dir, STAGING_DIRNAME)
+    if tf.io.gfile.exists(join(dataset_dir, DATASET_JSON)) or not tf.io.gfile.isdir(staging):
+        return
+    if tf.io.gfile.exists(join(staging, SWAP_FILENAME)):
+        raise SlimclsError(
+            f"{dataset_dir} holds a conversion interrupted while swapping its new dataset in "
+            f"(no {DATASET_JSON}; the rest is in {staging}), so its shards are part old, part "
+            "new; expected a complete dataset: finish the swap with download_and_convert_data "
+            f"--dataset_name=adopt --dataset_dir={dataset_dir} (or run the conversion again)"
+        )
+    raise SlimclsError(
+        f"{dataset_dir} holds no {DATASET_JSON}, only the staging folder {staging} of a "
+        "conversion that is running or was interrupted; expected a complete dataset: wait for "
+        "it, or run the conversion into it again"
+    )
+
+
 def read_dataset_json(dataset_dir: str) -> dict[str, Any]:
     """Reads ``<dataset_dir>/dataset.json``; SlimclsError when missing or malformed."""
     path = join(dataset_dir, DATASET_JSON)
@@ -291,16 +318,97 @@ def read_dataset_json(dataset_dir: str) -> dict[str, Any]:
             info = json.loads(f.read().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise SlimclsError(f"{path} is not valid JSON: {e}") from None
-    missing = [k for k in REQUIRED_INFO_KEYS if k not in (info if isinstance(info, dict) else {})]
+    if not isinstance(info, dict):
+        raise SlimclsError(f"{path} holds {_kind(info)}; expected a JSON object")
+    missing = [k for k in REQUIRED_INFO_KEYS if k not in info]
     if missing:
         raise SlimclsError(f"{path} lacks the keys {missing}; expected {list(REQUIRED_INFO_KEYS)}")
     version = info.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if _is_int(version) and version > FORMAT_VERSION:
         raise SlimclsError(
             f"{path} has format_version {version!r}; expected at most {FORMAT_VERSION} "
             "(written by a newer slimcls)"
         )
+    validate_dataset_info(info, path)
     return info
+
+
+def _kind(value: Any) -> str:
+    """``"three"`` -> ``'a string'``: how an error names a JSON value's type."""
+    if isinstance(value, bool):
+        return "a boolean"
+    kinds = {int: "an integer", float: "a number", str: "a string", list: "a list"}
+    kinds.update({dict: "an object", type(None): "null"})
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value))
+
+
+def _is_pattern(value: Any) -> bool:
+    """A ``file_pattern``: one ``%s`` (the split) and no other ``%`` conversion."""
+    if not isinstance(value, str) or value.count("%s") != 1:
+        return False
+    try:
+        return "%" not in value % "x"
+    except (TypeError, ValueError):
+        return False
+
+
+#: ``dataset.json``'s schema: field -> (check, what is expected). ``splits``, ``shards``
+#: and ``files`` map split names to values checked one by one (``splits.train``).
+_SCHEMA: dict[str, tuple[Any, str]] = {
+    "name": (_is_name, "a name of letters, digits, '.', '_' or '-'"),
+    "num_classes": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "splits": (lambda v: isinstance(v, dict) and bool(v), "an object of split sizes"),
+    "labels_file": (lambda v: isinstance(v, str) and bool(v), "a file name"),
+    "file_pattern": (_is_pattern, "a string with one %s for the split name"),
+    "channels": (lambda v: _is_int(v) and v in (1, 3), "1 or 3"),
+    "shards": (lambda v: isinstance(v, dict), "an object of shard counts"),
+    "source": (lambda v: isinstance(v, dict), "an object"),
+    "format_version": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "files": (lambda v: isinstance(v, dict), "an object of file lists"),
+}
+_PER_SPLIT: dict[str, tuple[Any, str]] = {
+    "splits": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "shards": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "files": (
+        lambda v: isinstance(v, list) and bool(v) and all(isinstance(f, str) and f for f in v),
+        "a list of file names",
+    ),
+}
+
+
+def validate_dataset_info(info: Mapping[str, Any], path: str = DATASET_JSON) -> None:
+    """Checks every field of a ``dataset.json`` against its schema.
+
+    Raises:
+      SlimclsError: one line naming the first bad field, its value and the expected type,
+        e.g. ``dataset.json: "num_classes" is "three" (a string); expected an integer >= 1``.
+    """
+
+    def bad(field: str, value: Any, expected: str) -> SlimclsError:
+        shown = json.dumps(value, ensure_ascii=False)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return SlimclsError(f'{path}: "{field}" is {shown} ({_kind(value)}); expected {expected}')
+
+    for field, (check, expected) in _SCHEMA.items():
+        if field in info and not check(info[field]):
+            raise bad(field, info[field], expected)
+    for field, (check, expected) in _PER_SPLIT.items():
+        for split, value in dict(info.get(field) or {}).items():
+            if not _is_name(split):
+                raise SlimclsError(
+                    f'{path}: "{field}" has the split name {split!r}; expected letters, '
+                    "digits, '.', '_' or '-'"
+                )
+            if not check(value):
+                raise bad(f"{field}.{split}", value, expected)
 
 
 def shard_paths(dataset_dir: str, info: Mapping[str, Any]) -> list[str]:

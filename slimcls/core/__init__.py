@@ -1,0 +1,1 @@
+"""Foundation: compat (tf-slim on today's TensorFlow), errors, file I/O, disk space, locking, logs."""
