@@ -8,7 +8,7 @@ Sources, read from tensorflow/models at 0d9ef8d39 (TF-Slim's last layout):
 * ``research/slim/nets/mobilenet/README.md`` (MobileNet V2, V3, EdgeTPU);
 * ``research/slim/nets/nasnet/README.md`` (NASNet-A, same archives as the main table).
 
-Only nets slimcls registers (``nets_factory.NETWORKS``) have records; published archives
+Only nets slimcls registers (``nets/net_table.py``) have records; published archives
 without a slimcls net are listed in :data:`WITHOUT_SLIMCLS_NET` with the reason.
 
 The archives cannot be downloaded here, so each record says in a comment what its

@@ -458,3 +458,13 @@ def test_unusable_cache_dir_is_one_line(tmp_path, monkeypatch, source, kind):
         pretrained.resolve_checkpoint("imagenet", NET, progress=False)
     if kind == "file":
         assert cache.read_text() == "a user's file"
+
+
+def test_a_file_where_the_download_folder_goes_is_one_line(cache, monkeypatch, tmp_path):
+    work = cache / "checkpoints" / "mobilenet_v1_0.25_224.download"
+    work.parent.mkdir(parents=True)
+    work.write_text("a user's file")
+    monkeypatch.setenv(pretrained.MIRROR_ENV, str(tmp_path))
+    with pytest.raises(SlimclsError, match="cannot be written"):
+        pretrained.resolve_checkpoint("imagenet", NET, progress=False)
+    assert work.read_text() == "a user's file"

@@ -164,29 +164,6 @@ def test_checkout_root_gives_one_module_per_file(tmp_path):
                    str(REPO / "slimcls" / "__init__.py")]
 
 
-def test_another_checkout_on_the_path_uses_its_own_folders(tmp_path):
-    """With slimcls installed (editable, from this tree), a second checkout on PYTHONPATH
-    imports its own nets/ and datasets/, not the installed tree's."""
-    ignore = shutil.ignore_patterns("__pycache__")
-    for folder in ("slimcls", "nets", "preprocessing", "datasets"):
-        shutil.copytree(REPO / folder, tmp_path / folder, ignore=ignore)
-    shutil.copy2(REPO / "_slimcls_tfslim_names.py", tmp_path)
-    out = _run_python(
-        """
-        import json, sys
-        import slimcls.nets.net_table, slimcls.datasets
-        import nets.cifarnet
-        m = sys.modules
-        print(json.dumps([m["slimcls.nets.net_table"].__file__, m["slimcls.datasets"].__file__,
-                          nets.cifarnet is m["slimcls.nets.cifarnet"]]))
-        """,
-        cwd=tmp_path,
-        extra_env={"PYTHONPATH": str(tmp_path)},
-    )
-    assert out == [str(tmp_path / "nets" / "net_table.py"),
-                   str(tmp_path / "datasets" / "__init__.py"), True]
-
-
 def test_install_is_idempotent_and_can_be_disabled(monkeypatch):
     before = list(sys.meta_path)
     try:

@@ -466,7 +466,8 @@ def _first_line(error: BaseException) -> str:
 
 @functools.lru_cache(maxsize=8)
 def net_variables(model_name: str, num_classes: int, image_size: int) -> dict[str, tuple]:
-    """The net's variables as a TF1 graph builds them: name -> (shape, trainable).
+    """The net's variables as a TF1 graph builds them (those slimcls's model restores):
+    name -> (shape, trainable).
 
     Cached per process (a graph build of a big net takes seconds); do not modify the
     returned dict.
@@ -475,9 +476,11 @@ def net_variables(model_name: str, num_classes: int, image_size: int) -> dict[st
     from slimcls.nets import nets_factory
 
     network_fn = nets_factory.get_network_fn(model_name, num_classes)
+    # The variables slimcls's model owns (e.g. NASNet's auxiliary head in evaluation too).
+    build_kwargs = dict(nets_factory.get_spec(model_name).build_kwargs)
     with tf.Graph().as_default():
         images = tf.compat.v1.placeholder(tf.float32, [1, image_size, image_size, 3])
-        network_fn(images, is_training=False)
+        network_fn(images, is_training=False, **build_kwargs)
         trainable = {v.name for v in tf.compat.v1.trainable_variables()}
         return {
             v.op.name: (v.shape.as_list(), v.name in trainable)
@@ -558,22 +561,27 @@ def _parents(key: str) -> Iterator[str]:
 def _locked(directory: str, record, log: Log) -> Iterator[None]:
     """Holds ``directory``'s lock, waiting while another live process holds it."""
     lock = DirLock(directory, what=f"download of {record.archive}", log=log)
-    said = False
+    lock_path = os.path.join(directory, LOCK_FILENAME)
+    said, unlocked_failures = False, 0
     while True:
         try:
             lock.acquire()
             break
-        except FileNotFoundError:
-            continue  # the directory was removed by the process that just finished
-        except SlimclsError:
-            holder = _lock_holder(os.path.join(directory, LOCK_FILENAME))
-            if holder is None and not os.path.exists(os.path.join(directory, LOCK_FILENAME)):
-                continue  # released meanwhile
+        except (FileNotFoundError, SlimclsError):
+            holder = _lock_holder(lock_path)
+            if holder is None and not os.path.exists(lock_path):
+                # Released meanwhile, or the directory was removed by the process that just
+                # finished: try again; a directory that cannot be written fails every time.
+                unlocked_failures += 1
+                if unlocked_failures >= 20:
+                    raise
+                time.sleep(0.05)
+                continue
             if not said:
                 log(
                     f"waiting for pid {holder.get('pid') if holder else '?'} on "
                     f"{holder.get('host') if holder else '?'}, which is getting "
-                    f"{record.archive} (lock {os.path.join(directory, LOCK_FILENAME)})"
+                    f"{record.archive} (lock {lock_path})"
                 )
                 said = True
             time.sleep(0.2)
