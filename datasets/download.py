@@ -159,7 +159,9 @@ def _check_member_name(archive_path: str, name: str, target: str) -> str:
     return dest
 
 
-def _check_tar_members(archive_path: str, tar: tarfile.TarFile, target: str) -> list:
+def check_tar_members(archive_path: str, tar: tarfile.TarFile, target: str) -> list:
+    """The archive's members, after refusing (SlimclsError) any that would land outside
+    ``target`` (absolute, ``..``), link outside it, or is a device or FIFO."""
     members = []
     for m in tar.getmembers():
         dest = _check_member_name(archive_path, m.name, target)
@@ -204,7 +206,7 @@ def safe_extract(archive_path: str, target: str) -> str:
                 zf.extractall(target)
             return target
         with tarfile.open(archive_path) as tar:
-            members = _check_tar_members(archive_path, tar, target)
+            members = check_tar_members(archive_path, tar, target)
             if hasattr(tarfile, "data_filter"):  # Python's own check on top of ours
                 tar.extractall(target, members=members, filter="data")
             else:

@@ -1,4 +1,4 @@
-"""``python -m slimcls <command> [flags]``: runs one of the five commands."""
+"""``python -m slimcls <command> [flags]``: runs one of the commands."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ COMMANDS = (
     "eval_image_classifier",
     "classify_image",
     "export_inference_graph",
+    "make_image_classifier",
+    "checkpoints",
 )
 
 

@@ -130,7 +130,11 @@ _LABELS_OFFSET = (
     "Subtracted from every label: 1 trains a net without a background class on a dataset "
     "whose label 0 is background (TF-Slim's ImageNet convention)."
 )
-_MODEL_NAME = "Name of the net (the README's Nets table lists them with their sizes)."
+_IMAGENET = (
+    "TF-Slim's published ImageNet checkpoint of --model_name, downloaded once into "
+    "$SLIMCLS_CACHE_DIR; list: python -m slimcls checkpoints"
+)
+_MODEL_NAME = "Name of the net (docs/nets.md lists them with their sizes)."
 _FROM_RUN = " None: the one recorded in the training run's flags.txt (next to --checkpoint_path)."
 _MODEL_FROM_RUN = (
     " None: the training run's (its flags.txt, next to --checkpoint_path), else the net the "
@@ -253,6 +257,16 @@ class TrainConfig:
     weight_decay: float = setting(
         0.00004, "Weight decay (L2) on the model's weights.", lower_bound=0
     )
+    batch_norm_decay: float | None = setting(
+        None,
+        "Addition: moving-average decay of every batch norm of the net (its moving mean "
+        "and variance, which evaluation uses). TF-Slim's 0.9997 (MobileNet, Inception) "
+        "needs tens of thousands of steps to forget the initial statistics: for runs of a "
+        "few thousand steps use about 1 - 10/steps (e.g. 0.99). None: the net's own "
+        "(TF-Slim's) value. No effect on nets without batch norm.",
+        lower_bound=0,
+        upper_bound=1,
+    )
     optimizer: OptimizerConfig = setting(default_factory=OptimizerConfig)
     learning_rate: LearningRateConfig = setting(default_factory=LearningRateConfig)
     label_smoothing: float = setting(
@@ -261,9 +275,10 @@ class TrainConfig:
     moving_average_decay: float | None = setting(None, _EMA, lower_bound=0, upper_bound=1)
     checkpoint_path: str | None = setting(
         None,
-        "Checkpoint to fine-tune from: a prefix (model.ckpt-1000, inception_v3.ckpt) or a "
-        "directory (its latest). Not used when --train_dir already holds a checkpoint "
-        "(training resumes from that). None: start from scratch.",
+        "Checkpoint to fine-tune from: a prefix (model.ckpt-1000, inception_v3.ckpt), a "
+        "directory (its latest), or 'imagenet' (" + _IMAGENET + "; its head is not restored "
+        "when the dataset's classes differ). Not used when --train_dir already holds a "
+        "checkpoint (training resumes from that). None: start from scratch.",
     )
     checkpoint_exclude_scopes: tuple[str, ...] = setting(
         (),
@@ -328,7 +343,8 @@ class TrainConfig:
     mixed_precision: str | None = setting(
         None,
         "Addition: compute in bfloat16 or float16 with float32 variables. auto: bfloat16 "
-        "where it is fast (CPUs with AMX, GPUs of compute capability 8.0+), else float32. "
+        "where it is fast (CPUs with AMX-BF16 or AVX512_BF16, GPUs of compute capability "
+        "8.0+), else float32. "
         "float16 needs a GPU. None or float32: float32 everywhere.",
         choices=MIXED_PRECISION,
     )
@@ -362,6 +378,9 @@ class TrainConfig:
         3, "Addition: preprocessed input images shown in TensorBoard.", lower_bound=0
     )
     handle_signals: bool = setting(True, flag=False)
+    #: The live progress bar of training (None: when stderr is a terminal); False where a
+    #: caller draws its own (make_image_classifier).
+    progress_bar: bool | None = setting(None, flag=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -389,8 +408,10 @@ class EvalConfig:
     """
 
     checkpoint_path: str = setting(
-        help="The checkpoint to evaluate: a prefix (train_dir/model.ckpt-1000) or a directory "
-        "(its latest checkpoint; in watch mode, the directory to watch). Required."
+        help="The checkpoint to evaluate: a prefix (train_dir/model.ckpt-1000), a directory "
+        "(its latest checkpoint; in watch mode, the directory to watch) or 'imagenet' ("
+        + _IMAGENET
+        + "). Required."
     )
     dataset_dir: str = setting(help=_DATASET_DIR + _FROM_RUN)
     model_name: str = setting(
@@ -466,7 +487,9 @@ class ClassifierConfig:
     """
 
     checkpoint_path: str = setting(
-        help="Checkpoint to load: a prefix or a directory (its latest). Required."
+        help="Checkpoint to load: a prefix, a directory (its latest) or 'imagenet' ("
+        + _IMAGENET
+        + "; its ImageNet classes). Required."
     )
     model_name: str = setting(
         help=_MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
@@ -654,4 +677,127 @@ class ConvertConfig:
         "folder/flowers: longest side above which images are downscaled at conversion "
         "(stored as PNG), so training memory stays bounded. None: keep every image's size.",
         lower_bound=1,
+    )
+
+
+#: make_image_classifier's default net (see the README's "Fine-tune on your own photos"
+#: for the measurement behind it).
+MAKE_CLASSIFIER_MODEL = "mobilenet_v2"
+CACHE_FEATURES = ("auto", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class MakeClassifierConfig:
+    """``make_image_classifier``'s settings: TF Hub's tool's flag names where it has them."""
+
+    image_dir: str = setting(
+        help="A folder with one sub-folder of images per class (as download_and_convert_data "
+        "--dataset_name=folder takes), or a dataset directory that command converted (with "
+        "dataset.json), used as it is. Required."
+    )
+    output_dir: str = setting(
+        help="Directory for everything the command writes: data/ (the converted images), "
+        "head/ and fine_tune/ (training runs), eval/, saved_model/, model.tflite, "
+        "labels.txt and summary.json. Must be new, empty, or this command's earlier output "
+        "(then it resumes, or says it is done). Required."
+    )
+    model_name: str = setting(
+        MAKE_CLASSIFIER_MODEL,
+        "Net to fine-tune (a key of nets_factory.NETWORKS whose classifier is one layer on "
+        "pooled features: the MobileNets, inception_v3, resnet_*, ...).",
+        choices=MODEL_NAMES,
+    )
+    checkpoint_path: str = setting(
+        "imagenet",
+        "Weights to start from: 'imagenet' (the published ImageNet checkpoint of "
+        "--model_name, downloaded once into the cache), or a checkpoint prefix, file or "
+        "directory.",
+    )
+    image_size: int | None = setting(
+        None,
+        "Height and width the net sees. None: the published checkpoint's (else the net's "
+        "default).",
+        lower_bound=1,
+    )
+    train_epochs: int = setting(
+        5, "Epochs of head-only training (the new classifier on the frozen body).", lower_bound=1
+    )
+    batch_size: int = setting(32, "Examples per training step.", lower_bound=1)
+    learning_rate: float = setting(
+        0.005, "Learning rate of head-only training (SGD with --momentum).", lower_bound=0
+    )
+    momentum: float = setting(0.9, "Momentum of the SGD optimizer (0: plain SGD).", lower_bound=0)
+    dropout_rate: float = setting(
+        0.2, "Dropout on the features the new classifier sees during head-only training."
+    )
+    label_smoothing: float = setting(0.1, "Label smoothing of the training loss.", lower_bound=0)
+    weight_decay: float = setting(
+        0.00004, "L2 weight decay (TF-Slim's) on the classifier, and on all layers when "
+        "fine-tuning.", lower_bound=0
+    )
+    do_fine_tuning: bool = setting(
+        False,
+        "After head-only training, also train all layers (TF-Slim's second phase), at "
+        "--fine_tuning_learning_rate for --fine_tuning_epochs, with the net's training "
+        "preprocessing (random crops, flips, colour).",
+    )
+    fine_tuning_epochs: int | None = setting(
+        None, "Epochs of fine-tuning all layers. None: --train_epochs.", lower_bound=1
+    )
+    fine_tuning_learning_rate: float | None = setting(
+        None,
+        "Learning rate of fine-tuning all layers (cosine decay to 1% of it). None: "
+        "--learning_rate / 10.",
+        lower_bound=0,
+    )
+    batch_norm_decay: float | None = setting(
+        None,
+        "Moving-average decay of the batch norms while fine-tuning all layers. None: fit "
+        "to the run's length (about 1 - 10/steps; TF-Slim's 0.9997 would leave the "
+        "ImageNet statistics in place in a short run).",
+    )
+    cache_features: str = setting(
+        "auto",
+        "Head-only training computes each image's body features once and trains the "
+        "classifier on them (the body runs in evaluation mode, without augmentation). "
+        "auto: when they fit in memory (at most 2 GiB and a quarter of what is free); "
+        "none: run the body on every step.",
+        choices=CACHE_FEATURES,
+    )
+    validation_fraction: float = setting(
+        0.2,
+        "Share of each class held out for validation when converting a class folder "
+        "(as download_and_convert_data's flag). Not used for a converted dataset.",
+    )
+    random_seed: int = setting(0, "Seed of the split, the example order and initialisation.")
+    mixed_precision: str = setting(
+        "auto",
+        "Compute dtype: auto (bfloat16 where it is fast, else float32), bfloat16, float16 "
+        "(GPUs) or float32. Variables and checkpoints stay float32.",
+        choices=MIXED_PRECISION,
+    )
+    saved_model_dir: str | None = setting(
+        None, "Where the SavedModel goes (must not exist). None: <output_dir>/saved_model."
+    )
+    tflite_output_file: str | None = setting(
+        None, "Where the float32 TF Lite model goes. None: <output_dir>/model.tflite."
+    )
+    labels_output_file: str | None = setting(
+        None,
+        "Where the class names go, one per line in the order of the model's outputs (TF "
+        "Hub's format). None: <output_dir>/labels.txt.",
+    )
+    summaries_dir: str | None = setting(
+        None,
+        "TensorBoard logs of head-only training (train/, validation/). None: "
+        "<output_dir>/head. Fine-tuning writes its own in <output_dir>/fine_tune.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointsConfig:
+    """``python -m slimcls checkpoints``: which published checkpoints to list."""
+
+    model_name: str | None = setting(
+        None, "List only this net's published checkpoints. None: every net's.", choices=MODEL_NAMES
     )

@@ -201,9 +201,10 @@ def settings_from_run(
     from absl import flags
 
     from slimcls.model import run_info
+    from slimcls.model.pretrained import is_published  # no TensorFlow
 
     flag_values = flag_values or flags.FLAGS
-    if not checkpoint_path:
+    if not checkpoint_path or is_published(checkpoint_path):  # imagenet: no training run
         return {}
     from slimcls.core.filesystems import check_file_system
 

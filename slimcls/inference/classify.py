@@ -9,6 +9,7 @@ entry in the results; the other files are still classified.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import io
 import re
@@ -18,8 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from slimcls.model import checkpoints
-from slimcls.model import modeling
+from slimcls.model import checkpoints, modeling, pretrained
 from slimcls.config import ClassifierConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
@@ -78,7 +78,10 @@ class Classifier:
         self.config = config
         if config.labels_offset < 0:
             raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
-        self.checkpoint = checkpoints.resolve_checkpoint(config.checkpoint_path)
+        published = pretrained.is_published(config.checkpoint_path)
+        self.checkpoint = checkpoints.resolve_checkpoint(
+            pretrained.resolve_checkpoint(config.checkpoint_path, config.model_name)
+        )
         self.labels_file = config.labels_file
         # The dataset directory is read as train and eval read it (dataset_factory): a
         # converted one, a TF-Slim one (its labels.txt; the class count from the checkpoint),
@@ -94,11 +97,20 @@ class Classifier:
             dataset_classes = config.num_classes + config.labels_offset
         elif info is not None and info.num_classes:
             dataset_classes = info.num_classes
+        elif published:  # the net as published: its ImageNet classes, from the table
+            dataset_classes = pretrained.lookup(config.checkpoint_path, config.model_name)
+            dataset_classes = dataset_classes.num_classes + config.labels_offset
+            labels = labels or pretrained.imagenet_class_names(dataset_classes)
         else:
             dataset_classes = (
                 modeling.num_classes_in_checkpoint(config.model_name, self.checkpoint)
                 + config.labels_offset
             )
+        if published:
+            offset = pretrained.labels_offset_for(
+                config.checkpoint_path, config.model_name, dataset_classes, config.labels_offset
+            )
+            config = self.config = dataclasses.replace(config, labels_offset=offset)
         self.plan = modeling.plan(
             config.model_name,
             dataset_classes,
@@ -116,9 +128,11 @@ class Classifier:
         self.image_shape = self.plan.image_shape
         #: Images above this many pixels are refused from their header (None: no limit).
         self.max_image_pixels: int | None = image_codec.DEFAULT_MAX_IMAGE_PIXELS
-        self.model: SlimModel = modeling.load(
-            self.plan, self.checkpoint, bool(config.moving_average_decay)
+        #: Restored from the moving averages (asked for, or those of a published checkpoint).
+        self.moving_averages = bool(config.moving_average_decay) or pretrained.uses_moving_averages(
+            self.checkpoint
         )
+        self.model: SlimModel = modeling.load(self.plan, self.checkpoint, self.moving_averages)
         self._probabilities = tf.function(
             lambda images: tf.nn.softmax(
                 tf.cast(self.model(images, training=False)[0], tf.float32), axis=-1

@@ -12,6 +12,7 @@ training, classification and export; the outputs are written by
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -25,7 +26,7 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_factory
 from slimcls.inference.eval_report import EvalWriter
-from slimcls.model import checkpoints, memory_bounds, modeling, run_info
+from slimcls.model import checkpoints, memory_bounds, modeling, pretrained, run_info
 from slimcls.model.slim_model import SlimModel
 from slimcls.reader import input_pipeline, record_checks
 
@@ -112,10 +113,19 @@ class Evaluator:
 
     def __init__(self, config: EvalConfig) -> None:
         _check_config(config)
-        self.config = config
         self.descriptor = dataset_factory.get_dataset(
             config.dataset_name, config.dataset_split_name, config.dataset_dir
         )
+        if pretrained.is_published(config.checkpoint_path):  # ImageNet's classes only
+            offset = pretrained.labels_offset_for(
+                config.checkpoint_path,
+                config.model_name,
+                int(self.descriptor.num_classes),
+                config.labels_offset,
+            )
+            config = dataclasses.replace(config, labels_offset=offset)
+        self.config = config
+        self.moving_averages = config.use_moving_averages
         self.plan = modeling.plan(
             config.model_name,
             self.descriptor.num_classes,
@@ -188,7 +198,11 @@ class Evaluator:
             an empty split.
         """
         model = self.model
-        modeling.restore(model, prefix, self.config.use_moving_averages)
+        # A published checkpoint's moving averages are its evaluated weights (TF-Slim's).
+        self.moving_averages = self.config.use_moving_averages or pretrained.uses_moving_averages(
+            prefix
+        )
+        modeling.restore(model, prefix, self.moving_averages)
         start = time.perf_counter()
         confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
         top_k_hits = np.zeros(len(self.top_k), np.int64)
@@ -271,7 +285,7 @@ class Evaluator:
             "num_batches": num_batches,
             "global_step": checkpoints.global_step_of(prefix),
             "checkpoint": prefix,
-            "moving_averages": self.config.use_moving_averages,
+            "moving_averages": self.moving_averages,
             "dataset_dir": self.config.dataset_dir,
             "split_name": self.config.dataset_split_name,
             "model_name": self.config.model_name,
@@ -297,7 +311,9 @@ def evaluate(config: EvalConfig, checkpoint: str | None = None) -> dict[str, Any
       SlimclsError: bad config, dataset, model or checkpoint.
     """
     evaluator = Evaluator(config)
-    prefix = checkpoint or checkpoints.resolve_checkpoint(config.checkpoint_path)
+    prefix = checkpoint or checkpoints.resolve_checkpoint(
+        pretrained.resolve_checkpoint(config.checkpoint_path, config.model_name)
+    )
     metrics = evaluator.evaluate(prefix)
     if config.eval_dir:
         EvalWriter(config.eval_dir).write(metrics)

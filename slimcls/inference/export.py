@@ -148,6 +148,10 @@ def _read_json(path: str) -> Any:
         return None
 
 
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def check_output_dir(out: str, overwrite: bool) -> None:
     """``out`` may be written: it does not exist, or it is an empty directory, or (with
     ``overwrite``) an earlier export holding only the files that export wrote.
@@ -176,7 +180,7 @@ def check_output_dir(out: str, overwrite: bool) -> None:
     marker = _read_json(os.path.join(out, EXPORT_MARKER))
     if not isinstance(marker, dict) or marker.get("written_by") != WRITTEN_BY:
         raise SlimclsError(
-            f"--output_dir={out!r} holds {len(files)} files (e.g. {files[0]!r}) and is not an "
+            f"--output_dir={out!r} holds {_files(len(files))} (e.g. {files[0]!r}) and is not an "
             f"export of export_inference_graph (no {EXPORT_MARKER}); expected a new or empty "
             "directory (--overwrite replaces only an earlier export): choose another "
             "--output_dir (nothing was changed)"
@@ -185,8 +189,8 @@ def check_output_dir(out: str, overwrite: bool) -> None:
     others = [f for f in files if f not in written]
     if others:
         raise SlimclsError(
-            f"--output_dir={out!r} is an earlier export but also holds {len(others)} files it "
-            f"did not write (e.g. {others[0]!r}); replacing it would delete them: move them "
+            f"--output_dir={out!r} is an earlier export but also holds {_files(len(others))} "
+            f"it did not write (e.g. {others[0]!r}); replacing it would delete them: move them "
             "away or choose another --output_dir (nothing was changed)"
         )
     if not overwrite:
@@ -257,12 +261,12 @@ def _model_info(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
         "checkpoint": classifier.checkpoint,
         "model_name": config.classifier.model_name,
         "num_classes": classifier.num_classes,
-        "labels_offset": config.classifier.labels_offset,
+        "labels_offset": classifier.config.labels_offset,
         "image_size": classifier.plan.image_size,
         "channels": classifier.channels,
         "input_shape": list(classifier.image_shape),
         "preprocessing_name": classifier.plan.preprocessing_name,
-        "moving_averages": bool(config.classifier.moving_average_decay),
+        "moving_averages": classifier.moving_averages,
     }
 
 
@@ -324,7 +328,7 @@ def export_saved_model(
         tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch,
     ):
         labels_path = os.path.join(scratch, "labels.txt")
-        _write_labels(labels_path, classifier, config.classifier.labels_offset)
+        _write_labels(labels_path, classifier, classifier.config.labels_offset)
         module = build_serving_module(classifier, labels_path)
         with diskspace.disk_full_errors(out, needed):
             tf.io.gfile.makedirs(parent)
@@ -351,7 +355,7 @@ def export_saved_model(
                     _write_labels(
                         os.path.join(temp, TFLITE_DIR, "labels.txt"),
                         classifier,
-                        config.classifier.labels_offset,
+                        classifier.config.labels_offset,
                     )
                 info = {
                     "output_dir": out,

@@ -123,11 +123,14 @@ class RestoreReport:
     restored: tuple[str, ...]
     excluded: tuple[str, ...]
     missing: tuple[str, ...]  # absent from the checkpoint, skipped (ignore_missing_vars)
+    moving_averages: int = 0  # of the restored, read from their moving-average shadows
+    excluded_by: str = "--checkpoint_exclude_scopes"  # what excluded them, for the summary
 
     def summary(self) -> str:
+        ema = f" ({self.moving_averages} from moving averages)" if self.moving_averages else ""
         text = (
-            f"Restored {len(self.restored)} variables from {self.checkpoint}; "
-            f"{len(self.excluded)} excluded by --checkpoint_exclude_scopes, "
+            f"Restored {len(self.restored)} variables{ema} from {self.checkpoint}; "
+            f"{len(self.excluded)} excluded by {self.excluded_by}, "
             f"{len(self.missing)} missing from the checkpoint"
         )
         if self.missing:
@@ -167,6 +170,8 @@ def restore_for_finetuning(
     logits_scopes: Sequence[str] = (),
     num_classes: int | None = None,
     background_class: bool = False,
+    use_moving_averages: bool = False,
+    excluded_by: str = "--checkpoint_exclude_scopes",
 ) -> RestoreReport:
     """Restores ``variables`` from a checkpoint except those under ``exclude_scopes``.
 
@@ -180,6 +185,9 @@ def restore_for_finetuning(
       logits_scopes: the net's classifier scopes (for the suggested fix).
       num_classes: the model's class count (for the background-class hint).
       background_class: the net's published checkpoints have a background class 0.
+      use_moving_averages: restore each variable from its ``<var>/ExponentialMovingAverage``
+        shadow where the checkpoint has one (a published checkpoint's averaged weights).
+      excluded_by: what ``exclude_scopes`` came from, for the report's summary.
 
     Returns:
       A :class:`RestoreReport`.
@@ -220,8 +228,14 @@ def restore_for_finetuning(
             "is it a checkpoint of another net? Pass --ignore_missing_vars to initialise them "
             "from scratch, or exclude their scopes with --checkpoint_exclude_scopes"
         )
-    checkpoints.restore_variables(to_restore, prefix)
-    return RestoreReport(prefix, tuple(to_restore), tuple(excluded), tuple(missing))
+    name_map = {}
+    if use_moving_averages:
+        name_map = {n: checkpoints.ema_name(n) for n in to_restore}
+        name_map = {n: key for n, key in name_map.items() if key in shapes}
+    checkpoints.restore_variables(to_restore, prefix, name_map=name_map)
+    return RestoreReport(
+        prefix, tuple(to_restore), tuple(excluded), tuple(missing), len(name_map), excluded_by
+    )
 
 
 def _background_hint(

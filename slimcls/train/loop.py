@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from slimcls.config import TrainConfig
 from slimcls.core import compat
@@ -21,8 +21,9 @@ from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
 from slimcls.datasets import dataset_factory
 from slimcls.model import checkpoints, memory_bounds, model_detect, modeling, run_info
+from slimcls.nets import nets_factory
 from slimcls.reader import input_pipeline, record_checks
-from slimcls.train import distribute, hooks, optim, precision, summaries
+from slimcls.train import bn_check, distribute, hooks, optim, precision, summaries
 from slimcls.train.state import create_state, resume_or_finetune
 from slimcls.train.step import StepOptions, make_step_fn
 
@@ -48,6 +49,10 @@ class TrainResult:
     stop_reason: str | None = None  # a signal's name, or "early_stopping"
     best_checkpoint: str | None = None  # by validation accuracy, in <train_dir>/best
     best_validation_accuracy: float | None = None
+    # The batch-norm check at the end (see bn_check): accuracies compared, the warning.
+    train_mode_accuracy: float | None = None
+    eval_mode_accuracy: float | None = None
+    batch_norm_warning: str | None = None
 
 
 def _check(config: TrainConfig) -> None:
@@ -56,8 +61,15 @@ def _check(config: TrainConfig) -> None:
             raise SlimclsError(f"--{name}={getattr(config, name)}; expected at least 1")
 
 
-def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    on_start: Callable[[], object] | None = None,
+    extra_hooks: Sequence[hooks.Hook] = (),
+) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :func:`_train`.
+
+    ``extra_hooks`` run after the run's own hooks, before the checkpoint hook (a caller's
+    progress display, for example).
 
     Holds ``train_dir``'s lock from just before the state is built to the end, so a
     second training into the same directory fails at once instead of interleaving
@@ -70,7 +82,7 @@ def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> 
         # instead of drifting), for this run only: restored when it ends.
         determinism_before = compat.op_determinism(True)
     try:
-        return _train(config, on_start, lock)
+        return _train(config, on_start, lock, tuple(extra_hooks))
     finally:
         lock.release()
         if determinism_before is not None:
@@ -154,6 +166,7 @@ def _plan(config: TrainConfig) -> _Plan:
         use_grayscale=config.use_grayscale,
         labels_offset=config.labels_offset,
         compute_dtype=precision.compute_dtype(config.mixed_precision),
+        batch_norm_decay=config.batch_norm_decay,
     )
     # --batch_size is per clone (TF-Slim): a step trains on the global batch, and the
     # epoch-based schedule counts global batches.
@@ -224,7 +237,7 @@ def _seed(config: TrainConfig) -> None:
         tf.keras.utils.set_random_seed(config.random_seed)
 
 
-def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
+def _train(config: TrainConfig, on_start, lock: _TrainDirLock, extra_hooks=()) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :class:`TrainConfig`.
 
     ``on_start`` runs once everything is checked and restored, just before the first step
@@ -273,6 +286,7 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
     if on_start is not None and chief:
         on_start()
     run_hooks = _hooks(config, plan, state, chief, save_dir)
+    run_hooks[-1:-1] = extra_hooks  # the checkpoint hook stays last
     run = hooks.Run(
         config,
         state,
@@ -401,7 +415,7 @@ def _hooks(config: TrainConfig, plan: _Plan, state, chief: bool, save_dir: str) 
             )
         )
     if chief:
-        run_hooks.append(hooks.ProgressHook(config.log_every_n_steps))
+        run_hooks.append(hooks.ProgressHook(config.log_every_n_steps, bar=config.progress_bar))
         run_hooks.append(
             hooks.CsvLogHook(os.path.join(config.train_dir, TRAIN_LOG), config.log_every_n_steps)
         )
@@ -423,6 +437,18 @@ def _hooks(config: TrainConfig, plan: _Plan, state, chief: bool, save_dir: str) 
                 patience=config.early_stopping_patience,
             )
         )
+    if chief and bn_check.has_batch_norm(state.model_variables()):
+        check = _make_validation(
+            config,
+            plan.model_plan,
+            plan.descriptor,
+            state.model,
+            max_examples=bn_check.CHECK_EXAMPLES,
+        )
+        decay = config.batch_norm_decay
+        if decay is None:
+            decay = nets_factory.default_batch_norm_decay(config.model_name)
+        run_hooks.append(bn_check.BatchNormCheckHook(lambda: check()[::2], decay))
     if workers > 1:
         run_hooks.append(
             distribute.AgreedCheckpointHook(
@@ -480,6 +506,7 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
         for hook in run_hooks:
             hook.end(run)
     signal_stop = run.stop_reason if run.stop_reason in ("SIGINT", "SIGTERM") else None
+    check = next((h for h in run_hooks if isinstance(h, bn_check.BatchNormCheckHook)), None)
     return TrainResult(
         run.step,
         run.checkpoint,
@@ -491,6 +518,9 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
         stop_reason=run.stop_reason,
         best_checkpoint=run.best_checkpoint,
         best_validation_accuracy=run.best_accuracy,
+        train_mode_accuracy=check.train_accuracy if check else None,
+        eval_mode_accuracy=check.eval_accuracy if check else None,
+        batch_norm_warning=check.warning if check else None,
     )
 
 
@@ -549,8 +579,9 @@ def _steps_this_call(run: hooks.Run, config: TrainConfig, step_every: tuple[int,
     return max(1, count)
 
 
-def _make_validation(config: TrainConfig, model_plan, descriptor, model):
-    """Returns ``validate() -> (accuracy, mean loss, n)`` over every example once."""
+def _make_validation(config: TrainConfig, model_plan, descriptor, model, max_examples=None):
+    """Returns ``validate() -> (accuracy, mean loss, n)`` over every example once (the
+    first ``max_examples`` batches' worth, rounded up to whole batches, when given)."""
     dataset = input_pipeline.make_dataset(
         descriptor,
         model_plan.preprocess_fn(is_training=False),
@@ -561,6 +592,8 @@ def _make_validation(config: TrainConfig, model_plan, descriptor, model):
         num_classes=model_plan.num_classes,
         max_image_pixels=config.max_image_pixels,
     )
+    if max_examples is not None:
+        dataset = dataset.take(-(-max_examples // config.batch_size))
 
     @tf.function
     def count(images, labels):

@@ -17,6 +17,7 @@ from slimcls.train import optim
 from slimcls.model import finetune
 from slimcls.model import checkpoints
 from slimcls.model import modeling
+from slimcls.model import pretrained
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
 from slimcls.model.slim_model import SlimModel
@@ -158,14 +159,29 @@ def resume_or_finetune(
             )
         return _resume(state, latest)
     if config.checkpoint_path:
+        # --checkpoint_path=imagenet: the cached published checkpoint, its head excluded
+        # when the classes differ, its moving averages when it has them.
+        checkpoint, exclude, moving_averages, note = pretrained.finetune_source(
+            config.checkpoint_path,
+            config.model_name,
+            model_plan.num_classes,
+            config.checkpoint_exclude_scopes,
+        )
+        excluded_by = "--checkpoint_exclude_scopes"
+        if note:  # the published checkpoint's head was added to the exclusions
+            log.info("%s", note)
+            given = "--checkpoint_exclude_scopes and " if config.checkpoint_exclude_scopes else ""
+            excluded_by = given + "the new head"
         report = finetune.restore_for_finetuning(
             state.model_variables(),
-            config.checkpoint_path,
-            exclude_scopes=list(config.checkpoint_exclude_scopes),
+            checkpoint,
+            exclude_scopes=exclude,
             ignore_missing_vars=config.ignore_missing_vars,
             logits_scopes=model_plan.spec.logits_scopes,
             num_classes=model_plan.num_classes,
             background_class=model_plan.spec.background_class,
+            use_moving_averages=moving_averages,
+            excluded_by=excluded_by,
         )
         if state.ema:
             state.ema.reset()  # shadows start at the restored values
