@@ -68,11 +68,28 @@ def _visible(name: str) -> bool:
 
 
 def _class_dirs(source_dir: str) -> list[str]:
+    """Sub-folder names, sorted. Local folders are listed with ``os`` so names that are not
+    UTF-8 come back with their bytes (surrogate escapes; ``tf.io.gfile`` cannot decode them)."""
+    if "://" not in source_dir:
+        try:
+            with os.scandir(source_dir) as entries:
+                return sorted(e.name for e in entries if not _is_hidden(e.name) and e.is_dir())
+        except OSError as e:
+            raise SlimclsError(
+                f"cannot list {file_walk.display_name(source_dir)} ({e.strerror}); expected a "
+                "readable folder with one sub-folder of images per class"
+            ) from None
     return sorted(
         name.rstrip("/")
         for name in tf.io.gfile.listdir(source_dir)
         if not _is_hidden(name) and tf.io.gfile.isdir(rf.join(source_dir, name.rstrip("/")))
     )
+
+
+def class_name(dirname: str) -> str:
+    """The label of a class folder: its name, bytes that are not UTF-8 as ``\\xNN`` text
+    (``cl\\xff\\xfe``), so ``labels.txt`` stays UTF-8 and the name stays readable."""
+    return file_walk.display_name(dirname)
 
 
 def list_classes(
@@ -124,7 +141,15 @@ def _walk_classes(source_dir, seen_dirs, seen_files, skipped, allow_empty):
                 f"class folder {file_walk.display_name(class_dir)} holds no files; expected "
                 "images (remove the folder or add images)"
             )
-        files[file_walk.display_name(dirname)] = found
+        name = class_name(dirname)
+        if name in files:  # "a\xff" (bytes) and a folder literally named "a\\xff"
+            raise SlimclsError(
+                f"class folders {file_walk.display_name(class_dir)} and another one of "
+                f"{file_walk.display_name(source_dir)} have the same class name {name!r} (one "
+                "name is not UTF-8, shown with \\xNN escapes); expected distinct names: "
+                "rename one"
+            )
+        files[name] = found
     return sorted(files), files
 
 
@@ -236,6 +261,12 @@ class FolderConverter(Converter):
             classes, splits, notes = self._plan_presplit(source_dir, presplit, skipped)
             layout = "pre-split"
         rel = len(source_dir) + 1
+        # per class, its train inputs and its folder (relative, shown): for finish's check
+        self._train_inputs = [0] * len(classes)
+        for _, label in splits.get("train", []):
+            self._train_inputs[label] += 1
+        top = f"{presplit['train']}/" if presplit else ""
+        self._class_folders = [f"{top}{c}" for c in classes]
         undecodable = sum(
             file_walk.is_undecodable(p) for items in splits.values() for p, _ in items
         )
@@ -318,7 +349,20 @@ class FolderConverter(Converter):
                 f"source_dir {plan.source['source_dir']} has no decodable image for train; "
                 "expected JPEG, PNG, GIF, BMP or WebP files"
             )
-        empty = [plan.class_names[i] for i, c in enumerate(results.per_class["train"]) if c == 0]
+        kept = results.per_class["train"]
+        for i, n in enumerate(self._train_inputs):
+            if n and not kept[i]:  # every file of it was rejected: as useless as no file
+                folder = self._class_folders[i]
+                example = min(
+                    (r for r in results.rejected if r.startswith(folder + "/")), default="\t?"
+                ).replace("\t", ": ", 1)
+                raise SlimclsError(
+                    f"class folder {folder} of {plan.source['source_dir']} has no decodable "
+                    f"image for train: all {n} of its files were rejected (e.g. {example}); "
+                    "expected at least one image per class: remove the folder or fix its "
+                    "files (nothing was written)"
+                )
+        empty = [plan.class_names[i] for i, c in enumerate(kept) if c == 0]
         return [f"warning: no train image for classes {empty}"] if empty else []
 
 

@@ -23,8 +23,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from slimcls.config import ConvertConfig
+from slimcls.core import signals
+from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.core.fileio import write_text_atomic
+from slimcls.core.fileio import unwritable_errors, write_text_atomic
 from slimcls.core.locking import DirLock, pid_alive
 from slimcls.datasets import record_format as rf
 from slimcls.datasets import sharded_output
@@ -146,6 +148,16 @@ def remove_stale_workdirs(log: Callable[[str], None]) -> None:
             shutil.rmtree(os.path.join(root, n), ignore_errors=True)
 
 
+def _remove_if_empty(path: str) -> None:
+    """Removes a directory this run created when a failed run left it empty."""
+    if "://" in path:
+        return
+    try:
+        os.rmdir(path)  # only an empty directory goes
+    except OSError:
+        pass
+
+
 def _stderr_log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -196,13 +208,33 @@ class Converter:
     # ------------------------------------------------------------------ the skeleton
 
     def run(self) -> dict[str, Any]:
-        """Converts; returns the ``dataset.json`` contents (the existing ones when complete)."""
+        """Converts; returns the ``dataset.json`` contents (the existing ones when complete).
+
+        SIGTERM stops it like Ctrl-C: the staging folder, the work folder and the lock are
+        removed and :class:`~slimcls.core.signals.Terminated` says ``dataset_dir`` is as it
+        was (a swap already under way is finished first).
+        """
         cfg = self.config
         if not cfg.dataset_dir:
             raise SlimclsError("--dataset_dir is required; expected the output directory")
         if self.source_required and not cfg.source_dir:
             raise SlimclsError(self.source_required)
         name = self.output_name()
+        created = not tf.io.gfile.exists(cfg.dataset_dir)
+        try:
+            with signals.sigterm_raises(), unwritable_errors(f"--dataset_dir={cfg.dataset_dir}"):
+                return self._run(name)
+        except signals.Terminated:
+            raise signals.Terminated(
+                f"stopped by SIGTERM; {cfg.dataset_dir} holds what it held before (the partial "
+                "conversion was removed)"
+            ) from None
+        finally:
+            if created:
+                _remove_if_empty(cfg.dataset_dir)
+
+    def _run(self, name: str) -> dict[str, Any]:
+        cfg = self.config
         lock = (
             contextlib.nullcontext()
             if "://" in cfg.dataset_dir
@@ -211,10 +243,10 @@ class Converter:
         with lock:
             output = sharded_output.OutputPlan(cfg.dataset_dir, name, cfg.overwrite, log=self.log)
             output.check()  # before the input is read or downloaded: nothing to convert into
+            remove_stale_workdirs(self.log)  # also when there is nothing to do
             if output.is_complete() and not cfg.overwrite:
                 output.prepare()  # says there is nothing to do
                 return rf.read_dataset_json(cfg.dataset_dir)
-            remove_stale_workdirs(self.log)
             workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-{self.name}-")
             try:
                 plan = self.plan(workdir)  # validate the input before anything is written
@@ -269,13 +301,15 @@ class Converter:
                 out_dir, name, split, n_shards, sp.expected, single_file=single
             ) as writer:
                 for encoded in parallel_map(plan.encode_chunk, sp.chunks, cfg.num_workers):
+                    rejected = 0
                     for label, record, note in encoded:
                         if record is None:
                             results.rejected.append(note)
+                            rejected += 1
                         else:
                             writer.write(record)
                             class_counts[label] += 1
-                    progress.update(len(encoded))
+                    progress.update(len(encoded), rejected=rejected)
             progress.close()
             results.counts[split] = writer.count
             results.shards[split] = n_shards

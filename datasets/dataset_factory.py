@@ -34,6 +34,7 @@ from tf_slim.data import tfexample_decoder
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.core.filesystems import check_file_system
 from slimcls.datasets import record_format
 
 log = logging.getLogger("slimcls.datasets")
@@ -213,6 +214,7 @@ def get_dataset_info(name: str | None, dataset_dir: str) -> DatasetInfo:
     """
     if not dataset_dir:
         raise SlimclsError("dataset_dir is empty; expected a directory holding dataset.json")
+    check_file_system(dataset_dir, "dataset_dir")
     record_format.check_not_mid_conversion(dataset_dir)
     if tf.io.gfile.exists(record_format.join(dataset_dir, record_format.DATASET_JSON)):
         info = record_format.read_dataset_json(dataset_dir)
@@ -299,6 +301,7 @@ def get_dataset(
     """
     if not dataset_dir:
         raise SlimclsError("dataset_dir is empty; expected a directory holding dataset.json")
+    check_file_system(dataset_dir, "dataset_dir")
     record_format.check_not_mid_conversion(dataset_dir)
     if tf.io.gfile.exists(record_format.join(dataset_dir, record_format.DATASET_JSON)):
         desc = _from_dataset_json(name, split_name, dataset_dir, file_pattern)

@@ -44,6 +44,9 @@ def _die_with_parent(parent_pid: int) -> None:
             pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
+    # A forked worker inherits the parent's SIGTERM handler (raise Terminated); a SIGTERM
+    # sent to the whole process group should simply end the worker.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def watch() -> None:
         while True:

@@ -42,6 +42,7 @@ class Progress:
         self.log_every_s = log_every_s
         self.unit = unit
         self.n = 0
+        self.rejected = 0
         self.start = time.monotonic()
         self._last = self.start
         self._closed = False
@@ -51,15 +52,19 @@ class Progress:
         return self.n / elapsed if elapsed > 0 else 0.0
 
     def line(self) -> str:
+        """``desc: kept/total images[, R rejected] (P%), rate, ETA``: the first count is what
+        was kept (the summary's count); the percentage and the ETA count rejected ones too."""
         rate = self.rate()
+        kept = self.n - self.rejected
+        rejected = f", {self.rejected} rejected" if self.rejected else ""
         if self.total:
             eta = (self.total - self.n) / rate if rate > 0 else float("inf")
             pct = 100.0 * self.n / self.total
             return (
-                f"{self.desc}: {self.n:.0f}/{self.total} {self.unit} ({pct:.0f}%), "
+                f"{self.desc}: {kept:.0f}/{self.total} {self.unit}{rejected} ({pct:.0f}%), "
                 f"{rate:.0f} {self.unit}/s, ETA {_fmt_seconds(eta)}"
             )
-        return f"{self.desc}: {self.n:.0f} {self.unit}, {rate:.0f} {self.unit}/s"
+        return f"{self.desc}: {kept:.0f} {self.unit}{rejected}, {rate:.0f} {self.unit}/s"
 
     def _bar(self) -> str:
         width = 30
@@ -67,8 +72,10 @@ class Progress:
         filled = int(frac * width)
         return f"\r[{'#' * filled}{'.' * (width - filled)}] {self.line()}\033[K"
 
-    def update(self, n: int = 1) -> None:
+    def update(self, n: int = 1, rejected: int = 0) -> None:
+        """``n`` more inputs done, ``rejected`` of them left out (not counted as kept)."""
         self.n += n
+        self.rejected += rejected
         now = time.monotonic()
         if self.is_tty:
             if now - self._last >= 0.1:

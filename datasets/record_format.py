@@ -136,9 +136,22 @@ def basename(path: str) -> str:
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
+#: Longest dataset or split name: a shard's file name holds both (``<name>_<split>_00000-of-
+#: 00001.tfrecord.tmp``, at most 229 bytes), within the 255 bytes file systems allow.
+MAX_NAME_CHARS = 100
+
+
 def validate_name(name: str, what: str = "dataset name") -> str:
+    """``name`` when it can start a shard's file name, else one-line SlimclsError."""
     if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise SlimclsError(f"{what} {name!r} is invalid; expected letters, digits, '.', '_' or '-'")
+        shown = repr(name) if len(str(name)) <= 60 else repr(name[:40]) + "..."
+        raise SlimclsError(f"{what} {shown} is invalid; expected letters, digits, '.', '_' or '-'")
+    if len(name) > MAX_NAME_CHARS:
+        raise SlimclsError(
+            f"{what} {name[:40]!r}... is {len(name)} characters long; expected at most "
+            f"{MAX_NAME_CHARS} (it starts every shard's file name, which the file system "
+            "limits to 255 bytes)"
+        )
     return name
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.image_codec import encode_png
 
-from slimcls.core import diskspace
+from slimcls.core import diskspace, signals
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic
@@ -184,7 +184,17 @@ class OutputPlan:
         return True
 
     def discard(self) -> None:
-        """Removes the staging folder (a failed conversion); the old dataset stays."""
+        """Removes the staging folder (a failed conversion); the old dataset stays.
+
+        A staging folder whose swap has begun (``swap.json``) is kept: it holds the only
+        copy of the new files not moved yet, and any later run finishes the swap.
+        """
+        if tf.io.gfile.exists(rf.join(self.staging, _SWAP_FILE)):
+            self.log(
+                f"{self.dataset_dir}: the swap of the new dataset was interrupted; run the "
+                "conversion again (or --dataset_name=adopt) to finish it"
+            )
+            return
         if tf.io.gfile.isdir(self.staging):
             tf.io.gfile.rmtree(self.staging)
 
@@ -236,8 +246,9 @@ class OutputPlan:
             new.append(rf.REJECTED_FILENAME)
         old = sorted(self._owned(self._info()))
         swap = {"old": old, "new": new}
-        write_text_atomic(rf.join(self.staging, _SWAP_FILE), json.dumps(swap) + "\n")
-        self._swap()
+        with signals.deferred():  # Ctrl-C or SIGTERM wait the few renames of the swap out
+            write_text_atomic(rf.join(self.staging, _SWAP_FILE), json.dumps(swap) + "\n")
+            self._swap()
         return info
 
     def _swap(self) -> None:

@@ -10,7 +10,7 @@ Names of variables (``<scope>/fc6/weights``), end points and ops (``fc8/squeezed
 
 End points: in graph mode (TF1 graphs, ``tf.function``) the layers add their outputs to a
 graph collection, as in TF-Slim, whose entries are named by the layers' scopes. Executed
-eagerly (the first, variable-creating call of :class:`slimcls.slim_model.SlimModel`) that
+eagerly (the first, variable-creating call of :class:`slimcls.model.slim_model.SlimModel`) that
 fails in tf_slim (``max_pool2d``'s name scope is None there) and collections do not exist,
 so :class:`EndPoints` records the outputs itself under the same names.
 """

@@ -12,7 +12,7 @@ The nine inception modules differ only in their channel counts, so they are a ta
 
 End points are a plain dict filled as the layers are built (no graph collections), so they
 are the same in TF1 graphs, in ``tf.function`` and when executed eagerly (the first call
-of :class:`slimcls.slim_model.SlimModel`).
+of :class:`slimcls.model.slim_model.SlimModel`).
 """
 
 from __future__ import annotations

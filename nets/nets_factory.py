@@ -2,7 +2,7 @@
 
 ``get_network_fn`` keeps TF-Slim's entry point; the returned function works in TF1 graph
 mode (``tf.compat.v1`` graphs and placeholders) and inside
-:class:`slimcls.slim_model.SlimModel` (eager and ``tf.function``).
+:class:`slimcls.model.slim_model.SlimModel` (eager and ``tf.function``).
 
 Every registered net returns 2-D logits ``[batch, num_classes]`` and the end points
 ``Logits`` and ``Predictions``. The nets that return 4-D logits or lack those
@@ -306,19 +306,62 @@ def get_network_fn(
     return network_fn
 
 
-def arg_scope_fn(name: str, weight_decay: float = 0.0) -> Callable[[], Iterator]:
+def arg_scope_fn(
+    name: str, weight_decay: float = 0.0, batch_norm_decay: float | None = None
+) -> Callable[[], Iterator]:
     """A zero-argument callable entering the net's arg scope, for ``SlimModel(arg_scope=)``.
 
     Example: ``SlimModel(spec.fn, 10, arg_scope=arg_scope_fn("cifarnet", 4e-3))``.
+
+    Args:
+      batch_norm_decay: moving-average decay of every batch norm of the net (see
+        :func:`with_batch_norm_decay`). None: the net's own (TF-Slim's) value.
     """
     spec = get_spec(name)
 
     @contextlib.contextmanager
     def scope():
-        with slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)):
-            yield
+        sc = spec.arg_scope(weight_decay=weight_decay)
+        if batch_norm_decay is None:
+            with slim.arg_scope(sc):
+                yield
+            return
+        with slim.arg_scope(with_batch_norm_decay(sc, batch_norm_decay)):
+            with slim.arg_scope([slim.batch_norm], decay=batch_norm_decay):
+                yield
 
     return scope
+
+
+def default_batch_norm_decay(name: str) -> float | None:
+    """The batch-norm decay net ``name``'s own arg scope sets (TF-Slim's), or None."""
+    for op_key, kwargs in get_spec(name).arg_scope().items():
+        if "batch_norm" in op_key and kwargs.get("decay") is not None:
+            return float(kwargs["decay"])
+        params = kwargs.get("normalizer_params")
+        if isinstance(params, dict) and params.get("decay") is not None:
+            return float(params["decay"])
+    return None
+
+
+def with_batch_norm_decay(scope: dict, decay: float) -> dict:
+    """A copy of an arg-scope dict whose batch norms use moving-average ``decay``.
+
+    The nets set their decay in one of two places: ``slim.batch_norm``'s own arg scope
+    (MobileNets, NASNet, ResNet) or the ``normalizer_params`` of the layers it follows
+    (Inception); both are replaced. Combined with an inner
+    ``slim.arg_scope([slim.batch_norm], decay=decay)`` for nets that set neither.
+    """
+    out = {}
+    for op_key, kwargs in scope.items():
+        kwargs = dict(kwargs)
+        if "batch_norm" in op_key:
+            kwargs["decay"] = decay
+        params = kwargs.get("normalizer_params")
+        if isinstance(params, dict) and "decay" in params:
+            kwargs["normalizer_params"] = {**params, "decay": decay}
+        out[op_key] = kwargs
+    return out
 
 
 def image_spec(name: str) -> NetSpec:

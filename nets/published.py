@@ -14,7 +14,7 @@ without a slimcls net are listed in :data:`WITHOUT_SLIMCLS_NET` with the reason.
 The archives cannot be downloaded here, so each record says in a comment what its
 ``checkpoint`` (the file or prefix inside the archive) was derived from. Where the READMEs
 do not name it, the name is the one the archive family uses elsewhere; slimcls's download
-(:mod:`slimcls.pretrained`) still finds the checkpoint when an archive differs (a sole
+(:mod:`slimcls.model.pretrained`) still finds the checkpoint when an archive differs (a sole
 checkpoint in it is used, and said so), and refuses an archive holding none or several.
 
 This module imports nothing from TensorFlow: ``--help`` and ``checkpoints`` listings read

@@ -10,6 +10,7 @@ COMMANDS = (
     "eval_image_classifier",
     "classify_image",
     "export_inference_graph",
+    "make_image_classifier",
     "checkpoints",
 )
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from slimcls import modeling
+from slimcls.model import modeling
 from slimcls.core.compat import tf
 from slimcls.nets import published
 

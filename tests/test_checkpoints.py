@@ -6,7 +6,7 @@ import uuid
 import numpy as np
 import pytest
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 
@@ -170,7 +170,7 @@ def test_bad_newest_checkpoint_is_named_and_the_newest_good_one_used(tmp_path, f
     problem = checkpoints.verify(third)
     assert problem and ("index" in problem if fault == "no_index" else "checksum" in problem)
     assert checkpoints.verify(second) is None
-    with caplog.at_level("WARNING", logger="slimcls.checkpoints"):
+    with caplog.at_level("WARNING", logger="slimcls.model.checkpoints"):
         assert checkpoints.resolve_checkpoint(str(tmp_path)) == second
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert third in warning and f"using {second} instead" in warning and "\n" not in warning
@@ -282,7 +282,7 @@ def test_old_checkpoints_go_first_only_when_the_disk_needs_it(tmp_path, monkeypa
         [tf.convert_to_tensor(v) for _, v in sorted(_tensors(4).items())], sorted(_tensors(4))
     )
     _free(monkeypatch, tmp_path, needed - size // 2)  # fits once one old bundle is gone
-    with caplog.at_level("WARNING", logger="slimcls.checkpoints"):
+    with caplog.at_level("WARNING", logger="slimcls.model.checkpoints"):
         checkpoints.save_checkpoint(_tensors(4), str(tmp_path), step=4, max_to_keep=3)
     assert "deleting old checkpoint" in caplog.text and "model.ckpt-1" in caplog.text
     assert [checkpoints.step_of(p) for p in checkpoints.all_checkpoints(str(tmp_path))] == [2, 3, 4]

@@ -114,7 +114,9 @@ def test_missing_required_flag_is_an_error_naming_it(command):
 def test_model_names_are_the_registry_image_nets():
     from slimcls.nets.nets_factory import NETWORKS
 
+    # The image nets are offered; the video nets are refused by name, with the reason.
     assert list(config.MODEL_NAMES) == sorted(n for n, s in NETWORKS.items() if not s.video)
+    assert sorted(config.VIDEO_MODEL_NAMES) == sorted(n for n, s in NETWORKS.items() if s.video)
     assert "inception_v3" in config.MODEL_NAMES and "i3d" not in config.MODEL_NAMES
 
 
@@ -129,7 +131,7 @@ def test_model_names_load_without_tensorflow():
 
 def test_every_optimizer_and_decay_choice_is_built():
     """The flags' choices are exactly what the library builds (a choice it lacks fails)."""
-    from slimcls import optim
+    from slimcls.train import optim
 
     for name in config.OPTIMIZERS:
         assert optim.create_optimizer(config.OptimizerConfig(optimizer=name), 0.1) is not None
@@ -177,3 +179,24 @@ def test_help_version_and_flag_errors_exit_without_tensorflow():
         imported = [ln.split("|")[-1].strip() for ln in proc.stderr.splitlines()
                     if ln.startswith("import time:")]  # fmt: skip
         assert "tensorflow" not in imported and "absl.flags" in imported
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_is_plain_user_facing_text(name):
+    """--help starts with what the command does and a usage example, in plain text: no
+    reST markup, no words about the code (module, class, config object)."""
+    proc = _python("-m", f"slimcls.{name}", "--help")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout
+    assert text.startswith(f"{name}: ")
+    description = text.split(f"flags of {name}:")[0]
+    assert any(line.strip().startswith(name + " --") for line in description.splitlines())
+    for internal in ("``", "::", ":class:", ":mod:", "This module", "slimcls.", "NETWORKS["):
+        assert internal not in text, f"{internal!r} in {name} --help"
+
+
+def test_plain_text_takes_out_rest_markup():
+    from slimcls.cli import plain_text
+
+    doc = "Uses ``serving_default`` of :class:`slimcls.x.Y`.\n\nExample::\n\n    cmd --a\n"
+    assert plain_text(doc) == "Uses serving_default of slimcls.x.Y.\n\nExample:\n\n    cmd --a\n"

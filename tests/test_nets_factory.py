@@ -148,7 +148,7 @@ def test_feature_mode_unsupported_is_a_clear_error():
 def test_tfslim_api_builds_tfslim_variables_and_slimcls_adds_its_keywords():
     """get_network_fn is TF-Slim's API: NASNet's evaluation graph has no auxiliary head there
     (as in research/slim); slimcls's own wrapper passes always_build_aux_head from the table."""
-    from slimcls import modeling
+    from slimcls.model import modeling
 
     with tf.Graph().as_default():
         images = tf.compat.v1.placeholder(tf.float32, [1, 32, 32, 3])

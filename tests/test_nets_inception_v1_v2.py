@@ -24,7 +24,7 @@ from test_nets_zoo_a import _digest
 
 from slimcls.core.compat import tf
 from slimcls.nets import inception, inception_v1, inception_v2, net_table, nets_factory
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted "name:shape"
 # lines) with 1001 classes at 224 under the net's own arg scope.

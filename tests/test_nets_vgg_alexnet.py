@@ -21,7 +21,7 @@ from test_nets_zoo_a import _digest
 
 from slimcls.core.compat import tf
 from slimcls.nets import alexnet, net_table, nets_factory, overfeat, vgg
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 # (module, net, arg scope, input side) -> TF-Slim's (all elements, trainable elements,
 # sha256[:16] of the sorted "name:shape" lines) with 1000 classes.

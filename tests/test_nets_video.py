@@ -18,7 +18,7 @@ import pytest
 from helpers import run_module, stderr_lines
 from test_nets_checkpoint import _graph_logits, _write_checkpoint
 
-from slimcls import modeling
+from slimcls.model import modeling
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import i3d, i3d_utils, nets_factory, s3dg

@@ -18,7 +18,7 @@ import pytest
 import tf_slim as slim
 from test_nets_checkpoint import _graph_logits, _write_checkpoint
 
-from slimcls import modeling
+from slimcls.model import modeling
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import nets_factory
@@ -276,7 +276,7 @@ def test_broken_net_module_fails_only_that_net(monkeypatch):
 
 
 def _wrapper_logits(name, num_classes, images, prefix):
-    """Logits of ``slimcls.modeling.create_model`` with the checkpoint's values by name."""
+    """Logits of ``slimcls.model.modeling.create_model`` with the checkpoint's values by name."""
     model = modeling.create_model(name, num_classes)
     model.build_variables(images.shape[1:])
     reader = tf.train.load_checkpoint(prefix)

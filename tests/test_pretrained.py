@@ -29,7 +29,9 @@ from pretrained_helpers import (
     run_command,
 )
 
-from slimcls import checkpoints, modeling, pretrained
+from slimcls.model import pretrained
+from slimcls.model import checkpoints
+from slimcls.model import modeling
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import published
 

@@ -16,8 +16,9 @@ from helpers import TOY_CLASSES, toy_train_config, write_toy_dataset
 from PIL import Image
 from pretrained_helpers import NET, RECORD, WEIGHTS, make_sources, run_command
 
-from slimcls import modeling, pretrained
-from slimcls.classify import Classifier
+from slimcls.model import pretrained
+from slimcls.model import modeling
+from slimcls.inference.classify import Classifier
 from slimcls.config import ClassifierConfig, EvalConfig
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_utils
@@ -92,7 +93,7 @@ def test_finetuning_restores_the_body_from_moving_averages_and_trains_a_new_head
 
 
 def test_eval_refuses_a_dataset_of_other_classes_before_downloading(published_env, toy):
-    from slimcls import evaluate
+    from slimcls.inference import evaluate
 
     config = EvalConfig(
         checkpoint_path="imagenet", dataset_dir=toy, model_name=NET, dataset_split_name="train"
@@ -104,7 +105,7 @@ def test_eval_refuses_a_dataset_of_other_classes_before_downloading(published_en
 
 
 def test_eval_on_imagenet_classes_uses_the_moving_averages(published_env, imagenet_like):
-    from slimcls import evaluate
+    from slimcls.inference import evaluate
 
     config = EvalConfig(
         checkpoint_path="imagenet",
@@ -154,7 +155,7 @@ def test_classify_uses_the_published_image_size_unless_given(published_env, capf
 
 
 def test_export_of_imagenet_weights(published_env, tmp_path):
-    from slimcls import export
+    from slimcls.inference import export
 
     config = export.ExportConfig(
         ClassifierConfig(checkpoint_path="imagenet", model_name=NET, eval_image_size=SIZE),

@@ -6,7 +6,8 @@ import os
 import pytest
 from absl import flags
 
-from slimcls import cli, run_info
+from slimcls import cli
+from slimcls.model import run_info
 from slimcls.cli import eval_image_classifier, export_inference_graph
 from slimcls.core.errors import SlimclsError
 

@@ -458,3 +458,19 @@ def test_upstream_summary_counts_per_test_file(tmp_path, capsys):
     }
     assert "module missing: slimcls.nets.vgg" in out
     assert "AssertionError: 3 != 4" in out
+
+
+def test_a_checkout_on_pythonpath_uses_its_own_folders(tmp_path):
+    """PYTHONPATH=<checkout> runs that checkout's nets/, preprocessing/ and datasets/, also
+    when another checkout is installed editable (a git worktree beside the main one)."""
+    code = (
+        "import slimcls.nets, slimcls.preprocessing, slimcls.datasets as d;"
+        "print(d.__file__); print(slimcls.nets.__file__); print(slimcls.preprocessing.__file__)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    for line, folder in zip(out.stdout.split(), ("datasets", "nets", "preprocessing")):
+        assert line == str(REPO / folder / "__init__.py"), out.stdout

@@ -84,7 +84,7 @@ def _main(argv: list[str]) -> int:
     _check_dataset_name(tf_slim.dataset_name, config.classifier.dataset_dir)
     from absl import logging as absl_logging
 
-    from slimcls import export as ex
+    from slimcls.inference import export as ex
     from slimcls.nets import nets_factory
 
     size = config.classifier.eval_image_size

@@ -1,1 +1,2 @@
-"""Foundation: compat (tf-slim on today's TensorFlow), errors, file I/O, disk space, locking, logs."""
+"""Foundation: compat (tf-slim on today's TensorFlow), errors, file I/O, file systems, disk
+space, locking, logs, signals."""

@@ -36,7 +36,7 @@ LOCK_FILENAME = ".slimcls.lock"
 #: ``.slimcls.lock.<pid>-<32 hex>.new`` (removed at once; a killed writer's is removed later).
 _RECORD_RE = re.compile(r"^\.slimcls\.lock\.(\d+)-[0-9a-f]{32}\.new$")
 #: How often a lock that cannot be read (being replaced) is read again before giving up.
-_ATTEMPTS = 20
+_ATTEMPTS = 10
 #: How long a takeover waits for another process's (the critical section is a few file ops).
 _MUTEX_WAIT_S = 10.0
 

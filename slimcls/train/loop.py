@@ -12,16 +12,19 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from slimcls import checkpoints, input_pipeline, modeling, optim
+from slimcls.model import checkpoints, memory_bounds, model_detect, modeling, run_info
+from slimcls.reader import input_pipeline, record_checks
+from slimcls.train import optim
 from slimcls.config import TrainConfig
 from slimcls.core import compat
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
 from slimcls.datasets import dataset_factory
-from slimcls.train import distribute, hooks, precision
+from slimcls.nets import nets_factory
+from slimcls.train import bn_check, distribute, hooks, precision
 from slimcls.train.state import create_state, resume_or_finetune
 from slimcls.train.step import StepOptions, make_step_fn
 
@@ -47,6 +50,10 @@ class TrainResult:
     stop_reason: str | None = None  # a signal's name, or "early_stopping"
     best_checkpoint: str | None = None  # by validation accuracy, in <train_dir>/best
     best_validation_accuracy: float | None = None
+    # The batch-norm check at the end (see bn_check): accuracies compared, the warning.
+    train_mode_accuracy: float | None = None
+    eval_mode_accuracy: float | None = None
+    batch_norm_warning: str | None = None
 
 
 def _check(config: TrainConfig) -> None:
@@ -55,8 +62,15 @@ def _check(config: TrainConfig) -> None:
             raise SlimclsError(f"--{name}={getattr(config, name)}; expected at least 1")
 
 
-def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    on_start: Callable[[], object] | None = None,
+    extra_hooks: Sequence[hooks.Hook] = (),
+) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :func:`_train`.
+
+    ``extra_hooks`` run after the run's own hooks, before the checkpoint hook (a caller's
+    progress display, for example).
 
     Holds ``train_dir``'s lock from just before the state is built to the end, so a
     second training into the same directory fails at once instead of interleaving
@@ -69,7 +83,7 @@ def train(config: TrainConfig, on_start: Callable[[], object] | None = None) -> 
         # instead of drifting), for this run only: restored when it ends.
         determinism_before = compat.op_determinism(True)
     try:
-        return _train(config, on_start, lock)
+        return _train(config, on_start, lock, tuple(extra_hooks))
     finally:
         lock.release()
         if determinism_before is not None:
@@ -136,6 +150,7 @@ def _plan(config: TrainConfig) -> _Plan:
       SlimclsError: anything that cannot work, before any file is written.
     """
     _check(config)
+    _check_resumed_model(config)
     # Before any TensorFlow op: logical CPU devices and the collective ops of a multi-worker
     # strategy can only be set up at program start (reading a dataset can create tensors).
     distribute.configure_local_devices(config.num_clones, config.clone_on_cpu)
@@ -152,11 +167,23 @@ def _plan(config: TrainConfig) -> _Plan:
         use_grayscale=config.use_grayscale,
         labels_offset=config.labels_offset,
         compute_dtype=precision.compute_dtype(config.mixed_precision),
+        batch_norm_decay=config.batch_norm_decay,
     )
     # --batch_size is per clone (TF-Slim): a step trains on the global batch, and the
     # epoch-based schedule counts global batches.
     replicas = strategy.num_replicas_in_sync
     global_batch_size = config.batch_size * replicas
+    on_gpu = bool(tf.config.list_logical_devices("GPU")) and not config.clone_on_cpu
+    memory_bounds.check(  # an image size that cannot fit fails now, not after minutes
+        size_flag="--train_image_size",
+        image_size=model_plan.image_size,
+        channels=1 if config.use_grayscale else int(descriptor.channels or 3),
+        batch_size=global_batch_size,
+        model_name=config.model_name,
+        default_size=model_plan.spec.default_image_size,
+        training=True,
+        on_gpu=on_gpu,
+    )
     if global_batch_size > descriptor.num_samples:
         times = f" x {replicas} replicas = {global_batch_size}" if replicas > 1 else ""
         raise SlimclsError(
@@ -176,6 +203,34 @@ def _plan(config: TrainConfig) -> _Plan:
     return _Plan(descriptor, validation, model_plan, strategy, global_batch_size)
 
 
+def _check_resumed_model(config: TrainConfig) -> None:
+    """A run is resumed with the net it trained: another ``--model_name`` is an error
+    saying both ways out (a new ``--train_dir``, or the run's ``--model_name``).
+
+    The run's net is the one in its ``flags.txt``, else (a directory of checkpoints from
+    elsewhere) the one its newest checkpoint holds.
+    """
+    if "://" not in config.train_dir and not os.path.isdir(config.train_dir):
+        return
+    latest = checkpoints.latest_checkpoint(config.train_dir)
+    if latest is None:
+        return
+    recorded = run_info.read_run_flags(config.train_dir).get("model_name")
+    if isinstance(recorded, str) and recorded:
+        held, what = [recorded], f"a run of {recorded} (its flags.txt)"
+    else:
+        held, scope = model_detect.nets_holding(latest)
+        what = f"checkpoints of {model_detect.describe(held, scope)}"
+    if not held or config.model_name in held:
+        return
+    fix = f"--model_name={held[0]}" if len(held) == 1 else f"--model_name=<one of {held}>"
+    raise SlimclsError(
+        f"--train_dir={config.train_dir} holds {what}, newest {os.path.basename(latest)}, "
+        f"not --model_name={config.model_name}: to train {config.model_name}, pass a new "
+        f"--train_dir; to continue this run, pass {fix}"
+    )
+
+
 def _seed(config: TrainConfig) -> None:
     # --deterministic's op determinism is turned on (and off) by train(); the input
     # pipeline is already deterministic with a seed.
@@ -183,7 +238,7 @@ def _seed(config: TrainConfig) -> None:
         tf.keras.utils.set_random_seed(config.random_seed)
 
 
-def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
+def _train(config: TrainConfig, on_start, lock: _TrainDirLock, extra_hooks=()) -> TrainResult:
     """Trains ``config.model_name`` on a converted dataset; see :class:`TrainConfig`.
 
     ``on_start`` runs once everything is checked and restored, just before the first step
@@ -232,6 +287,7 @@ def _train(config: TrainConfig, on_start, lock: _TrainDirLock) -> TrainResult:
     if on_start is not None and chief:
         on_start()
     run_hooks = _hooks(config, plan, state, chief, save_dir)
+    run_hooks[-1:-1] = extra_hooks  # the checkpoint hook stays last
     run = hooks.Run(
         config,
         state,
@@ -281,6 +337,8 @@ def _distributed_input(config: TrainConfig, plan: _Plan):
             seed=config.random_seed,
             input_context=ctx,
             cache=cache,
+            num_classes=plan.model_plan.num_classes,
+            max_image_pixels=config.max_image_pixels,
         )
         options = tf.data.Options()
         # tf.data's threads sized from the cores this process may use (its affinity: a
@@ -358,7 +416,7 @@ def _hooks(config: TrainConfig, plan: _Plan, state, chief: bool, save_dir: str) 
             )
         )
     if chief:
-        run_hooks.append(hooks.ProgressHook(config.log_every_n_steps))
+        run_hooks.append(hooks.ProgressHook(config.log_every_n_steps, bar=config.progress_bar))
         run_hooks.append(
             hooks.CsvLogHook(os.path.join(config.train_dir, TRAIN_LOG), config.log_every_n_steps)
         )
@@ -380,6 +438,18 @@ def _hooks(config: TrainConfig, plan: _Plan, state, chief: bool, save_dir: str) 
                 patience=config.early_stopping_patience,
             )
         )
+    if chief and bn_check.has_batch_norm(state.model_variables()):
+        check = _make_validation(
+            config,
+            plan.model_plan,
+            plan.descriptor,
+            state.model,
+            max_examples=bn_check.CHECK_EXAMPLES,
+        )
+        decay = config.batch_norm_decay
+        if decay is None:
+            decay = nets_factory.default_batch_norm_decay(config.model_name)
+        run_hooks.append(bn_check.BatchNormCheckHook(lambda: check()[::2], decay))
     if workers > 1:
         run_hooks.append(
             distribute.AgreedCheckpointHook(
@@ -413,6 +483,8 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
                 outputs = step_fn(iterator, num_steps)
             except tf.errors.DataLossError as e:  # tf.data does not name the file
                 raise _data_loss(e, config) from None
+            except tf.errors.InvalidArgumentError as e:  # a bad record: name it
+                raise (_bad_record(e, config, [config.dataset_split_name]) or e) from None
             run.images = outputs.pop("images", None)
             run.values = {k: float(v) for k, v in outputs.items()}  # waits for the step
             run.step = run.state.step
@@ -430,9 +502,12 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
                     hook.after_step(run)
             except tf.errors.DataLossError as e:  # validation reading a damaged shard
                 raise _data_loss(e, config) from None
+            except tf.errors.InvalidArgumentError as e:  # a bad validation record
+                raise (_bad_record(e, config, [config.validation_split_name]) or e) from None
         for hook in run_hooks:
             hook.end(run)
     signal_stop = run.stop_reason if run.stop_reason in ("SIGINT", "SIGTERM") else None
+    check = next((h for h in run_hooks if isinstance(h, bn_check.BatchNormCheckHook)), None)
     return TrainResult(
         run.step,
         run.checkpoint,
@@ -444,6 +519,9 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
         stop_reason=run.stop_reason,
         best_checkpoint=run.best_checkpoint,
         best_validation_accuracy=run.best_accuracy,
+        train_mode_accuracy=check.train_accuracy if check else None,
+        eval_mode_accuracy=check.eval_accuracy if check else None,
+        batch_norm_warning=check.warning if check else None,
     )
 
 
@@ -454,6 +532,31 @@ def _data_loss(error: tf.errors.DataLossError, config: TrainConfig) -> SlimclsEr
     for split in filter(None, splits):
         files += dataset_factory.get_dataset(config.dataset_name, split, config.dataset_dir).files
     return input_pipeline.data_loss_error(error, files, f"--dataset_dir={config.dataset_dir}")
+
+
+def _bad_record(
+    error: tf.errors.OpError, config: TrainConfig, splits
+) -> SlimclsError | None:
+    """Names the record of ``splits`` that failed the input pipeline (one line), or None
+    when ``error`` did not come from the input."""
+    if not record_checks.is_input_error(error):
+        return None
+    descriptors = [
+        dataset_factory.get_dataset(config.dataset_name, split, config.dataset_dir)
+        for split in filter(None, splits)
+    ]
+    if not descriptors:
+        return None
+    first = descriptors[0]
+    return record_checks.input_error(
+        error,
+        [path for d in descriptors for path in d.files],
+        channels=int(first.channels or 3),
+        num_classes=int(first.num_classes) - config.labels_offset,
+        labels_offset=config.labels_offset,
+        max_pixels=config.max_image_pixels,
+        what=f"split {first.split_name!r} of {config.dataset_dir}",
+    )
 
 
 def _cadences(config: TrainConfig) -> tuple[int, ...]:
@@ -479,8 +582,9 @@ def _steps_this_call(run: hooks.Run, config: TrainConfig, step_every: tuple[int,
     return max(1, count)
 
 
-def _make_validation(config: TrainConfig, model_plan, descriptor, model):
-    """Returns ``validate() -> (accuracy, mean loss, n)`` over every example once."""
+def _make_validation(config: TrainConfig, model_plan, descriptor, model, max_examples=None):
+    """Returns ``validate() -> (accuracy, mean loss, n)`` over every example once (the
+    first ``max_examples`` batches' worth, rounded up to whole batches, when given)."""
     dataset = input_pipeline.make_dataset(
         descriptor,
         model_plan.preprocess_fn(is_training=False),
@@ -488,7 +592,11 @@ def _make_validation(config: TrainConfig, model_plan, descriptor, model):
         is_training=False,
         labels_offset=config.labels_offset,
         num_parallel_calls=config.num_preprocessing_threads or None,
+        num_classes=model_plan.num_classes,
+        max_image_pixels=config.max_image_pixels,
     )
+    if max_examples is not None:
+        dataset = dataset.take(-(-max_examples // config.batch_size))
 
     @tf.function
     def count(images, labels):

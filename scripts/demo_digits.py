@@ -6,7 +6,8 @@ upscaled (bicubic) to ``--size`` pixels and saved as a grayscale PNG under
 ``<output_dir>/<digit>/<index>.png``, the layout ``download_and_convert_data
 --dataset_name=folder`` converts.
 
-Usage: python -m slimcls.demo_digits --output_dir=/tmp/digits_images [--size=32]
+Usage: python scripts/demo_digits.py --output_dir=/tmp/digits_images [--size=32]
+(needs scikit-learn: ``pip install -e '.[demo]'`` in this checkout)
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         counts = write_digits_folder(args.output_dir, args.size)
     except ImportError:
-        sys.stderr.write("demo_digits: error: needs scikit-learn: pip install -e '.[demo]'\n")
+        sys.stderr.write(
+            "demo_digits: error: needs scikit-learn: pip install scikit-learn "
+            "(in this checkout: pip install -e '.[demo]')\n"
+        )
         return 1
     total = sum(counts.values())
     print(

@@ -2,7 +2,7 @@
 
 Update rules are TF1's ``tf.compat.v1.train`` optimizers, used directly: they apply
 eagerly and inside ``tf.function`` (with XLA) to the TF2 variables of a
-:class:`~slimcls.slim_model.SlimModel`, and they keep TF-Slim's semantics exactly (for
+:class:`~slimcls.model.slim_model.SlimModel`, and they keep TF-Slim's semantics exactly (for
 example RMSProp adds epsilon inside the square root, ``sqrt(ms + eps)``, where Keras
 adds it outside). Their slot variables already carry TF1 checkpoint names
 (``CifarNet/conv1/weights/Momentum``, ``.../RMSProp_1``), and Adam's ``beta1_power`` and
@@ -14,15 +14,17 @@ TF1 graph collections), so they run inside an XLA-compiled train step.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 
 from slimcls.config import DECAY_TYPES, OPTIMIZERS, LearningRateConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.slim_model import variable_name
+from slimcls.model.slim_model import variable_name
 
 Schedule = Callable[[tf.Tensor], tf.Tensor]
+log = logging.getLogger("slimcls.train")
 
 
 def decay_steps(num_samples: int, batch_size: int, num_epochs_per_decay: float) -> int:
@@ -97,6 +99,27 @@ def learning_rate_schedule(
     return schedule
 
 
+#: Above this --opt_epsilon Adam's steps are damped (see :func:`adam_epsilon_warning`).
+ADAM_EPSILON_WARN = 1e-3
+
+
+def adam_epsilon_warning(config: OptimizerConfig) -> str | None:
+    """One line when ``--optimizer=adam`` runs with a large ``--opt_epsilon``, else None.
+
+    TF-Slim's default 1.0 suits its RMSProp (epsilon inside the square root) but turns
+    Adam into plain momentum SGD at ``learning_rate`` x gradient: Adam's step is
+    ``m / (sqrt(v) + epsilon)`` and ``sqrt(v)`` (the gradient's scale, typically well
+    below 1) vanishes beside 1.0, so training barely moves. Kept for TF-Slim's scripts.
+    """
+    if config.optimizer != "adam" or config.opt_epsilon <= ADAM_EPSILON_WARN:
+        return None
+    return (
+        f"--optimizer=adam with --opt_epsilon={config.opt_epsilon:g} (TF-Slim's default) "
+        "damps Adam into small plain-SGD steps, so training barely moves; for Adam's usual "
+        "behaviour pass --opt_epsilon=1e-8 (Keras and PyTorch use 1e-7 / 1e-8)"
+    )
+
+
 def create_optimizer(
     config: OptimizerConfig, learning_rate: float | tf.Variable
 ) -> tf.compat.v1.train.Optimizer:
@@ -122,6 +145,9 @@ def create_optimizer(
             learning_rate, initial_accumulator_value=config.adagrad_initial_accumulator_value
         )
     if name == "adam":
+        warning = adam_epsilon_warning(config)
+        if warning:
+            log.warning("%s", warning)
         return v1.AdamOptimizer(
             learning_rate,
             beta1=config.adam_beta1,

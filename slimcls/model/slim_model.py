@@ -122,11 +122,14 @@ class SlimModel(tf.keras.layers.Layer):
         self.sync_batch_norm = False
 
     @tf.compat.v1.keras.utils.track_tf1_style_variables
-    def call(self, images: tf.Tensor, training: bool = False):
+    def call(self, images: tf.Tensor, training: bool = False, features: bool = False):
         """Returns ``(logits, end_points)`` for a batch of preprocessed images.
 
         Logits (and AuxLogits) are float32 whatever the compute dtype, so losses and
-        metrics are computed in float32.
+        metrics are computed in float32. ``features=True`` calls the net with
+        ``num_classes=0`` instead: the first result is then its pre-logits features (what
+        its classifier layer takes), computed with this model's variables (nothing new is
+        created), also as float32.
         """
         scope = self._arg_scope() if self._arg_scope else contextlib.nullcontext()
         # The first (building) call always runs in float32: variables, and the weight-decay
@@ -142,7 +145,7 @@ class SlimModel(tf.keras.layers.Layer):
         with scope, precision, sync:
             logits, end_points = self._net_fn(
                 tf.cast(images, self.compute_dtype_) if mixed else images,
-                num_classes=self.num_classes,
+                num_classes=0 if features else self.num_classes,
                 is_training=training,
                 **self._net_kwargs,
             )

@@ -504,7 +504,7 @@ def check_matches_net(
     Raises:
       SlimclsError: unreadable, another net's checkpoint, or other shapes.
     """
-    from slimcls import checkpoints
+    from slimcls.model import checkpoints
     from slimcls.core.compat import tf
 
     try:

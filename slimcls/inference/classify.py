@@ -2,7 +2,7 @@
 
 Images are decoded and preprocessed exactly as eval sees them (``tf.io.decode_image`` to
 the dataset's channel count, then the net's eval preprocessing), and the same decode +
-preprocess functions run inside the exported SavedModel (``slimcls.export``), so the
+preprocess functions run inside the exported SavedModel (``slimcls.inference.export``), so the
 two give the same predictions. A file that cannot be read or decoded becomes an error
 entry in the results; the other files are still classified.
 """
@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from slimcls import checkpoints, modeling, pretrained
+from slimcls.model import checkpoints, modeling, pretrained
 from slimcls.config import ClassifierConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_factory, dataset_utils, file_walk, image_codec
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
@@ -70,7 +70,7 @@ class Classifier:
       names: class names, index = the net's class id.
       checkpoint: the resolved checkpoint prefix.
       labels_file: the labels file the names came from (None: ids only).
-      plan: the resolved :class:`~slimcls.modeling.ModelPlan`.
+      plan: the resolved :class:`~slimcls.model.modeling.ModelPlan`.
       channels, image_shape: decoding channels, preprocessed shape.
     """
 

@@ -5,24 +5,25 @@ same way: which net, which preprocessing, at which image size, for how many chan
 and classes (after ``labels_offset``), in which compute dtype, restored from which
 checkpoint, raw weights or moving averages. :func:`plan` resolves and checks them once
 into a :class:`ModelPlan`; :func:`build` and :func:`load` make the
-:class:`~slimcls.slim_model.SlimModel` of a plan. A mismatch between the tools (eval
+:class:`~slimcls.model.slim_model.SlimModel` of a plan. A mismatch between the tools (eval
 seeing other pixels than training) then cannot happen by construction.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.logs import quiet_tensorflow_info
 from slimcls.nets import nets_factory
 from slimcls.preprocessing import preprocessing_factory
 from slimcls.preprocessing.common import BatchedPreprocess
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 Preprocess = Callable[[tf.Tensor], tf.Tensor]
 
@@ -40,6 +41,8 @@ class ModelPlan:
       use_grayscale: preprocessing converts to one channel.
       labels_offset: class ``i`` of the net is dataset label ``i + labels_offset``.
       compute_dtype: ``float32``, ``bfloat16`` or ``float16`` (variables stay float32).
+      batch_norm_decay: moving-average decay of the net's batch norms (None: the net's
+        own, TF-Slim's value).
     """
 
     model_name: str
@@ -50,6 +53,7 @@ class ModelPlan:
     use_grayscale: bool = False
     labels_offset: int = 0
     compute_dtype: str = "float32"
+    batch_norm_decay: float | None = None
 
     @property
     def spec(self) -> nets_factory.NetSpec:
@@ -91,6 +95,7 @@ def plan(
     labels_offset: int = 0,
     compute_dtype: str | None = None,
     size_flag: str = "--train_image_size",
+    batch_norm_decay: float | None = None,
 ) -> ModelPlan:
     """Resolves defaults (the net's preprocessing and size) and checks every value.
 
@@ -101,8 +106,8 @@ def plan(
 
     Raises:
       SlimclsError: unknown net or preprocessing, a video net, an image size below the
-        net's minimum, no classes left after ``labels_offset``, or channels other than 1
-        or 3.
+        net's minimum, no classes left after ``labels_offset``, channels other than 1
+        or 3, or a ``batch_norm_decay`` outside [0, 1].
     """
     spec = nets_factory.image_spec(model_name)
     size = int(image_size or spec.default_image_size)
@@ -116,6 +121,10 @@ def plan(
         )
     if channels not in (1, 3):
         raise SlimclsError(f"images with {channels} channels; expected 1 or 3")
+    if batch_norm_decay is not None and not 0.0 <= batch_norm_decay <= 1.0:
+        raise SlimclsError(
+            f"--batch_norm_decay={batch_norm_decay}; expected a value in [0, 1] (e.g. 0.99)"
+        )
     name = preprocessing_name or spec.preprocessing
     preprocessing_factory.resolve(name)  # fails now, with the choices, not at first use
     return ModelPlan(
@@ -127,6 +136,7 @@ def plan(
         use_grayscale=use_grayscale,
         labels_offset=labels_offset,
         compute_dtype=compute_dtype or "float32",
+        batch_norm_decay=batch_norm_decay,
     )
 
 
@@ -135,25 +145,49 @@ def create_model(
     num_classes: int,
     weight_decay: float = 0.0,
     compute_dtype: str = "float32",
+    batch_norm_decay: float | None = None,
     **net_kwargs: Any,
 ) -> SlimModel:
     """A :class:`SlimModel` of the registered net ``model_name`` (variables not built yet).
 
     The net's ``arg_scope(weight_decay)`` is applied on every call, so weight decay shows
     up in ``model.losses``. ``training`` is chosen per call: ``model(images, training=True)``.
+    ``batch_norm_decay`` (None: the net's own) goes into that arg scope, and to the net
+    function too when it takes it (``small_cnn``).
 
     Raises:
       SlimclsError: unknown ``model_name`` (the message lists the choices), or a video net.
     """
     spec = nets_factory.image_spec(model_name)
+    if batch_norm_decay is not None and "batch_norm_decay" in _parameters(spec.fn):
+        net_kwargs.setdefault("batch_norm_decay", batch_norm_decay)
     return SlimModel(
         spec.fn,
         num_classes,
-        arg_scope=nets_factory.arg_scope_fn(model_name, weight_decay),
+        arg_scope=nets_factory.arg_scope_fn(model_name, weight_decay, batch_norm_decay),
         net_kwargs={**spec.build_kwargs, **net_kwargs},
         compute_dtype=compute_dtype,
         name=model_name,
     )
+
+
+def fitted_batch_norm_decay(steps: int) -> float:
+    """A batch-norm decay for a run of ``steps`` steps: about ``1 - 10 / steps``, within
+    [0.9, 0.9997] (TF-Slim's value for long runs).
+
+    The moving statistics keep ``decay ** steps`` of their start value; this leaves
+    about e**-10 of it at the end, while averaging over the last tenth of the run.
+    """
+    if steps <= 0:
+        return 0.9997
+    return round(min(0.9997, max(0.9, 1.0 - 10.0 / steps)), 4)
+
+
+def _parameters(fn: Callable) -> tuple[str, ...]:
+    try:
+        return tuple(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return ()
 
 
 def build(model_plan: ModelPlan, weight_decay: float = 0.0) -> SlimModel:
@@ -168,6 +202,7 @@ def build(model_plan: ModelPlan, weight_decay: float = 0.0) -> SlimModel:
             model_plan.num_classes,
             weight_decay,
             compute_dtype=model_plan.compute_dtype,
+            batch_norm_decay=model_plan.batch_norm_decay,
         )
         model.build_variables(model_plan.image_shape)
     return model

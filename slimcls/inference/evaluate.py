@@ -5,9 +5,9 @@ repeating queue, so on a split whose size is not a multiple of the batch size it
 counted wrapped-around examples twice, and it ran once. Here the split is read once
 (no repeat, no dropped remainder), metrics are accumulated in NumPy from per-example
 predictions, and :func:`watch` re-evaluates each new checkpoint of a running training
-(the ``cifar10_eval`` pattern). The model comes from :mod:`slimcls.modeling`, as in
+(the ``cifar10_eval`` pattern). The model comes from :mod:`slimcls.model.modeling`, as in
 training, classification and export; the outputs are written by
-:mod:`slimcls.eval_report`.
+:mod:`slimcls.inference.eval_report`.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from slimcls import checkpoints, input_pipeline, modeling, pretrained, run_info
+from slimcls.model import checkpoints, memory_bounds, modeling, pretrained, run_info
+from slimcls.reader import input_pipeline, record_checks
 from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_factory
-from slimcls.eval_report import EvalWriter
-from slimcls.slim_model import SlimModel
+from slimcls.inference.eval_report import EvalWriter
+from slimcls.model.slim_model import SlimModel
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,16 @@ class Evaluator:
             labels_offset=config.labels_offset,
             size_flag="--eval_image_size",
         )
+        memory_bounds.check(
+            size_flag="--eval_image_size",
+            image_size=self.plan.image_size,
+            channels=1 if config.use_grayscale else int(self.descriptor.channels or 3),
+            batch_size=config.batch_size,
+            model_name=config.model_name,
+            default_size=self.plan.spec.default_image_size,
+            training=False,
+            on_gpu=bool(tf.config.list_logical_devices("GPU")),
+        )
         self.num_classes = self.plan.num_classes
         self.split_size = int(self.descriptor.num_samples)
         self.class_names = modeling.class_names(
@@ -129,6 +140,8 @@ class Evaluator:
             labels_offset=config.labels_offset,
             num_readers=config.num_readers or None,
             num_parallel_calls=config.num_preprocessing_threads or None,
+            num_classes=self.num_classes,
+            max_image_pixels=config.max_image_pixels,
         )
         if config.max_num_batches:
             self.dataset = self.dataset.take(config.max_num_batches)
@@ -138,17 +151,14 @@ class Evaluator:
     def _build(self) -> None:
         model = modeling.build(self.plan)
         k = min(RECALL_K, self.num_classes)
-        num_classes = self.num_classes
 
         @tf.function(reduce_retracing=True)
         def step(images, labels):
             logits, _ = model(images, training=False)
             logits = tf.cast(tf.reshape(logits, [tf.shape(logits)[0], -1]), tf.float32)
-            labels = tf.cast(labels, tf.int32)
-            valid = tf.logical_and(labels >= 0, labels < num_classes)
-            safe = tf.where(valid, labels, tf.zeros_like(labels))
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
-            in_top_k = tf.math.in_top_k(safe, logits, k)
+            labels = tf.cast(labels, tf.int32)  # in range: the input pipeline checks them
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            in_top_k = tf.math.in_top_k(labels, logits, k)
             return labels, tf.argmax(logits, -1, output_type=tf.int32), in_top_k, losses
 
         self._model, self._step = model, step
@@ -192,6 +202,17 @@ class Evaluator:
             raise input_pipeline.data_loss_error(
                 e, self.descriptor.files, f"split {self.config.dataset_split_name!r}"
             ) from None
+        except tf.errors.InvalidArgumentError as e:  # a bad record: name it
+            bad = record_checks.input_error(
+                e,
+                self.descriptor.files,
+                channels=int(self.descriptor.channels or 3),
+                num_classes=self.num_classes,
+                labels_offset=self.config.labels_offset,
+                max_pixels=self.config.max_image_pixels,
+                what=f"split {self.config.dataset_split_name!r} of {self.config.dataset_dir}",
+            )
+            raise (bad or e) from None
         progress.close()
         seconds = time.perf_counter() - start
         num_examples = int(confusion.sum())
@@ -215,13 +236,6 @@ class Evaluator:
     def _count(self, images, labels, confusion: np.ndarray) -> tuple[int, float]:
         """Adds one batch to the confusion matrix; returns its top-k hits and loss sum."""
         labels, preds, in_top_k, losses = (t.numpy() for t in self._step(images, labels))
-        bad = (labels < 0) | (labels >= self.num_classes)
-        if bad.any():
-            raise SlimclsError(
-                f"label {int(labels[bad][0]) + self.config.labels_offset} in split "
-                f"{self.config.dataset_split_name!r} is outside the net's {self.num_classes} "
-                f"classes (--labels_offset={self.config.labels_offset})"
-            )
         np.add.at(confusion, (labels, preds), 1)
         return int(in_top_k.sum()), float(losses.astype(np.float64).sum())
 

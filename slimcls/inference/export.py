@@ -35,11 +35,12 @@ import tempfile
 import uuid
 from typing import Any
 
-from slimcls.classify import DECODABLE_FORMATS, Classifier
+from slimcls.inference.classify import DECODABLE_FORMATS, Classifier
 from slimcls.config import TFLITE_MODES, ExportConfig
 from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.core.fileio import unwritable_errors
 from slimcls.core.logs import quiet_tensorflow_info
 
 INPUT_NAME = "image_bytes"
@@ -147,6 +148,10 @@ def _read_json(path: str) -> Any:
         return None
 
 
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def check_output_dir(out: str, overwrite: bool) -> None:
     """``out`` may be written: it does not exist, or it is an empty directory, or (with
     ``overwrite``) an earlier export holding only the files that export wrote.
@@ -175,7 +180,7 @@ def check_output_dir(out: str, overwrite: bool) -> None:
     marker = _read_json(os.path.join(out, EXPORT_MARKER))
     if not isinstance(marker, dict) or marker.get("written_by") != WRITTEN_BY:
         raise SlimclsError(
-            f"--output_dir={out!r} holds {len(files)} files (e.g. {files[0]!r}) and is not an "
+            f"--output_dir={out!r} holds {_files(len(files))} (e.g. {files[0]!r}) and is not an "
             f"export of export_inference_graph (no {EXPORT_MARKER}); expected a new or empty "
             "directory (--overwrite replaces only an earlier export): choose another "
             "--output_dir (nothing was changed)"
@@ -184,8 +189,8 @@ def check_output_dir(out: str, overwrite: bool) -> None:
     others = [f for f in files if f not in written]
     if others:
         raise SlimclsError(
-            f"--output_dir={out!r} is an earlier export but also holds {len(others)} files it "
-            f"did not write (e.g. {others[0]!r}); replacing it would delete them: move them "
+            f"--output_dir={out!r} is an earlier export but also holds {_files(len(others))} "
+            f"it did not write (e.g. {others[0]!r}); replacing it would delete them: move them "
             "away or choose another --output_dir (nothing was changed)"
         )
     if not overwrite:
@@ -318,7 +323,10 @@ def export_saved_model(
     # The variables alone take this much (the graph and TF Lite models come on top).
     needed = sum(int(v.shape.num_elements()) * v.dtype.size for v in classifier.model.variables)
     diskspace.check_free(parent, needed)
-    with tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch:
+    with (
+        unwritable_errors(f"--output_dir={out}"),
+        tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch,
+    ):
         labels_path = os.path.join(scratch, "labels.txt")
         _write_labels(labels_path, classifier, classifier.config.labels_offset)
         module = build_serving_module(classifier, labels_path)
@@ -512,7 +520,10 @@ def export_graph_def(config: ExportConfig, classifier: Classifier | None = None)
         diskspace.check_free(parent, len(data))
     temp = f"{path}.tmp-{uuid.uuid4().hex}"
     try:
-        with diskspace.disk_full_errors(path, len(data)):
+        with (
+            unwritable_errors(f"--output_file={path}"),
+            diskspace.disk_full_errors(path, len(data)),
+        ):
             if parent:
                 tf.io.gfile.makedirs(parent)
             with tf.io.gfile.GFile(temp, "w" if config.write_text_graphdef else "wb") as f:

@@ -33,8 +33,9 @@ from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import write_text_atomic
+from slimcls.core.filesystems import check_file_system
 
-log = logging.getLogger("slimcls.checkpoints")
+log = logging.getLogger("slimcls.model.checkpoints")
 
 _STEP_RE = re.compile(r"-(\d+)$")
 STATE_FILE = "checkpoint"
@@ -198,6 +199,7 @@ def resolve_checkpoint(path: str, flag: str = "--checkpoint_path") -> str:
     """
     if not path:
         raise SlimclsError(f"{flag} is empty; expected a checkpoint prefix or a directory")
+    check_file_system(path, flag.lstrip("-"))
     if tf.io.gfile.isdir(path):
         found = latest_good_checkpoint(path)
         if found is None:

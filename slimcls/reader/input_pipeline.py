@@ -13,6 +13,7 @@ import re
 import struct
 from collections.abc import Callable
 
+from slimcls.reader import record_checks
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import record_format
@@ -21,7 +22,9 @@ from slimcls.preprocessing.common import BatchedPreprocess
 _FEATURES = record_format.parse_features()
 
 
-def parse_example(serialized: tf.Tensor, channels: int) -> tuple[tf.Tensor, tf.Tensor]:
+def parse_example(
+    serialized: tf.Tensor, channels: int, max_pixels: int | None = None
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Parses one serialized TF-Slim Example into ``(uint8 image [H, W, channels], label)``.
 
     ``tf.io.decode_image`` handles both stored formats (PNG and JPEG) and converts grey/RGB
@@ -29,18 +32,27 @@ def parse_example(serialized: tf.Tensor, channels: int) -> tuple[tf.Tensor, tf.T
     in rank.
     """
     features = tf.io.parse_single_example(serialized, _FEATURES)
-    return decode(features[record_format.KEY_ENCODED], channels), features[record_format.KEY_LABEL]
+    image = decode(features[record_format.KEY_ENCODED], channels, max_pixels)
+    return image, features[record_format.KEY_LABEL]
 
 
-def decode(encoded: tf.Tensor, channels: int) -> tf.Tensor:
-    """One stored image (PNG or JPEG bytes) as uint8 ``[H, W, channels]``."""
+def decode(encoded: tf.Tensor, channels: int, max_pixels: int | None = None) -> tf.Tensor:
+    """One stored image (PNG or JPEG bytes) as uint8 ``[H, W, channels]``.
+
+    ``max_pixels``: an image whose header says more pixels fails before it is decoded
+    (see :mod:`slimcls.record_checks`); None: no limit.
+    """
+    encoded = record_checks.check_image_size(encoded, max_pixels)
     image = tf.io.decode_image(encoded, channels=channels, dtype=tf.uint8, expand_animations=False)
     image.set_shape([None, None, channels])
     return image
 
 
 def parse_batch(
-    serialized: tf.Tensor, channels: int, per_image: Callable[[tf.Tensor], tuple]
+    serialized: tf.Tensor,
+    channels: int,
+    per_image: Callable[[tf.Tensor], tuple],
+    max_pixels: int | None = None,
 ) -> tuple[tuple, tf.Tensor]:
     """Parses a batch of serialized Examples at once and decodes each image into
     ``per_image``'s fixed-shape outputs: ``(batched per_image outputs, labels [B])``.
@@ -51,9 +63,11 @@ def parse_batch(
     """
     features = tf.io.parse_example(serialized, _FEATURES)
     signature = _output_signature(per_image, channels)
+    # Image sizes are checked for the whole batch at once, before any is decoded.
+    encoded = record_checks.check_image_size(features[record_format.KEY_ENCODED], max_pixels)
     outputs = tf.map_fn(
-        lambda encoded: per_image(decode(encoded, channels)),
-        features[record_format.KEY_ENCODED],
+        lambda data: per_image(decode(data, channels)),
+        encoded,
         fn_output_signature=signature,
     )
     return outputs, features[record_format.KEY_LABEL]
@@ -74,6 +88,8 @@ def make_dataset(
     repeat: bool | None = None,
     drop_remainder: bool | None = None,
     cache: bool = False,
+    num_classes: int | None = None,
+    max_image_pixels: int | None = None,
 ) -> tf.data.Dataset:
     """Builds the input pipeline of one split.
 
@@ -101,6 +117,11 @@ def make_dataset(
         in memory after the first pass, so later epochs only shuffle, batch and run the
         batch stage. The shuffle buffer then holds decoded images (see
         :func:`cache_bytes`).
+      num_classes: the net's classes: a label (after ``labels_offset``) outside
+        ``0..num_classes-1`` fails the pipeline (:func:`slimcls.record_checks.input_error` names it).
+        None: labels are not checked.
+      max_image_pixels: an image whose header says more pixels fails the pipeline before
+        it is decoded. None: no limit.
 
     Returns:
       A dataset of ``(images float32 [B, H, W, C], labels int64 [B])``.
@@ -156,7 +177,7 @@ def make_dataset(
     if cache:
         # Decode once: records -> per-image stage -> cache; then shuffle decoded images.
         def parse_one(serialized):
-            image, label = parse_example(serialized, channels)
+            image, label = parse_example(serialized, channels, max_image_pixels)
             return batched.per_image(image), label
 
         dataset = dataset.map(parse_one, num_parallel_calls=parallel, deterministic=deterministic)
@@ -170,11 +191,12 @@ def make_dataset(
         return _batched_tail(
             dataset, batched, batch_size, channels, drop_remainder, labels_offset,
             parallel, deterministic, seed, input_context, parsed=cache,
+            num_classes=num_classes, max_pixels=max_image_pixels,
         ).prefetch(autotune)  # fmt: skip
 
     def parse_and_preprocess(serialized):
-        image, label = parse_example(serialized, channels)
-        return tf.cast(preprocess_fn(image), tf.float32), label - labels_offset
+        image, label = parse_example(serialized, channels, max_image_pixels)
+        return tf.cast(preprocess_fn(image), tf.float32), _labels(label, labels_offset, num_classes)
 
     dataset = dataset.map(
         parse_and_preprocess, num_parallel_calls=parallel, deterministic=deterministic
@@ -183,9 +205,15 @@ def make_dataset(
     return dataset.prefetch(autotune)
 
 
+def _labels(labels: tf.Tensor, labels_offset: int, num_classes: int | None) -> tf.Tensor:
+    """Labels with the offset taken off, checked against the net's classes when known."""
+    labels = labels - labels_offset
+    return labels if num_classes is None else record_checks.checked_labels(labels, num_classes)
+
+
 def _batched_tail(
     dataset, batched, batch_size, channels, drop_remainder, labels_offset, parallel,
-    deterministic, seed, input_context, parsed,
+    deterministic, seed, input_context, parsed, num_classes=None, max_pixels=None,
 ):  # fmt: skip
     """Serialized records -> batches of preprocessed images, a whole batch per map call:
     :func:`parse_batch` (with ``batched.per_image``), then ``batched.per_batch``.
@@ -203,9 +231,9 @@ def _batched_tail(
         if parsed:
             images, labels = elements
         else:
-            images, labels = parse_batch(elements, channels, batched.per_image)
+            images, labels = parse_batch(elements, channels, batched.per_image, max_pixels)
         images = tf.cast(batched.per_batch(images, pair), tf.float32)
-        return images, labels - labels_offset
+        return images, _labels(labels, labels_offset, num_classes)
 
     return tf.data.Dataset.zip((dataset, seeds)).map(
         parse_and_preprocess, num_parallel_calls=parallel, deterministic=deterministic

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from slimcls import summaries
+from slimcls.train import summaries
 from slimcls.core.compat import tf
 from slimcls.core.fileio import write_text_atomic
 

@@ -7,6 +7,9 @@ variables under ``--trainable_scopes``. Both silently accepted scopes that match
 inside TensorFlow. Here the same prefix semantics are kept, and:
 
 * a scope that matches no variable is an error naming the scope and some real scopes;
+* a scope that ends inside a name segment (``CifarNet/logit`` matching
+  ``CifarNet/logits/...``) still matches, as TF-Slim's prefix test does, with a one-line
+  warning naming the segments it matched;
 * a shape mismatch is an error naming the variables and the exact
   ``--checkpoint_exclude_scopes`` value that makes the restore work;
 * a variable missing from the checkpoint is an error unless ``ignore_missing_vars``;
@@ -16,12 +19,15 @@ inside TensorFlow. Here the same prefix semantics are kept, and:
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.slim_model import variable_name
+from slimcls.model.slim_model import variable_name
+
+log = logging.getLogger(__name__)
 
 
 def split_scopes(value: str | Sequence[str] | None) -> list[str]:
@@ -59,6 +65,35 @@ def check_scopes_match(scopes: Sequence[str], names: Iterable[str], flag: str) -
             + (f" (nor do {unmatched[1:]})" if len(unmatched) > 1 else "")
             + f"; its scopes include {_scopes_near(names)}"
         )
+    for scope in scopes:
+        partial = partial_segments(scope, names)
+        if partial:
+            log.warning(
+                "%s: scope %r ends inside a name segment; by TF-Slim's prefix match it "
+                "matches %s (write the whole segment, e.g. %r, to silence this)",
+                flag,
+                scope,
+                _some(partial),
+                partial[0],
+            )
+
+
+def partial_segments(scope: str, names: Iterable[str]) -> list[str]:
+    """The name segments ``scope`` matches only part of, e.g. ``CifarNet/logit`` ->
+    ``["CifarNet/logits"]``: the names' prefixes up to the end of the segment in which
+    the scope ends, for names where the scope does not end at a ``/`` or the name's end.
+    """
+    found = []
+    for name in names:
+        if not in_scope(name, scope) or len(name) == len(scope) or name[len(scope)] == "/":
+            continue
+        if scope.endswith("/"):
+            continue
+        end = name.find("/", len(scope))
+        segment = name if end < 0 else name[:end]
+        if segment not in found:
+            found.append(segment)
+    return sorted(found)
 
 
 def variables_to_train(

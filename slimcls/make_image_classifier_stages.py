@@ -1,0 +1,693 @@
+"""The stages of ``make_image_classifier`` (see :mod:`slimcls.make_image_classifier`).
+
+Each stage calls the library as the separate commands do (converter, feature cache and
+head trainer, training loop, evaluation, export) and records what it did in the output
+directory's marker, so a second run skips it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from slimcls import make_image_classifier as mic
+from slimcls.config import (
+    ClassifierConfig,
+    EvalConfig,
+    ExportConfig,
+    LearningRateConfig,
+    MakeClassifierConfig,
+    OptimizerConfig,
+    TrainConfig,
+)
+from slimcls.core.errors import SlimclsError
+from slimcls.job_progress import JobProgress, Stage, format_duration
+
+log = logging.getLogger("slimcls.make_image_classifier")
+
+#: Guesses before anything is measured: seconds per cached head step, and for the export
+#: (SavedModel + TF Lite conversion).
+HEAD_STEP_SECONDS = 0.003
+EXPORT_SECONDS = 20.0
+#: A training step (forward + backward) costs about this many forward passes.
+TRAIN_STEP_FORWARDS = 3.0
+EVAL_SPLITS = ("validation", "test")
+
+
+def published_record(checkpoint_path: str, model_name: str):
+    """The published checkpoint ``checkpoint_path`` names (``imagenet[:<name>]``), else
+    the net's default published one (its image size and head scopes apply to a copy of
+    it given as a file), or None."""
+    from slimcls.model import pretrained
+    from slimcls.nets import published
+
+    if pretrained.is_published(checkpoint_path):
+        return pretrained.lookup(checkpoint_path, model_name)
+    return published.default_for(model_name)
+
+
+def resolve_checkpoint(checkpoint_path: str, model_name: str) -> str:
+    """``imagenet[:<name>]`` -> the cached published checkpoint (downloaded once, with a
+    progress bar, verified); anything else unchanged."""
+    from slimcls.model import pretrained
+
+    return pretrained.resolve_checkpoint(checkpoint_path, model_name, progress=True)
+
+
+def _tree_bytes(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(
+        os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
+    )
+
+
+def _remove_ours(path: str, output_dir: str) -> None:
+    """Removes a stale output of ours (only ever inside the marked ``output_dir``)."""
+    if not mic._inside(path, output_dir) or path == output_dir:
+        raise AssertionError(f"refusing to remove {path}: not inside {output_dir}")
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def flag_lines(values: dict[str, Any]) -> list[str]:
+    """``--name=value`` lines (``# --name is None`` when unset), as ``flags.txt`` holds."""
+    lines = []
+    for name in sorted(values):
+        value = values[name]
+        if value is None:
+            lines.append(f"# --{name} is None")
+        elif isinstance(value, bool):
+            lines.append(f"--{name}" if value else f"--no{name}")
+        elif isinstance(value, (tuple, list)):
+            lines.append(f"--{name}={','.join(map(str, value))}")
+        else:
+            lines.append(f"--{name}={value}")
+    return lines
+
+
+def train_config_values(config: TrainConfig) -> dict[str, Any]:
+    """TrainConfig's flags (nested configs flattened) -> values, for ``flags.txt``."""
+    import dataclasses
+
+    values = {}
+    for field in dataclasses.fields(config):
+        if not field.metadata.get("flag", True):
+            continue
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            values.update(train_config_values(value))
+        else:
+            values[field.name] = value
+    return values
+
+
+def _is_converted(directory: str) -> bool:
+    """A converted dataset (``dataset.json``), or TF-Slim's records without one (no class
+    sub-folders, and ``dataset_factory`` finds a training split)."""
+    from slimcls.datasets import dataset_factory
+    from slimcls.datasets import record_format as rf
+
+    if os.path.exists(os.path.join(directory, rf.DATASET_JSON)):
+        return True
+    if any(os.path.isdir(os.path.join(directory, e)) for e in os.listdir(directory)):
+        return False
+    try:
+        dataset_factory.get_dataset(None, "train", directory)
+    except SlimclsError:
+        return False
+    return True
+
+
+class _StageHook:
+    """Feeds the training loop's steps to the job's progress bar."""
+
+    def __init__(self, progress: JobProgress) -> None:
+        self.progress = progress
+        self._start = 0
+
+    def begin(self, run) -> None:
+        self._start = run.step
+
+    def after_step(self, run) -> None:
+        self.progress.advance(to=run.step, detail=f"fine-tuning all layers, step {run.step}")
+
+    def end(self, run) -> None:
+        pass
+
+
+class Job:
+    """One run of the job: its stages, in order, and what they produced."""
+
+    def __init__(
+        self,
+        config: MakeClassifierConfig,
+        layout: mic.Layout,
+        output: mic.OutputDir,
+        stream=None,
+        argv: Sequence[str] = (),
+    ) -> None:
+        self.config, self.layout, self.output = config, layout, output
+        self.argv = list(argv)
+        self.report = ""
+        self.progress = JobProgress(
+            [
+                Stage("convert", 1, "datasets"),
+                Stage("features", 0, "images"),
+                Stage("head", 0, "steps", estimate=self._head_step_seconds),
+                Stage("fine_tune", 0, "steps", estimate=self._train_step_seconds),
+                Stage("evaluate", 0, "images", estimate=self._forward_seconds),
+                Stage("export", 1, "models", estimate=lambda: EXPORT_SECONDS),
+            ],
+            stream=stream,
+        )
+        self.use_cache = True
+
+    # ------------------------------------------------------------------ ETA estimates
+
+    def _forward_seconds(self) -> float | None:
+        """The body's seconds per image, as the feature pass measured it."""
+        return self.progress.stage("features").measured(self.progress.clock())
+
+    def _head_step_seconds(self) -> float | None:
+        if self.use_cache:
+            return HEAD_STEP_SECONDS
+        forward = self._forward_seconds()
+        return None if forward is None else forward * self.config.batch_size
+
+    def _train_step_seconds(self) -> float | None:
+        forward = self._forward_seconds()
+        return None if forward is None else forward * self.config.batch_size * TRAIN_STEP_FORWARDS
+
+    # ------------------------------------------------------------------ the job
+
+    def run(self) -> dict[str, Any]:
+        config = self.config
+        self.progress.attach_to_logging()
+        try:
+            from slimcls.model import checkpoints
+
+            # Before anything is written: a checkpoint that cannot be had or read.
+            source = resolve_checkpoint(config.checkpoint_path, config.model_name)
+            self.checkpoint = checkpoints.resolve_checkpoint(source)
+            checkpoints.read_shapes(self.checkpoint)
+            self.output.claim()
+            self._convert()
+            self._plan()
+            head = self._head()
+            fine_tuning = self._fine_tune(head) if config.do_fine_tuning else None
+            if fine_tuning is None:
+                self.progress.skip("fine_tune")
+            final = fine_tuning["checkpoint"] if fine_tuning else head["checkpoint"]
+            evaluation = self._evaluate(final)
+            files = self._export(final)
+        finally:
+            self.progress.close()
+        return {
+            "command": mic.PROG,
+            "image_dir": os.path.abspath(os.path.expanduser(config.image_dir)),
+            "output_dir": self.layout.output_dir,
+            "dataset_dir": self.dataset_dir,
+            "model_name": config.model_name,
+            "checkpoint": self.checkpoint,
+            "image_size": self.plan.image_size,
+            "compute_dtype": self.plan.compute_dtype,
+            "num_classes": self.plan.num_classes,
+            "class_names": self.class_names,
+            "num_train": self.num_train,
+            "num_validation": self.num_eval,
+            "head": head,
+            "fine_tuning": fine_tuning,
+            "evaluation": evaluation,
+            "final_checkpoint": final,
+            "eval_dir": self.layout.eval_dir,
+            "files": files,
+            "summary_file": self.layout.summary_file,
+        }
+
+    # ------------------------------------------------------------------ 1. data
+
+    def _convert(self) -> None:
+        from slimcls.datasets import record_format as rf
+
+        config, layout = self.config, self.layout
+        image_dir = os.path.abspath(os.path.expanduser(config.image_dir))
+        if _is_converted(image_dir):
+            self.dataset_dir = image_dir
+            self.progress.skip("convert")
+            self.progress.write_line(f"using the converted dataset in {image_dir}")
+            return
+        from slimcls.datasets.convert_folder import convert_folder
+
+        settings = mic.stage_settings(config, "data")
+        self.progress.begin("convert", f"converting {image_dir} into {layout.data_dir}")
+        if self.output.result("data") is None:
+            self.output.begin("data", settings)
+        name = os.path.basename(image_dir.rstrip(os.sep))
+        try:
+            name = rf.validate_name(name)
+        except SlimclsError:
+            name = "images"
+        info = convert_folder(
+            image_dir,
+            layout.data_dir,
+            name=name,
+            validation_fraction=config.validation_fraction,
+            random_seed=config.random_seed,
+            log=self.progress.write_line,
+            progress_stream=self.progress.stream,
+        )
+        self.output.done("data", {"splits": info["splits"], "num_classes": info["num_classes"]})
+        self.progress.end("convert")
+        self.dataset_dir = layout.data_dir
+
+    def _plan(self) -> None:
+        from slimcls.model import modeling
+        from slimcls.datasets import dataset_factory
+        from slimcls.nets import nets_factory
+        from slimcls.train import precision
+
+        config = self.config
+        self.train = dataset_factory.get_dataset(None, "train", self.dataset_dir)
+        self.eval = None
+        for split in EVAL_SPLITS:
+            try:
+                self.eval = dataset_factory.get_dataset(None, split, self.dataset_dir)
+                break
+            except SlimclsError:
+                continue
+        if self.eval is None or not self.eval.num_samples:
+            raise SlimclsError(
+                f"dataset {self.dataset_dir} has no validation or test examples to evaluate "
+                "on; expected a class folder with enough images per class (or a converted "
+                "dataset with a 'validation' or 'test' split)"
+            )
+        if int(self.train.channels) != 3:
+            raise SlimclsError(
+                f"dataset {self.dataset_dir} holds {self.train.channels}-channel images; the "
+                "pretrained nets take RGB: expected a dataset converted without --grayscale"
+            )
+        self.num_train, self.num_eval = int(self.train.num_samples), int(self.eval.num_samples)
+        if config.batch_size > self.num_train:
+            raise SlimclsError(
+                f"--batch_size={config.batch_size} is larger than the {self.num_train} "
+                f"training images; expected at most {self.num_train}"
+            )
+        spec = nets_factory.image_spec(config.model_name)
+        record = published_record(config.checkpoint_path, config.model_name)
+        size = config.image_size or (record.image_size if record else None)
+        self.plan = modeling.plan(
+            config.model_name,
+            self.train.num_classes,
+            image_size=size,
+            channels=3,
+            compute_dtype=precision.compute_dtype(config.mixed_precision),
+            size_flag="--image_size",
+        )
+        self.class_names = modeling.class_names(
+            self.train.labels_to_names, self.plan.num_classes
+        )
+        self.head_scopes = tuple(record.head_scopes) if record else spec.logits_scopes
+        self.steps_per_epoch = self.num_train // config.batch_size
+
+    # ------------------------------------------------------------------ 2. head
+
+    def _head(self) -> dict[str, Any]:
+        from slimcls.model import checkpoints
+
+        config, layout = self.config, self.layout
+        done = self.output.result("head")
+        if done and checkpoints.latest_checkpoint(layout.head_dir) == done["checkpoint"]:
+            self.progress.skip("features")
+            self.progress.skip("head")
+            self.progress.write_line(f"head training: done ({done['checkpoint']})")
+            return done
+        model, head, restore_report = self._build_head_model()
+        self.output.begin("head", mic.stage_settings(config, "head"))
+        partial = layout.head_dir + ".partial"
+        for stale in (partial, layout.head_dir):
+            if os.path.exists(stale):
+                _remove_ours(stale, layout.output_dir)
+        os.makedirs(partial)
+        started = time.perf_counter()
+        result = self._train_head(model, head, partial, restore_report)
+        tensors = {name: v.numpy() for name, v in model.variables_by_name().items()}
+        tensors[checkpoints.GLOBAL_STEP] = result["steps"]
+        prefix = checkpoints.save_checkpoint(tensors, partial, result["steps"], max_to_keep=1)
+        self._record_head_run(partial, result["steps"])
+        os.rename(partial, layout.head_dir)
+        result["checkpoint"] = os.path.join(layout.head_dir, os.path.basename(prefix))
+        result["seconds"] = round(time.perf_counter() - started, 2)
+        self.output.done("head", result)
+        return result
+
+    def _build_head_model(self):
+        from slimcls.model import pretrained
+        from slimcls.model import finetune
+        from slimcls.model import modeling
+        from slimcls.core.compat import tf
+        from slimcls.train import feature_cache
+
+        config = self.config
+        tf.keras.utils.set_random_seed(config.random_seed)
+        model = modeling.build(self.plan, weight_decay=config.weight_decay)
+        spec = self.plan.spec
+        # A published checkpoint: the cached one, from its moving averages where it has them.
+        checkpoint, _, moving_averages, _ = pretrained.finetune_source(
+            config.checkpoint_path, config.model_name, self.plan.num_classes, progress=False
+        )
+        report = finetune.restore_for_finetuning(
+            model.variables_by_name(),
+            checkpoint if pretrained.is_published(config.checkpoint_path) else self.checkpoint,
+            exclude_scopes=list(self.head_scopes),  # a new head, whatever the classes
+            logits_scopes=spec.logits_scopes,
+            num_classes=self.plan.num_classes,
+            background_class=spec.background_class,
+            use_moving_averages=moving_averages,
+        )
+        log.info("%s", report.summary())
+        head = feature_cache.find_head(model, spec.logits_scopes[0], self.plan.image_shape)
+        return model, head, report
+
+    def _train_head(self, model, head, run_dir: str, restore_report) -> dict[str, Any]:
+        from slimcls.reader import input_pipeline
+        from slimcls.train import feature_cache as fc
+
+        config = self.config
+        features = fc.feature_fn(model)
+        fits, nbytes = fc.cache_fits(self.num_train + self.num_eval, head.feature_dim)
+        self.use_cache = config.cache_features == "auto" and fits
+        reason = None
+        if config.cache_features == "none":
+            reason = "--cache_features=none"
+        elif not fits:
+            reason = f"the features take {nbytes / 1e6:.0f} MB, above the memory limit"
+        eval_fn = self.plan.preprocess_fn(is_training=False)
+
+        def split_dataset(descriptor, training: bool):
+            return input_pipeline.make_dataset(
+                descriptor, eval_fn, config.batch_size, is_training=training,
+                shuffle_buffer_size=min(10000, descriptor.num_samples), seed=config.random_seed,
+            )  # fmt: skip
+
+        stage = self.progress.stage("features")
+        stage.total = (self.num_train if self.use_cache else 0) + self.num_eval
+        what = f"{self.num_train} training and " if self.use_cache else ""
+        self.progress.begin(
+            "features",
+            f"computing {config.model_name} features of {what}{self.num_eval} validation "
+            f"images ({self.plan.image_size}x{self.plan.image_size}, {self.plan.compute_dtype})",
+        )
+        feature_start = time.perf_counter()
+        train_cache = None
+        if self.use_cache:
+            train_cache = fc.extract_features(
+                features, split_dataset(self.train, False), self.progress.advance
+            )
+        eval_cache = fc.extract_features(
+            features, split_dataset(self.eval, False), self.progress.advance
+        )
+        feature_seconds = time.perf_counter() - feature_start
+        self.progress.end("features")
+
+        optimizer = OptimizerConfig(
+            optimizer="momentum" if config.momentum > 0 else "sgd", momentum=config.momentum
+        )
+        trainer = fc.HeadTrainer(
+            head, optimizer, config.learning_rate, config.weight_decay,
+            config.label_smoothing, config.dropout_rate, seed=config.random_seed,
+        )  # fmt: skip
+        steps = config.train_epochs * self.steps_per_epoch
+        self.progress.stage("head").total = steps
+        how = "on cached features" if self.use_cache else "through the frozen body"
+        self.progress.begin(
+            "head", f"training a new {self.plan.num_classes}-class classifier {how}"
+        )
+        stream = None if self.use_cache else iter(split_dataset(self.train, True))
+        writer = _HeadLog(run_dir, self._summaries_dir(run_dir))
+        epochs = []
+        for epoch in range(config.train_epochs):
+            if self.use_cache:
+                batches = fc.cached_batches(*train_cache, config.batch_size, config.random_seed, epoch)
+            else:
+                batches = fc.body_batches(
+                    features, (next(stream) for _ in range(self.steps_per_epoch))
+                )
+            detail = f"head training, epoch {epoch + 1}/{config.train_epochs}"
+            stats = trainer.train_epoch(
+                batches, on_step=lambda _: self.progress.advance(1, detail=detail)
+            )
+            stats["validation_accuracy"], stats["validation_loss"] = trainer.evaluate(*eval_cache)
+            stats["epoch"] = epoch + 1
+            epochs.append(stats)
+            writer.epoch(int(trainer.step.numpy()), stats, self.steps_per_epoch)
+            log.info(
+                "head epoch %d/%d: loss %.4f, accuracy %.4f, validation accuracy %.4f (%.3fs)",
+                epoch + 1, config.train_epochs, stats["loss"], stats["accuracy"],
+                stats["validation_accuracy"], stats["seconds"],
+            )  # fmt: skip
+        writer.close()
+        self.progress.end("head")
+        first = epochs[0]["seconds"] + (feature_seconds if self.use_cache else 0.0)
+        later = [e["seconds"] for e in epochs[1:]]
+        return {
+            "epochs": config.train_epochs,
+            "steps": steps,
+            "learning_rate": config.learning_rate,
+            "restored": restore_report.summary(),
+            "feature_cache": {"used": self.use_cache, "bytes": nbytes, "reason": reason},
+            "feature_seconds": round(feature_seconds, 2),
+            "first_epoch_seconds": round(first, 3),
+            "later_epoch_seconds": round(sum(later) / len(later), 4) if later else None,
+            "validation_accuracy": epochs[-1]["validation_accuracy"],
+            "history": [
+                {k: (round(v, 5) if isinstance(v, float) else v) for k, v in e.items()}
+                for e in epochs
+            ],
+        }
+
+    def _summaries_dir(self, run_dir: str) -> str:
+        if self.layout.summaries_dir == self.layout.head_dir:
+            return run_dir
+        self.output.will_write(self.layout.summaries_dir)
+        return self.layout.summaries_dir
+
+    def _record_head_run(self, run_dir: str, steps: int) -> None:
+        """``flags.txt``, so eval, classify and export take the model from the run."""
+        from slimcls.model import run_info
+
+        values = {
+            "model_name": self.config.model_name,
+            "train_image_size": self.plan.image_size,
+            "dataset_dir": self.dataset_dir,
+            "dataset_split_name": "train",
+            "preprocessing_name": None,
+            "use_grayscale": False,
+            "labels_offset": 0,
+            "batch_size": self.config.batch_size,
+            "max_number_of_steps": steps,
+            "trainable_scopes": (self.plan.spec.logits_scopes[0],),
+            "checkpoint_path": self.checkpoint,
+        }
+        run_info.record_run(run_dir, flag_lines(values), self.argv, mic.PROG)
+
+    # ------------------------------------------------------------------ 3. fine-tuning
+
+    def _fine_tune(self, head: dict[str, Any]) -> dict[str, Any]:
+        from slimcls import train
+        from slimcls.model import run_info
+        from slimcls.model import checkpoints
+        from slimcls.model import modeling
+
+        config, layout = self.config, self.layout
+        epochs = config.fine_tuning_epochs or config.train_epochs
+        steps = max(1, epochs * self.steps_per_epoch)
+        rate = config.fine_tuning_learning_rate
+        rate = config.learning_rate / 10 if rate is None else rate
+        decay = config.batch_norm_decay
+        decay = modeling.fitted_batch_norm_decay(steps) if decay is None else decay
+        done = self.output.result("fine_tune")
+        if done and checkpoints.latest_checkpoint(layout.fine_tune_dir) == done["checkpoint"]:
+            self.progress.skip("fine_tune")
+            self.progress.write_line(f"fine-tuning: done ({done['checkpoint']})")
+            return done
+        train_config = TrainConfig(
+            train_dir=layout.fine_tune_dir,
+            dataset_dir=self.dataset_dir,
+            model_name=config.model_name,
+            train_image_size=self.plan.image_size,
+            batch_size=config.batch_size,
+            max_number_of_steps=steps,
+            weight_decay=config.weight_decay,
+            batch_norm_decay=decay,
+            optimizer=OptimizerConfig(
+                optimizer="momentum" if config.momentum > 0 else "sgd", momentum=config.momentum
+            ),
+            learning_rate=LearningRateConfig(
+                learning_rate=rate,
+                learning_rate_decay_type="cosine",
+                end_learning_rate=rate / 100,
+            ),
+            label_smoothing=config.label_smoothing,
+            checkpoint_path=head["checkpoint"],
+            mixed_precision=config.mixed_precision,
+            random_seed=config.random_seed,
+            log_every_n_steps=max(1, steps // 10),
+            save_interval_secs=300,
+            save_summaries_secs=120,
+            max_checkpoints_to_keep=2,
+            num_summary_images=0,
+            progress_bar=False if self.progress.is_tty else None,
+        )
+        if self.output.state["stages"].get("fine_tune") is None:
+            self.output.begin("fine_tune", mic.stage_settings(config, "fine_tune"))
+        self.progress.stage("fine_tune").total = steps
+        self.progress.begin(
+            "fine_tune",
+            f"fine-tuning all layers: {steps} steps at learning rate {rate:g}, batch-norm "
+            f"decay {decay:g}",
+        )
+
+        def record() -> None:
+            values = train_config_values(train_config)
+            run_info.record_run(layout.fine_tune_dir, flag_lines(values), self.argv, mic.PROG)
+
+        started = time.perf_counter()
+        result = train.train(train_config, on_start=record, extra_hooks=[_StageHook(self.progress)])
+        if result.interrupted_by:
+            raise KeyboardInterrupt
+        self.progress.end("fine_tune")
+        done = {
+            "epochs": epochs,
+            "steps": steps,
+            "learning_rate": rate,
+            "batch_norm_decay": decay,
+            "checkpoint": checkpoints.latest_checkpoint(layout.fine_tune_dir),
+            "seconds": round(time.perf_counter() - started, 2),
+            "train_mode_accuracy": result.train_mode_accuracy,
+            "eval_mode_accuracy": result.eval_mode_accuracy,
+            "batch_norm_warning": result.batch_norm_warning,
+        }
+        self.output.done("fine_tune", done)
+        return done
+
+    # ------------------------------------------------------------------ 4. evaluation
+
+    def _evaluate(self, checkpoint: str) -> dict[str, Any]:
+        from slimcls.inference import eval_report
+        from slimcls.inference import evaluate
+
+        self.progress.stage("evaluate").total = self.num_eval
+        self.progress.begin(
+            "evaluate", f"evaluating on the {self.num_eval} images of split '{self.eval.split_name}'"
+        )
+        metrics = evaluate.evaluate(
+            EvalConfig(
+                checkpoint_path=checkpoint,
+                dataset_dir=self.dataset_dir,
+                model_name=self.config.model_name,
+                dataset_split_name=self.eval.split_name,
+                eval_image_size=self.plan.image_size,
+                eval_dir=self.layout.eval_dir,
+                batch_size=min(100, self.num_eval),
+            )
+        )
+        self.progress.end("evaluate")
+        self.report = eval_report.format_report(metrics)
+        return {
+            "accuracy": metrics["accuracy"],
+            "recall_5": metrics["recall_5"],
+            "loss": metrics["loss"],
+            "num_examples": metrics["num_examples"],
+            "split": metrics["split_name"],
+            "checkpoint": checkpoint,
+            "metrics_file": os.path.join(self.layout.eval_dir, "metrics.json"),
+        }
+
+    # ------------------------------------------------------------------ 5. export
+
+    def _export(self, checkpoint: str) -> dict[str, Any]:
+        from slimcls.inference import export
+        from slimcls.core.fileio import write_text_atomic
+
+        layout = self.layout
+        self.progress.begin("export", "exporting the SavedModel, TF Lite model and labels")
+        for path in (layout.saved_model_dir, layout.tflite_file, layout.labels_file):
+            self.output.will_write(path)  # ours from now on: a later run may replace it
+        classifier = ClassifierConfig(
+            checkpoint_path=checkpoint,
+            model_name=self.config.model_name,
+            dataset_dir=self.dataset_dir,
+            eval_image_size=self.plan.image_size,
+        )
+        export.export_saved_model(
+            ExportConfig(classifier=classifier, output_dir=layout.saved_model_dir, overwrite=True)
+        )
+        temp = f"{layout.tflite_file}.tmp-{uuid.uuid4().hex}"
+        try:
+            export.write_tflite(layout.saved_model_dir, temp, "float")
+            os.replace(temp, layout.tflite_file)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
+        write_text_atomic(layout.labels_file, "".join(f"{n}\n" for n in self.class_names))
+        self.progress.end("export")
+        return {
+            name: {"path": path, "bytes": _tree_bytes(path)}
+            for name, path in (
+                ("saved_model", layout.saved_model_dir),
+                ("tflite", layout.tflite_file),
+                ("labels", layout.labels_file),
+            )
+        }
+
+
+class _HeadLog:
+    """Head training's ``train_log.csv`` rows and TensorBoard scalars (per epoch)."""
+
+    FIELDS = ("step", "epoch", "split", "loss", "accuracy")
+
+    def __init__(self, run_dir: str, summaries_dir: str) -> None:
+        from slimcls.core.compat import tf
+
+        self.csv_path = os.path.join(run_dir, "train_log.csv")
+        self.rows = io.StringIO()
+        self.csv = csv.writer(self.rows, lineterminator="\n")
+        self.csv.writerow(self.FIELDS)
+        self.writers = {
+            split: tf.summary.create_file_writer(os.path.join(summaries_dir, split))
+            for split in ("train", "validation")
+        }
+
+    def epoch(self, step: int, stats: dict[str, Any], steps_per_epoch: int) -> None:
+        from slimcls.train import summaries
+
+        epoch = stats["epoch"]
+        for split, loss, accuracy in (
+            ("train", stats["loss"], stats["accuracy"]),
+            ("validation", stats["validation_loss"], stats["validation_accuracy"]),
+        ):
+            self.csv.writerow([step, epoch, split, f"{loss:.6g}", f"{accuracy:.6g}"])
+            with self.writers[split].as_default():
+                summaries.scalar("loss", loss, step)
+                summaries.scalar("accuracy", accuracy, step)
+
+    def close(self) -> None:
+        from slimcls.core.fileio import write_text_atomic
+
+        for writer in self.writers.values():
+            writer.flush()
+            writer.close()
+        write_text_atomic(self.csv_path, self.rows.getvalue())
+
+
+__all__ = ["Job", "format_duration", "published_record", "resolve_checkpoint"]
