@@ -92,7 +92,8 @@ def _one_line(err):
 # ------------------------------------------------------------------------- labels (#13)
 
 
-@pytest.mark.parametrize("label", [7, pytest.param(-1, marks=pytest.mark.train_loop)])
+@pytest.mark.train_loop
+@pytest.mark.parametrize("label", [7, -1])
 def test_out_of_range_label_stops_training_naming_label_range_and_record(dataset, tmp_path, label):
     shard = _shard(dataset, "train")
     _rewrite(shard, 3, label=label)

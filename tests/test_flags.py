@@ -190,7 +190,10 @@ def test_help_is_plain_user_facing_text(name):
     text = proc.stdout
     assert text.startswith(f"{name}: ")
     description = text.split(f"flags of {name}:")[0]
-    assert any(line.strip().startswith(name + " --") for line in description.splitlines())
+    assert any(
+        line.strip().startswith((f"{name} --", f"python -m slimcls {name} "))
+        for line in description.splitlines()
+    )
     for internal in ("``", "::", ":class:", ":mod:", "This module", "slimcls.", "NETWORKS["):
         assert internal not in text, f"{internal!r} in {name} --help"
 
