@@ -30,6 +30,8 @@ class NetRow:
         ``spatial_squeeze`` argument) or ``"resnet"`` (ResNet's ``global_pool`` map).
       aux_logits: ``end_points['AuxLogits']`` exists.
       build_kwargs: keywords slimcls's own model wrapper passes (never TF-Slim's API).
+      batch_norm_decay_arg: the net function takes ``batch_norm_decay`` itself (its batch
+        norms are not in its arg scope), so ``--batch_norm_decay`` is passed to it too.
       video: takes clips ``[batch, time, height, width, 3]``: TF-Slim's Python API only.
     """
 
@@ -44,6 +46,7 @@ class NetRow:
     output: str = ""
     aux_logits: bool = False
     build_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    batch_norm_decay_arg: bool = False
     video: bool = False
 
 
@@ -95,7 +98,7 @@ NETS: dict[str, NetRow] = {
     "cifarnet": NetRow("cifarnet", "cifarnet", "cifarnet_arg_scope", 32, 4, "cifarnet", False,
                        ("CifarNet/logits",)),
     "small_cnn": NetRow("small_cnn", "small_cnn", "small_cnn_arg_scope", 32, 4, "cifarnet", False,
-                        ("SmallCNN/logits",)),
+                        ("SmallCNN/logits",), batch_norm_decay_arg=True),
     "lenet": NetRow("lenet", "lenet", "lenet_arg_scope", 28, 4, "lenet", False, ("LeNet/fc4",)),
     "inception_v1": NetRow("inception_v1", "inception_v1", "inception_utils.inception_arg_scope",
                            224, 193, "inception", True, ("InceptionV1/Logits",),

@@ -46,6 +46,7 @@ class NetSpec:
         API only; the image commands refuse it (see :func:`check_takes_images`).
       build_kwargs: keywords slimcls's own model wrapper passes to ``fn`` (TF-Slim's
         ``get_network_fn`` does not, so it builds exactly TF-Slim's variables).
+      batch_norm_decay_arg: ``fn`` takes ``batch_norm_decay`` (see the net table).
     """
 
     fn: Callable
@@ -58,6 +59,7 @@ class NetSpec:
     logits_scopes: tuple[str, ...] = ()
     video: bool = False
     build_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    batch_norm_decay_arg: bool = False
 
 
 def _add_classifier_end_points(
@@ -229,6 +231,7 @@ def _spec(name: str, row: NetRow) -> NetSpec:
         logits_scopes=row.head_scopes,
         video=row.video,
         build_kwargs=row.build_kwargs,
+        batch_norm_decay_arg=row.batch_norm_decay_arg,
     )
 
 

@@ -34,6 +34,8 @@ def source(tmp_path_factory):
     mirror = root / "mirror"
     mirror.mkdir()
     (mirror / RECORD.archive).write_bytes(sources["archives"]["ema"])
+    # The 128-pixel archive: the same checkpoint, found under the 224 name (said so).
+    (mirror / "mobilenet_v1_0.25_128.tgz").write_bytes(sources["archives"]["ema"])
     sources["mirror"] = str(mirror)
     return sources
 
@@ -140,6 +142,16 @@ def test_classify_without_dataset_names_imagenet_classes(published_env, tmp_path
         assert p["name"] == (
             "background" if p["class"] == 0 else f"imagenet class {p['class'] - 1}"
         )
+
+
+def test_classify_uses_the_published_image_size_unless_given(published_env, capfd):
+    classifier = Classifier(
+        ClassifierConfig(checkpoint_path="imagenet:mobilenet_v1_0.25_128", model_name=NET)
+    )
+    assert classifier.plan.image_size == 128
+    assert "holds its checkpoint as mobilenet_v1_0.25_224.ckpt" in capfd.readouterr().err
+    given = ClassifierConfig(checkpoint_path="imagenet", model_name=NET, eval_image_size=SIZE)
+    assert Classifier(given).plan.image_size == SIZE
 
 
 def test_export_of_imagenet_weights(published_env, tmp_path):

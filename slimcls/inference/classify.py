@@ -110,7 +110,12 @@ class Classifier:
             offset = pretrained.labels_offset_for(
                 config.checkpoint_path, config.model_name, dataset_classes, config.labels_offset
             )
-            config = self.config = dataclasses.replace(config, labels_offset=offset)
+            size = config.eval_image_size or pretrained.published_image_size(
+                config.checkpoint_path, config.model_name
+            )
+            config = self.config = dataclasses.replace(
+                config, labels_offset=offset, eval_image_size=size
+            )
         self.plan = modeling.plan(
             config.model_name,
             dataset_classes,

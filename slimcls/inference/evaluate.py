@@ -123,7 +123,10 @@ class Evaluator:
                 int(self.descriptor.num_classes),
                 config.labels_offset,
             )
-            config = dataclasses.replace(config, labels_offset=offset)
+            size = config.eval_image_size or pretrained.published_image_size(
+                config.checkpoint_path, config.model_name
+            )
+            config = dataclasses.replace(config, labels_offset=offset, eval_image_size=size)
         self.config = config
         self.moving_averages = config.use_moving_averages
         self.plan = modeling.plan(

@@ -12,7 +12,6 @@ seeing other pixels than training) then cannot happen by construction.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -159,7 +158,7 @@ def create_model(
       SlimclsError: unknown ``model_name`` (the message lists the choices), or a video net.
     """
     spec = nets_factory.image_spec(model_name)
-    if batch_norm_decay is not None and "batch_norm_decay" in _parameters(spec.fn):
+    if batch_norm_decay is not None and spec.batch_norm_decay_arg:
         net_kwargs.setdefault("batch_norm_decay", batch_norm_decay)
     return SlimModel(
         spec.fn,
@@ -181,13 +180,6 @@ def fitted_batch_norm_decay(steps: int) -> float:
     if steps <= 0:
         return 0.9997
     return round(min(0.9997, max(0.9, 1.0 - 10.0 / steps)), 4)
-
-
-def _parameters(fn: Callable) -> tuple[str, ...]:
-    try:
-        return tuple(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return ()
 
 
 def build(model_plan: ModelPlan, weight_decay: float = 0.0) -> SlimModel:

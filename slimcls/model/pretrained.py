@@ -747,6 +747,12 @@ def imagenet_class_names(num_classes: int) -> dict[int, str]:
     return names
 
 
+def published_image_size(checkpoint_path: str, model_name: str) -> int:
+    """The image size the published checkpoint's accuracy was measured at: eval, classify and
+    export use it unless an image size is given (ResNet V2: 299, not the net's 224)."""
+    return lookup(checkpoint_path, model_name).image_size
+
+
 def labels_offset_for(
     checkpoint_path: str, model_name: str, dataset_classes: int, labels_offset: int
 ) -> int:
