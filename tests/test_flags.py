@@ -203,3 +203,16 @@ def test_plain_text_takes_out_rest_markup():
 
     doc = "Uses ``serving_default`` of :class:`slimcls.x.Y`.\n\nExample::\n\n    cmd --a\n"
     assert plain_text(doc) == "Uses serving_default of slimcls.x.Y.\n\nExample:\n\n    cmd --a\n"
+
+
+def test_eval_top_k_is_a_list_of_positive_integers(command):
+    given = {"model_name": "cifarnet", "dataset_dir": "/d", "checkpoint_path": "/c"}
+    command("eval_image_classifier", "--eval_top_k=1,3, 5")
+    built = flag_defs.config_from_flags(config.EvalConfig, overrides=given)
+    assert built.eval_top_k == (1, 3, 5)
+    command("eval_image_classifier")
+    default = flag_defs.config_from_flags(config.EvalConfig, overrides=given)
+    assert default.eval_top_k == (5,)  # TF-Slim's Recall_5
+    command("eval_image_classifier", "--eval_top_k=1,x")
+    with pytest.raises(SlimclsError, match="--eval_top_k=1,x: expected comma-separated positive"):
+        flag_defs.config_from_flags(config.EvalConfig, overrides=given)
