@@ -313,9 +313,7 @@ class Job:
             compute_dtype=precision.compute_dtype(config.mixed_precision),
             size_flag="--image_size",
         )
-        self.class_names = modeling.class_names(
-            self.train.labels_to_names, self.plan.num_classes
-        )
+        self.class_names = modeling.class_names(self.train.labels_to_names, self.plan.num_classes)
         self.head_scopes = tuple(record.head_scopes) if record else spec.logits_scopes
         self.steps_per_epoch = self.num_train // config.batch_size
 
@@ -435,14 +433,16 @@ class Job:
         epochs = []
         for epoch in range(config.train_epochs):
             if self.use_cache:
-                batches = fc.cached_batches(*train_cache, config.batch_size, config.random_seed, epoch)
+                batches = fc.cached_batches(
+                    *train_cache, config.batch_size, config.random_seed, epoch
+                )
             else:
                 batches = fc.body_batches(
                     features, (next(stream) for _ in range(self.steps_per_epoch))
                 )
             detail = f"head training, epoch {epoch + 1}/{config.train_epochs}"
             stats = trainer.train_epoch(
-                batches, on_step=lambda _: self.progress.advance(1, detail=detail)
+                batches, on_step=lambda _, d=detail: self.progress.advance(1, detail=d)
             )
             stats["validation_accuracy"], stats["validation_loss"] = trainer.evaluate(*eval_cache)
             stats["epoch"] = epoch + 1
@@ -581,9 +581,8 @@ class Job:
         from slimcls import eval_report, evaluate
 
         self.progress.stage("evaluate").total = self.num_eval
-        self.progress.begin(
-            "evaluate", f"evaluating on the {self.num_eval} images of split '{self.eval.split_name}'"
-        )
+        split = self.eval.split_name
+        self.progress.begin("evaluate", f"evaluating on the {self.num_eval} images of '{split}'")
         metrics = evaluate.evaluate(
             EvalConfig(
                 checkpoint_path=checkpoint,

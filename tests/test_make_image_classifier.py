@@ -455,12 +455,12 @@ def standin_archive(folder, model_name):
     model = modeling.create_model(model_name, record.num_classes)
     model.build_variables((32, 32, 3))
     values = {n: v.numpy() for n, v in model.variables_by_name().items()}
-    work = os.path.join(str(folder), "standin")
+    inner, stem = os.path.split(record.checkpoint)  # V3 archives: <folder>/ema/model-N
+    work = os.path.join(str(folder), "standin", inner)
     os.makedirs(work)
-    save_v2(os.path.join(work, record.checkpoint), values)
-    make_archive(
-        os.path.join(str(folder), record.archive), bundle_files(work, record.checkpoint)
-    )
+    save_v2(os.path.join(work, stem), values)
+    files = {os.path.join(inner, n): data for n, data in bundle_files(work, stem).items()}
+    make_archive(os.path.join(str(folder), record.archive), files)
     return values
 
 
