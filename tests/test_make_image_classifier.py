@@ -250,7 +250,8 @@ def test_foreign_or_mismatched_output_dirs_are_refused_before_anything_is_writte
     assert not (job / "out").exists()
 
 
-def test_rerun_with_other_settings_is_refused_and_fine_tuning_resumes_head(job, caplog):
+@pytest.mark.train_loop  # two more runs of the job
+def test_rerun_with_other_settings_is_refused_and_outputs_are_redone(job, caplog):
     cfg = make_config(job, train_epochs=2)
     summary, _ = _run(cfg)
     with pytest.raises(SlimclsError, match="holds a run made with --train_epochs=2, not 3"):
@@ -502,6 +503,7 @@ def test_digits_recipe_with_published_weights_from_a_mirror(tmp_path, monkeypatc
         assert os.path.exists(summary["files"][name]["path"])
 
 
+@pytest.mark.train_loop  # another run of the job
 def test_a_converted_dataset_is_used_as_it_is(tmp_path, tiny):
     from helpers import write_toy_dataset
 
