@@ -395,23 +395,29 @@ class Job:
                 shuffle_buffer_size=min(10000, descriptor.num_samples), seed=config.random_seed,
             )  # fmt: skip
 
+        # The validation features are cached for the per-epoch accuracy when they fit.
+        eval_fits = fc.cache_fits(self.num_eval, head.feature_dim)[0]
         stage = self.progress.stage("features")
-        stage.total = (self.num_train if self.use_cache else 0) + self.num_eval
-        what = f"{self.num_train} training and " if self.use_cache else ""
+        stage.total = (self.num_train if self.use_cache else 0) + (
+            self.num_eval if eval_fits else 0
+        )
+        parts = [f"{self.num_train} training"] if self.use_cache else []
+        parts += [f"{self.num_eval} validation"] if eval_fits else []
         self.progress.begin(
             "features",
-            f"computing {config.model_name} features of {what}{self.num_eval} validation "
+            f"computing {config.model_name} features of {' and '.join(parts) or 'no'} "
             f"images ({self.plan.image_size}x{self.plan.image_size}, {self.plan.compute_dtype})",
         )
         feature_start = time.perf_counter()
-        train_cache = None
+        train_cache = eval_cache = None
         if self.use_cache:
             train_cache = fc.extract_features(
                 features, split_dataset(self.train, False), self.progress.advance
             )
-        eval_cache = fc.extract_features(
-            features, split_dataset(self.eval, False), self.progress.advance
-        )
+        if eval_fits:
+            eval_cache = fc.extract_features(
+                features, split_dataset(self.eval, False), self.progress.advance
+            )
         feature_seconds = time.perf_counter() - feature_start
         self.progress.end("features")
 
@@ -444,14 +450,17 @@ class Job:
             stats = trainer.train_epoch(
                 batches, on_step=lambda _, d=detail: self.progress.advance(1, detail=d)
             )
-            stats["validation_accuracy"], stats["validation_loss"] = trainer.evaluate(*eval_cache)
+            stats["validation_accuracy"], stats["validation_loss"] = (
+                trainer.evaluate(*eval_cache) if eval_cache else (None, None)
+            )
             stats["epoch"] = epoch + 1
             epochs.append(stats)
             writer.epoch(int(trainer.step.numpy()), stats, self.steps_per_epoch)
+            validation = stats["validation_accuracy"]
             log.info(
-                "head epoch %d/%d: loss %.4f, accuracy %.4f, validation accuracy %.4f (%.3fs)",
+                "head epoch %d/%d: loss %.4f, accuracy %.4f, validation accuracy %s (%.3fs)",
                 epoch + 1, config.train_epochs, stats["loss"], stats["accuracy"],
-                stats["validation_accuracy"], stats["seconds"],
+                "-" if validation is None else f"{validation:.4f}", stats["seconds"],
             )  # fmt: skip
         writer.close()
         self.progress.end("head")
@@ -669,6 +678,8 @@ class _HeadLog:
             ("train", stats["loss"], stats["accuracy"]),
             ("validation", stats["validation_loss"], stats["validation_accuracy"]),
         ):
+            if loss is None:  # no validation features (they did not fit in memory)
+                continue
             self.csv.writerow([step, epoch, split, f"{loss:.6g}", f"{accuracy:.6g}"])
             with self.writers[split].as_default():
                 summaries.scalar("loss", loss, step)

@@ -515,3 +515,18 @@ def test_a_converted_dataset_is_used_as_it_is(tmp_path, tiny):
     assert f"using the converted dataset in {dataset}" in printed
     assert sorted(os.listdir(dataset)) == before  # nothing written into it
     assert summary["num_validation"] == 8
+
+
+@pytest.mark.train_loop  # another run of the job
+def test_without_the_cache_the_head_trains_through_the_body(job, monkeypatch):
+    """--cache_features=none (and features too large for memory) train through the body
+    on every step; the summary says the cache was not used and why."""
+    summary, printed = _run(make_config(job, cache_features="none"))
+    cache = summary["head"]["feature_cache"]
+    assert not cache["used"] and cache["reason"] == "--cache_features=none"
+    assert "through the body" in printed and summary["evaluation"]["accuracy"] >= 5 / 6
+    monkeypatch.setattr(fc, "cache_fits", lambda n, d: (False, n * d * 4))
+    summary, printed = _run(make_config(job, output_dir=str(job / "out2")))
+    assert "above the memory limit" in summary["head"]["feature_cache"]["reason"]
+    assert summary["head"]["validation_accuracy"] is None  # no per-epoch validation
+    assert summary["evaluation"]["num_examples"] == 6  # the final evaluation still runs
