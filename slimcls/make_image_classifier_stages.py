@@ -111,7 +111,7 @@ class _StageHook:
         self._start = run.step
 
     def after_step(self, run) -> None:
-        self.progress.advance(to=run.step, detail=f"fine-tuning all layers, step {run.step}")
+        self.progress.advance(to=run.step, detail="fine-tuning all layers")
 
     def end(self, run) -> None:
         pass
