@@ -55,11 +55,14 @@ def _slimcls_has(fullname):
     except (ImportError, ValueError):
         return False
     name = PACKAGE
-    for part in fullname.split("."):
+    for index, part in enumerate(fullname.split(".")):
         if spec is None or not spec.submodule_search_locations:
             return False
+        locations = list(spec.submodule_search_locations)
+        if index == 0:  # a checkout or editable install: the folder beside the package's
+            locations += [os.path.dirname(os.path.abspath(p)) for p in locations]
         name = f"{name}.{part}"
-        spec = PathFinder.find_spec(name, list(spec.submodule_search_locations))
+        spec = PathFinder.find_spec(name, locations)
     return spec is not None
 
 
@@ -129,6 +132,21 @@ class _FallbackFinder:
         if dot and _is_alias(top):
             return None  # our own package lacks it; _ChildFinder already said so
         return _alias_spec(fullname) if _slimcls_has(fullname) else None
+
+
+def become_alias(name):
+    """Makes ``sys.modules[name]`` slimcls's package when a checkout's folder loads as ``name``.
+
+    From the repository root, ``import nets`` finds the top-level folder ``nets/`` on the path
+    before any finder of ours is asked. Its ``__init__`` calls this, so the name still gives the
+    one module object ``slimcls.nets``, and the child finder serves ``nets.<module>``. It runs
+    even when ``SLIMCLS_NO_TFSLIM_NAMES`` is set: a second copy of a module is never right.
+    """
+    import importlib
+
+    if _ChildFinder not in sys.meta_path:
+        sys.meta_path.insert(0, _ChildFinder)
+    sys.modules[name] = importlib.import_module(_target(name))
 
 
 def install():

@@ -16,7 +16,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 PTH_NAME = "slimcls_tfslim_names.pth"
@@ -84,4 +84,16 @@ if editable_wheel is not None:
 
     cmdclass["editable_wheel"] = EditableWheelWithPth
 
-setup(cmdclass=cmdclass)
+# TF-Slim's layout: nets/, preprocessing/ and datasets/ are top-level folders of the repository,
+# installed as slimcls.nets, slimcls.preprocessing and slimcls.datasets (never as top-level
+# packages; docs/design.md says why). find_packages keeps the list in step with the folders.
+MAPPED = ("nets", "preprocessing", "datasets")
+PACKAGES = find_packages(include=["slimcls", "slimcls.*"]) + [
+    f"slimcls.{name}" for top in MAPPED for name in [top, *(f"{top}.{sub}" for sub in find_packages(top))]
+]
+
+setup(
+    cmdclass=cmdclass,
+    packages=PACKAGES,
+    package_dir={f"slimcls.{top}": top for top in MAPPED},
+)

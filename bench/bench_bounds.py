@@ -8,7 +8,7 @@ real, synthetic, input, ...):
 * real: slimcls' training loop on the TFRecord shards (examples/s after warm-up);
 * synthetic: the same loop fed one cached batch (``slimcls_trial.py --synthetic``):
   ``real_over_synthetic`` = real / synthetic (1.0: the input costs the step nothing);
-* input: ``slimcls.input_pipeline.make_dataset`` with the net's training preprocessing,
+* input: ``slimcls.reader.input_pipeline.make_dataset`` with the net's training preprocessing,
   iterated without the model: ``input_over_step`` = pipeline examples/s / real training
   examples/s (above 1: the pipeline keeps up, on cores it shares with the step);
 * achieved GFLOP/s = training FLOPs per example (tf.compat.v1.profiler on the forward

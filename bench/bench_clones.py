@@ -32,6 +32,9 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, "bench"))
+
+import common  # noqa: E402
 
 
 def make_dataset(root: str, image_size: int, num_images: int) -> str:
@@ -149,8 +152,7 @@ def main() -> None:
             f"{', '.join(f'{x:.1f}' for x in rates):>30}"
         )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        common.write_result("clones", rows, quick=False, python=sys.executable, path=args.json)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 Usage: $PYTHON bench/bench_commands.py [--quick] [--model cifarnet] [--workdir DIR]
            [--results_dir DIR]
 
-* eval: ``slimcls.evaluate.Evaluator`` on a generated test split; examples/s of full
+* eval: ``slimcls.inference.evaluate.Evaluator`` on a generated test split; examples/s of full
   passes after a first (tracing) pass, median of ``--repeats``.
-* classify: ``slimcls.classify.Classifier`` loaded once, then one image classified
+* classify: ``slimcls.inference.classify.Classifier`` loaded once, then one image classified
   ``--runs`` times (default 50): p50 and p95 latency (decode + preprocess + net + top-k).
 * start-up: ``python -m slimcls.<command> --help`` for each command, and one-image
   ``classify_image`` end to end (load, restore, trace, classify), each as a fresh process,

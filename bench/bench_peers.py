@@ -1,33 +1,52 @@
-"""Training throughput: slimcls' loop against a Keras 3 ``model.fit`` peer, interleaved.
+"""Training throughput: slimcls' loop against Keras 3, PyTorch (and TF-Slim), interleaved.
 
 Usage: $PYTHON bench/bench_peers.py [--quick] [--trials N] [--cases 0,2] [--workdir DIR]
+           [--torch_python PY] [--torch_sides eager,compile]
            [--tfslim_dir PATH/research/slim | --synthetic] [--results_dir DIR]
 
-``--synthetic``: both sides train on one in-memory batch (their ``--synthetic``), so the
-ratio is the training step alone, without either side's input pipeline.
+``--synthetic``: every side trains on one in-memory batch (their ``--synthetic``), so the
+ratio is the training step alone, without any side's input pipeline.
 
 Every trial is a fresh child process (slimcls needs TF_USE_LEGACY_KERAS=1, Keras 3 needs it
-off), and the sides alternate -- slimcls, keras[, tfslim], slimcls, keras, ... -- so machine
-noise lands on all of them. A trial's examples/s is ``batch / median step time`` over the
-steps after the warm-up (tracing, autotuning); start-up is not timed. Both sides read the
-same TFRecord shards with the same augmentation: slimcls through its training pipeline
-(CifarNet's augmentation on whole batches), the Keras peer through a per-image ``map`` of the
-same preprocessing function, as a Keras user writes it (``keras_peer.py``).
+off, PyTorch runs in its own interpreter), and the sides alternate -- slimcls, keras,
+torch, torch_compile[, tfslim], slimcls, keras, ... -- so machine noise lands on all of
+them. A trial's examples/s is ``batch / median step time`` over the steps after the
+warm-up (tracing, autotuning, compiling); start-up is not timed.
+
+What each side does (the details are in each side's docstring):
+
+* ``slimcls`` (``slimcls_trial.py``): ``slimcls.train.train`` as ``train_image_classifier``
+  runs it: TFRecord shards, decoded images cached in memory, CifarNet's augmentation on
+  whole batches (InceptionV3's per image), ``--mixed_precision=bfloat16`` for bfloat16.
+* ``keras`` (``keras_peer.py``): Keras 3 ``model.fit`` of the same net on the same shards
+  with the same augmentation, as a Keras user writes it (a per-image ``tf.data`` map),
+  the ``mixed_bfloat16`` policy for bfloat16.
+* ``torch``, ``torch_compile`` (``torch_peer.py``): PyTorch in its strongest practical CPU
+  setup: the same training split decoded once into memory as uint8 (``bench/data.py
+  --uint8``), the same augmentation on whole batches in the training thread, channels_last,
+  ``torch.autocast`` bfloat16 for bfloat16; CifarNet with ``nn.LocalResponseNorm``, timm's
+  ``inception_v3``; ``torch_compile`` adds ``torch.compile``. They run in ``--torch_python``
+  (default: $TORCH_PYTHON, else this interpreter) so slimcls' environment needs no torch;
+  an interpreter without torch (or timm, for InceptionV3) skips them with a line saying so.
+* ``tfslim`` (``tfslim_peer.py``, only with ``--tfslim_dir``, float32 only): TF-Slim's own
+  ``train_image_classifier.py`` from a user-given research/slim checkout.
 
 Cases: CifarNet batch 32 and 128, InceptionV3 at 150x150 batch 16 (CPU-friendly), each in
 float32 and bfloat16. A side that fails (e.g. a kernel missing for bfloat16) becomes a row
-with the one-line reason. With ``--tfslim_dir`` (a research/slim checkout given by the
-user; nothing of TF-Slim is in this repository) TF-Slim's own ``train_image_classifier.py``
-runs as a third side in the float32 cases (see ``tfslim_peer.py``).
+with the one-line reason.
 
-Writes bench/results/peers.json. Expected run time on 2 cores: --quick ~4-6 min (1 trial
-per side, a few steps, no InceptionV3 bfloat16); full (3 trials per side) ~30-45 min.
+Writes bench/results/peers.json (with the CPU model, its AMX / AVX512_BF16 / AVX-512 flags
+and what ``--mixed_precision=auto`` picks there). Expected run time on 2 quiet cores:
+--quick ~6-10 min (1 trial per side, a few steps, no InceptionV3 bfloat16, torch eager
+only); full (3 trials per side, torch eager and compiled) ~60-80 min; ``--cases 0,1,2,3``
+(CifarNet only) ~15-20 min.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -56,14 +75,24 @@ STEPS = {
 DATA = {"cifarnet": (32, 4096, 1024), "inception_v3": (170, 512, 64)}
 
 
+#: The PyTorch sides and the torch_peer.py flags that make them.
+TORCH_SIDES = {"torch": [], "torch_compile": ["--compile"]}
+
+
 def side_command(side, python, args, model, batch, size, dtype, warmup, steps, data_dir):
     common_args = [
-        "--dataset_dir", data_dir, "--model", model, "--batch", str(batch),
+        "--model", model, "--batch", str(batch),
         "--image_size", str(size), "--dtype", dtype,
         "--warmup", str(warmup), "--steps", str(steps),
     ]  # fmt: skip
     if args.synthetic:
         common_args.append("--synthetic")
+    if side in TORCH_SIDES:
+        return [
+            args.torch_python, os.path.join(HERE, "torch_peer.py"),
+            "--data", uint8_path(data_dir), *common_args, *TORCH_SIDES[side],
+        ]  # fmt: skip
+    common_args = ["--dataset_dir", data_dir, *common_args]
     if side == "slimcls":
         return [python, os.path.join(HERE, "slimcls_trial.py"), "train", *common_args]
     if side == "keras":
@@ -77,6 +106,30 @@ def side_command(side, python, args, model, batch, size, dtype, warmup, steps, d
 def side_env(side):
     # slimcls and TF-Slim need the legacy Keras 2; the Keras peer needs Keras 3.
     return common.child_env(TF_USE_LEGACY_KERAS="0" if side == "keras" else "1")
+
+
+def uint8_path(data_dir: str) -> str:
+    return data_dir.rstrip(os.sep) + ".train_uint8.npz"
+
+
+def torch_check(torch_python: str) -> dict:
+    """torch's and timm's versions in ``torch_python``, or why it cannot run the torch side:
+    ``{"torch": v or None, "timm": v or None, "skip_all": reason, "skip_timm": reason}``."""
+    cmd = [torch_python, os.path.join(HERE, "torch_peer.py"), "--check"]
+    result = common.run_child(cmd, common.child_env(), timeout=300)
+    found = {"torch": result.get("torch"), "timm": result.get("timm")}
+    install = (
+        "pass --torch_python=/path/to/python of a venv with the bench extra "
+        "(pip install -e '.[bench]'; bench/README.md)"
+    )
+    missing = next((m for m in ("torch", "numpy") if not result.get(m)), None)
+    if missing:
+        why = result.get(f"{missing}_error") or result.get("error") or "not installed"
+        found["skip_all"] = f"no {missing} in {torch_python} ({why}); {install}"
+    elif not found["timm"]:
+        why = result.get("timm_error") or "not installed"
+        found["skip_timm"] = f"no timm in {torch_python} ({why}); {install}"
+    return found
 
 
 def run_case(case, sides, args, python, work, mode):
@@ -96,6 +149,22 @@ def run_case(case, sides, args, python, work, mode):
     active = [s for s in sides if not (s == "tfslim" and dtype != "float32")]
     if "tfslim" in sides and "tfslim" not in active:
         row["skipped"]["tfslim"] = "TF-Slim's train_image_classifier has no mixed precision"
+    torch_sides = [s for s in active if s in TORCH_SIDES]
+    skip_torch = args.torch_found.get("skip_all") or (
+        args.torch_found.get("skip_timm") if model == "inception_v3" else None
+    )
+    if skip_torch:
+        active = [s for s in active if s not in TORCH_SIDES]
+        row["skipped"].update({s: skip_torch for s in torch_sides})
+    elif torch_sides:
+        # The torch sides' input: the same training split, decoded once (not timed).
+        export = subprocess.run([python, os.path.join(HERE, "data.py"), "--uint8", data_dir,
+                                 uint8_path(data_dir)], capture_output=True, text=True,
+                                env=common.child_env(), cwd=common.ROOT)  # fmt: skip
+        if export.returncode:
+            tail = [s for s in export.stderr.splitlines() if s.strip()] or ["no output"]
+            why = f"the uint8 export of {data_dir} failed: {common.first_line(tail[-1])}"
+            row["errors"].update({s: why for s in torch_sides})
     for trial in range(args.trials):
         for side in active:
             if side in row["errors"]:
@@ -114,9 +183,10 @@ def run_case(case, sides, args, python, work, mode):
             row.setdefault("step_seconds", {}).setdefault(side, []).append(result["step_seconds"])
     for side in sides:
         row[f"{side}_median"] = common.median(row["trials"].get(side, []))
-    row["ratio_slimcls_over_keras"] = common.ratio(row["slimcls_median"], row["keras_median"])
-    if "tfslim" in sides:
-        row["ratio_slimcls_over_tfslim"] = common.ratio(row["slimcls_median"], row["tfslim_median"])
+    for side in sides[1:]:
+        row[f"ratio_slimcls_over_{side}"] = common.ratio(
+            row["slimcls_median"], row[f"{side}_median"]
+        )
     row["note"] = "; ".join(
         [f"{k} failed: {v}" for k, v in row["errors"].items()]
         + [f"{k} skipped: {v}" for k, v in row["skipped"].items()]
@@ -130,9 +200,7 @@ def print_table(rows, sides):
     columns = [("case", "case")]
     for side in sides:
         columns += [(f"{side}_trials", f"{side} ex/s per trial"), (f"{side}_median", "median")]
-    columns.append(("ratio_slimcls_over_keras", "slimcls/keras"))
-    if "tfslim" in sides:
-        columns.append(("ratio_slimcls_over_tfslim", "slimcls/TF-Slim"))
+    columns += [(f"ratio_slimcls_over_{side}", f"slimcls/{side}") for side in sides[1:]]
     columns.append(("note", "note"))
     print(common.table(rows, columns))
 
@@ -152,6 +220,18 @@ def main() -> int:
         help="both sides train on one in-memory batch: the step alone, without input cost "
         "(not with --tfslim_dir)",
     )
+    parser.add_argument(
+        "--torch_python",
+        default=os.environ.get("TORCH_PYTHON"),
+        help="interpreter with torch and timm for the PyTorch sides (default: $TORCH_PYTHON, "
+        "else this one); without torch they are skipped with a line saying so",
+    )
+    parser.add_argument(
+        "--torch_sides",
+        default=None,
+        help="comma list of torch sides: eager (torch), compile (torch_compile); '' for "
+        "none (default: eager,compile; --quick: eager)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per trial")
     parser.add_argument("--results_dir", default=None)
     args = parser.parse_args()
@@ -159,7 +239,24 @@ def main() -> int:
     if args.synthetic and args.tfslim_dir:
         parser.error("--synthetic compares slimcls and Keras only; drop --tfslim_dir")
     python = common.default_python()
-    sides = ["slimcls", "keras"] + (["tfslim"] if args.tfslim_dir else [])
+    args.torch_python = args.torch_python or python
+    if args.torch_sides is None:
+        args.torch_sides = "eager" if args.quick else "eager,compile"
+    names = {"eager": "torch", "compile": "torch_compile"}
+    wanted = [w for w in args.torch_sides.split(",") if w]
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        parser.error(f"--torch_sides: unknown {unknown}; expected some of eager, compile")
+    torch_sides = [names[w] for w in wanted]
+    args.torch_found = torch_check(args.torch_python) if torch_sides else {}
+    if args.torch_found.get("skip_all"):
+        print(f"torch sides skipped: {args.torch_found['skip_all']}", flush=True)
+    elif torch_sides:
+        print(f"torch sides: {args.torch_python}: torch {args.torch_found['torch']}, "
+              f"timm {args.torch_found['timm']}", flush=True)  # fmt: skip
+        if args.torch_found.get("skip_timm"):
+            print(f"torch sides skip InceptionV3: {args.torch_found['skip_timm']}", flush=True)
+    sides = ["slimcls", "keras", *torch_sides] + (["tfslim"] if args.tfslim_dir else [])
     cases = QUICK_CASES if args.quick else CASES
     if args.cases:
         cases = [CASES[int(i)] for i in args.cases.split(",")]
@@ -178,6 +275,10 @@ def main() -> int:
         extra={
             "sides": sides,
             "synthetic": args.synthetic,
+            "torch_python": args.torch_python if torch_sides else None,
+            "torch_versions": {k: args.torch_found.get(k) for k in ("torch", "timm")}
+            if torch_sides
+            else None,
             "method": "interleaved trials, one child process each; examples/s = batch / median "
             "step seconds after the warm-up steps; ratio = median slimcls / median peer",
         },

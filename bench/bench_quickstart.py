@@ -21,6 +21,10 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "bench"))
+
+import common  # noqa: E402
+
 TARGET_ACCURACY = 0.97
 TARGET_SECONDS = 300
 
@@ -78,8 +82,8 @@ def main() -> int:
     }
     print(json.dumps(result, indent=2))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=2)
+        common.write_result("quickstart", [result], quick=False, python=sys.executable,
+                            path=args.json)  # fmt: skip
     return 0
 
 

@@ -134,6 +134,28 @@ def peak_gflops(info: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+#: The CPU features a reader needs to know which numbers hold on their machine.
+SUMMARY_FLAGS = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512_BF16"), ("avx512f", "AVX-512"))
+
+
+def isa_summary(isa_flags: Sequence[str]) -> str:
+    """``AMX-BF16 no, AVX512_BF16 yes, AVX-512 yes``: the flags that decide bfloat16's speed."""
+    have = set(isa_flags)
+    return ", ".join(f"{name} {'yes' if flag in have else 'no'}" for flag, name in SUMMARY_FLAGS)
+
+
+def machine_line(m: Mapping[str, Any]) -> str:
+    """One line naming where a result was measured: CPU, cores, the bfloat16-relevant flags,
+    GPUs and what ``--mixed_precision=auto`` picks there."""
+    auto = m.get("mixed_precision_auto") or {}
+    picks = f"{auto.get('dtype')} ({auto.get('reason')})" if auto else "(not recorded)"
+    return (
+        f"{m.get('cpu_model') or 'unknown CPU'}, {m.get('cores')} cores; "
+        f"{isa_summary(m.get('isa_flags') or ())}; GPUs {', '.join(m.get('gpus') or []) or 'none'}"
+        f"; --mixed_precision=auto picks {picks}"
+    )
+
+
 def tf_facts(python: str) -> dict[str, Any]:
     """TensorFlow/Keras versions and GPUs, from a child (the parent never imports TF)."""
     code = (
@@ -146,10 +168,18 @@ def tf_facts(python: str) -> dict[str, Any]:
         "    except metadata.PackageNotFoundError:\n        return None\n"
         "gpus = [tf.config.experimental.get_device_details(d).get('device_name', d.name)\n"
         "        for d in tf.config.list_physical_devices('GPU')]\n"
+        "try:\n"
+        "    from slimcls.train import precision\n"
+        "    dtype, reason = precision.auto_choice(precision.cpu_flags(),\n"
+        "                                          precision.gpu_capabilities())\n"
+        "    auto = {'dtype': dtype, 'reason': reason}\n"
+        "except Exception as e:\n"
+        "    auto = {'dtype': None, 'reason': f'{type(e).__name__}: {e}'}\n"
         "print(json.dumps({'tensorflow_version': tf.__version__, 'keras_version': v('keras'),\n"
-        "  'tf_keras_version': v('tf-keras'), 'tf_slim_version': v('tf-slim'), 'gpus': gpus}))\n"
+        "  'tf_keras_version': v('tf-keras'), 'tf_slim_version': v('tf-slim'), 'gpus': gpus,\n"
+        "  'mixed_precision_auto': auto}))\n"
     )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = child_env(TF_USE_LEGACY_KERAS="1")
     try:
         out = subprocess.run(
             [python, "-c", code], capture_output=True, text=True, env=env, timeout=300
@@ -160,7 +190,10 @@ def tf_facts(python: str) -> dict[str, Any]:
 
 
 def machine(python: str = sys.executable) -> dict[str, Any]:
+    """Where a result was measured: :func:`cpu_info`, ``isa_summary``, GPUs, peak FLOP/s,
+    TensorFlow/Keras versions and ``mixed_precision_auto`` (slimcls' choice here)."""
     info = cpu_info()
+    info["isa_summary"] = isa_summary(info["isa_flags"])
     facts = tf_facts(python)
     info["gpus"] = facts.pop("gpus", None)
     info["peak"] = peak_gflops(info)
@@ -217,6 +250,8 @@ def run_child(cmd: Sequence[str], env: Mapping[str, str], timeout: float) -> dic
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
+    except OSError as e:  # e.g. a --torch_python that does not exist
+        return {"error": f"cannot run {cmd[0]}: {e.strerror or e}"}
     result = None
     for line in proc.stdout.splitlines():
         if line.startswith(MARKER):
@@ -260,10 +295,13 @@ def write_result(
     python: str,
     extra: Mapping[str, Any] | None = None,
     results_dir: str | None = None,
+    path: str | None = None,
 ) -> str:
-    """Writes ``<results_dir>/<name>.json``: machine, versions, exact command, rows."""
+    """Writes ``<results_dir>/<name>.json`` (or ``path``): machine, versions, exact command,
+    rows; prints the one line saying where it was measured (:func:`machine_line`)."""
     results_dir = results_dir or RESULTS_DIR
-    os.makedirs(results_dir, exist_ok=True)
+    path = path or os.path.join(results_dir, f"{name}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     facts = machine(python)
     doc = {
         "benchmark": name,
@@ -278,9 +316,9 @@ def write_result(
         **(extra or {}),
         "rows": rows,
     }
-    path = os.path.join(results_dir, f"{name}.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1, ensure_ascii=False)
+    print(f"measured on: {machine_line(facts)}")
     return path
 
 

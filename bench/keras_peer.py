@@ -9,7 +9,7 @@ parent sets it), because Keras 3 and the legacy Keras 2 that tf-slim needs canno
 ``tf.keras`` in one process.
 
 * Input: what a Keras user writes: ``tf.data`` reading the same shards, the net's training
-  augmentation per image in a parallel ``map`` (``slimcls.input_pipeline.make_dataset``
+  augmentation per image in a parallel ``map`` (``slimcls.reader.input_pipeline.make_dataset``
   with the per-image preprocessing function and TrainConfig's default parallelism), batch,
   prefetch. slimcls's own training runs CifarNet's augmentation on whole batches instead
   (same random distributions); InceptionV3's is per image on both sides.
@@ -105,7 +105,7 @@ def build(keras, tf, model: str, image_size: int):
 
 
 def dataset(args, image_size: int):
-    from slimcls import input_pipeline
+    from slimcls.reader import input_pipeline
     from slimcls.config import TrainConfig
     from slimcls.datasets import dataset_factory
     from slimcls.nets import nets_factory

@@ -30,8 +30,10 @@ def headline_rows(name: str, doc: dict) -> list[dict]:
             out["result"] = (
                 f"slimcls {f(r.get('slimcls_median'))} vs keras {f(r.get('keras_median'))}"
             )
-            if "tfslim_median" in r:
-                out["result"] += f" vs TF-Slim {f(r.get('tfslim_median'))}"
+            for side, label in (("torch", "PyTorch"), ("torch_compile", "PyTorch compiled"),
+                                ("tfslim", "TF-Slim")):  # fmt: skip
+                if f"{side}_median" in r:
+                    out["result"] += f" vs {label} {f(r.get(f'{side}_median'))}"
             out["result"] += " ex/s"
             out["ratio"] = r.get("ratio_slimcls_over_keras")
         elif name == "bounds":
@@ -65,13 +67,18 @@ def main() -> int:
         with open(path, encoding="utf-8") as f:
             docs[name] = doc = json.load(f)
         rows += headline_rows(name, doc)
+    # Say where each result ran: numbers from different machines do not compare.
+    lines = {name: common.machine_line(doc["machine"]) for name, doc in docs.items()}
+    if len(set(lines.values())) == 1:
+        print(f"measured on: {next(iter(lines.values()))}")
+    for name, line in lines.items() if len(set(lines.values())) > 1 else ():
+        print(f"{name} measured on: {line}")
     any_doc = next(iter(docs.values()), None)
     if any_doc:
         m = any_doc["machine"]
         print(
-            f"machine: {m.get('cpu_model')}, {m.get('cores')} cores, "
-            f"{m.get('cpu_mhz')} MHz ({m.get('cpu_mhz_source')}), ISA {' '.join(m['isa_flags'])}, "
-            f"GPUs {m.get('gpus') or 'none'}; TensorFlow {any_doc.get('tensorflow_version')}; "
+            f"clock {m.get('cpu_mhz')} MHz ({m.get('cpu_mhz_source')}), ISA "
+            f"{' '.join(m['isa_flags'])}; TensorFlow {any_doc.get('tensorflow_version')}; "
             f"quick={any_doc.get('quick')}"
         )
         print(f"peak: {m['peak']['derivation']}")

@@ -11,7 +11,7 @@ Usage (the parent benchmarks build these command lines):
 
 ``train`` runs ``slimcls.train.train`` and reads ``TrainResult.step_seconds`` (wall time of
 each step, from fetching the batch to having the loss). ``--synthetic`` feeds the same loop
-one cached batch: this script wraps ``slimcls.input_pipeline.make_dataset`` (which
+one cached batch: this script wraps ``slimcls.reader.input_pipeline.make_dataset`` (which
 ``train`` looks up at call time) so the pipeline is built as usual and then its first batch
 repeats from a cache -- the model, step and loop are unchanged, only the input cost goes.
 """
@@ -57,7 +57,7 @@ def _train_config(args, train_dir, steps):
 
 def _use_cached_batch() -> None:
     """Makes every training pipeline repeat its first batch from memory."""
-    from slimcls import input_pipeline
+    from slimcls.reader import input_pipeline
 
     real = input_pipeline.make_dataset
 
@@ -84,7 +84,8 @@ def do_train(args) -> dict:
 def do_input(args) -> dict:
     """The training input pipeline alone, as training builds it: the same preprocessing
     (CifarNet's batched stage), TrainConfig's default parallelism and --cache_images."""
-    from slimcls import input_pipeline, modeling
+    from slimcls.model import modeling
+    from slimcls.reader import input_pipeline
     from slimcls.config import TrainConfig
     from slimcls.datasets import dataset_factory
 
@@ -151,9 +152,9 @@ def do_checkpoint(args) -> dict:
 
 
 def do_eval(args) -> dict:
-    from slimcls import checkpoints
+    from slimcls.model import checkpoints
     from slimcls.config import EvalConfig
-    from slimcls.evaluate import Evaluator
+    from slimcls.inference.evaluate import Evaluator
 
     config = EvalConfig(
         checkpoint_path=args.train_dir,
@@ -181,7 +182,7 @@ def do_eval(args) -> dict:
 def do_classify(args) -> dict:
     import numpy as np
 
-    from slimcls.classify import Classifier
+    from slimcls.inference.classify import Classifier
     from slimcls.config import ClassifierConfig
 
     started = time.perf_counter()

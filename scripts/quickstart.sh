@@ -72,7 +72,7 @@ rm -rf "$IMAGES_DIR" "$DATASET_DIR" "$TRAIN_DIR" "$EVAL_DIR" "$WORK_DIR/export"
 rm -f "$WORK_DIR/predictions.json" "$WORK_DIR/export.log"
 
 step "writing scikit-learn's digits as 32x32 PNG class folders"
-"$PY" -m slimcls.demo_digits --output_dir="$IMAGES_DIR" --size=32
+"$PY" "$REPO_DIR/scripts/demo_digits.py" --output_dir="$IMAGES_DIR" --size=32
 
 step "converting to TFRecords (80% train / 20% validation, stratified)"
 "$PY" -m slimcls.download_and_convert_data --dataset_name=folder --source_dir="$IMAGES_DIR" \

@@ -10,58 +10,70 @@ answer ``--help`` and reject a bad flag before TensorFlow loads.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
 from typing import Any
 
+
+def _net_table():
+    """``slimcls.nets.net_table``, loaded without running ``slimcls.nets``' ``__init__``.
+
+    That ``__init__`` applies the tf-slim shims (it imports TensorFlow) for the net modules;
+    the table is plain data, and ``--help`` must answer before TensorFlow loads. The module
+    is registered under its own name, so a later ``import`` gives this same object.
+    """
+    name = "slimcls.nets.net_table"
+    if name not in sys.modules:
+        folder = importlib.util.find_spec("slimcls.nets").submodule_search_locations[0]
+        spec = importlib.util.spec_from_file_location(name, f"{folder}/net_table.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 CACHE_IMAGES = ("auto", "memory", "none")
-#: Keys of ``nets.nets_factory.NETWORKS``. Kept here because the registry imports
-#: TensorFlow and ``--help`` must not; ``tests/test_flags.py`` checks the two agree. The video
-#: nets (i3d, s3dg) are listed so that choosing one fails with a message saying why.
-MODEL_NAMES = (
-    "alexnet_v2",
-    "cifarnet",
-    "i3d",
-    "inception_resnet_v2",
-    "inception_v1",
-    "inception_v2",
-    "inception_v3",
-    "inception_v4",
-    "lenet",
-    "mobilenet_edgetpu",
-    "mobilenet_edgetpu_075",
-    "mobilenet_v1",
-    "mobilenet_v1_025",
-    "mobilenet_v1_050",
-    "mobilenet_v1_075",
-    "mobilenet_v2",
-    "mobilenet_v2_035",
-    "mobilenet_v2_140",
-    "mobilenet_v3_large",
-    "mobilenet_v3_large_minimalistic",
-    "mobilenet_v3_small",
-    "mobilenet_v3_small_minimalistic",
-    "nasnet_cifar",
-    "nasnet_large",
-    "nasnet_mobile",
-    "overfeat",
-    "pnasnet_large",
-    "pnasnet_mobile",
-    "resnet_v1_101",
-    "resnet_v1_152",
-    "resnet_v1_200",
-    "resnet_v1_50",
-    "resnet_v2_101",
-    "resnet_v2_152",
-    "resnet_v2_200",
-    "resnet_v2_50",
-    "s3dg",
-    "small_cnn",
-    "vgg_16",
-    "vgg_19",
-    "vgg_a",
+#: ``--model_name``'s choices, from the one net table (readable without TensorFlow, so
+#: ``--help`` stays fast). The video nets (i3d, s3dg) are Python-only and not offered.
+MODEL_NAMES = _net_table().MODEL_NAMES
+#: TF-Slim's video nets: ``--model_name`` refuses them at parse time, saying why.
+VIDEO_MODEL_NAMES = tuple(sorted(n for n, row in _net_table().NETS.items() if row.video))
+_VIDEO_NET = (
+    "is a video net (it takes clips [batch, time, height, width, 3]), for TF-Slim's Python "
+    "API only (nets_factory.get_network_fn); the commands take image nets"
 )
+REFUSED_MODEL_NAMES = {name: _VIDEO_NET for name in VIDEO_MODEL_NAMES}
 OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
 DECAY_TYPES = ("fixed", "exponential", "polynomial", "cosine")
 MIXED_PRECISION = ("auto", "bfloat16", "float16", "float32")
+
+
+def close_matches(value: str, choices: tuple[str, ...] | list[str], n: int = 3) -> list[str]:
+    """The choices nearest to a mistyped ``value``: those it begins (``resnet`` ->
+    every ``resnet_*``), else difflib's closest ``n``, best first; may be empty."""
+    import difflib
+
+    started = [c for c in choices if value and c.startswith(value)]
+    if started:
+        return sorted(started)
+    return difflib.get_close_matches(value, list(choices), n=n, cutoff=0.6)
+
+
+def unknown_choice(name: str, value: str, choices, refused: dict[str, str] | None = None) -> str:
+    """The message for ``--name=value`` outside ``choices``: a refused value's reason, or
+    "did you mean" the closest choices (all choices when none is close or there are few).
+    """
+    choices = list(choices)
+    if refused and value in refused:
+        return f"{name} {value!r} {refused[value]} (--help lists the {len(choices)})"
+    near = close_matches(value, choices)
+    if near and len(choices) > 8:
+        return (
+            f"unknown {name} {value!r}; did you mean {' or '.join(near)}? "
+            f"(--help lists all {len(choices)} choices)"
+        )
+    guess = f"did you mean {' or '.join(near)}? " if near else ""
+    return f"unknown {name} {value!r}; {guess}expected one of {', '.join(choices)}"
 
 
 def setting(
@@ -73,6 +85,8 @@ def setting(
     lower_bound: int | float | None = None,
     flag: bool = True,
     default_factory: Any = dataclasses.MISSING,
+    refused: dict[str, str] | None = None,
+    upper_bound: int | float | None = None,
 ) -> Any:
     """A dataclass field that also describes its command-line flag.
 
@@ -84,14 +98,19 @@ def setting(
       flag_default: the flag's default where TF-Slim's command had one and the library
         has none (``--train_dir=/tmp/tfmodel/``).
       lower_bound: smallest accepted number.
+      upper_bound: largest accepted number.
       flag: False: a library-only knob, not a flag.
       default_factory: for nested configs (their fields become flags of the same names).
+      refused: values outside ``choices`` that get their own reason when given (the
+        video nets for ``--model_name``).
     """
     metadata = {
         "help": help,
         "choices": choices,
+        "refused": refused,
         "flag_default": flag_default,
         "lower_bound": lower_bound,
+        "upper_bound": upper_bound,
         "flag": flag,
     }
     if default_factory is not dataclasses.MISSING:
@@ -115,11 +134,15 @@ _IMAGENET = (
     "TF-Slim's published ImageNet checkpoint of --model_name, downloaded once into "
     "$SLIMCLS_CACHE_DIR; list: python -m slimcls checkpoints"
 )
-_MODEL_NAME = "Name of the architecture (a key of nets_factory.NETWORKS)."
+_MODEL_NAME = "Name of the net (docs/nets.md lists them with their sizes)."
 _FROM_RUN = " None: the one recorded in the training run's flags.txt (next to --checkpoint_path)."
+_MODEL_FROM_RUN = (
+    " None: the training run's (its flags.txt, next to --checkpoint_path), else the net the "
+    "checkpoint's variables show."
+)
 _PREPROCESSING = (
-    "Preprocessing to use (see preprocessing_factory). None: the net's own "
-    "(NETWORKS[model_name].preprocessing)."
+    "Preprocessing style: cifarnet, inception, vgg, lenet or handwriting (TF-Slim's model "
+    "names work too). None: the net's own."
 )
 _GRAYSCALE = "Convert images to grayscale during preprocessing (the net then sees 1 channel)."
 _IMAGE_SIZE = "Height and width in pixels of the images fed to the net. None: the net's default."
@@ -132,6 +155,11 @@ _THREADS = (
     "Parallel decode + preprocess calls (tf.data map num_parallel_calls). 0 or None: AUTOTUNE."
 )
 _TF_CONFIG = "Not used: set TF_CONFIG instead (tf.distribute)."
+_MAX_IMAGE_PIXELS = (
+    "Addition: a record whose image has more pixels than this (read from its header, before "
+    "decoding) stops the run with one line naming the shard and record, instead of "
+    "decoding it into memory. None: no limit."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +191,7 @@ class OptimizerConfig:
 class LearningRateConfig:
     """TF-Slim's learning-rate flags plus ``warmup_epochs`` and the cosine type."""
 
-    learning_rate: float = setting(0.01, "Initial learning rate.")
+    learning_rate: float = setting(0.01, "Initial learning rate.", lower_bound=0)
     learning_rate_decay_type: str = setting(
         "exponential",
         "How the learning rate decays: fixed, exponential (staircase), polynomial (power 1 "
@@ -171,19 +199,23 @@ class LearningRateConfig:
         "--max_number_of_steps).",
         choices=DECAY_TYPES,
     )
-    learning_rate_decay_factor: float = setting(0.94, "Learning rate decay factor.")
+    learning_rate_decay_factor: float = setting(
+        0.94, "Learning rate decay factor.", lower_bound=0
+    )
     num_epochs_per_decay: float = setting(
         2.0,
         "Epochs after which the learning rate decays; decay steps = int(num_samples / "
         "batch_size * num_epochs_per_decay), num_samples from dataset.json.",
+        lower_bound=0,
     )
     end_learning_rate: float = setting(
-        0.0001, "Minimal learning rate of polynomial and cosine decay."
+        0.0001, "Minimal learning rate of polynomial and cosine decay.", lower_bound=0
     )
     warmup_epochs: float = setting(
         0.0,
         "Addition: epochs of linear warmup from 0 to --learning_rate before decay starts. "
         "0: no warmup.",
+        lower_bound=0,
     )
 
 
@@ -199,16 +231,19 @@ class TrainConfig:
     dataset_name: str | None = setting(None, _DATASET_NAME)
     dataset_split_name: str = setting("train", _SPLIT)
     labels_offset: int = setting(0, _LABELS_OFFSET, lower_bound=0)
-    model_name: str = setting("inception_v3", _MODEL_NAME, choices=MODEL_NAMES)
+    model_name: str = setting(
+        "inception_v3", _MODEL_NAME, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+    )
     preprocessing_name: str | None = setting(None, _PREPROCESSING)
     use_grayscale: bool = setting(False, _GRAYSCALE)
     train_image_size: int | None = setting(None, _IMAGE_SIZE)
     batch_size: int = setting(32, "Number of examples in each batch.", lower_bound=1)
     max_number_of_steps: int | None = setting(
-        None, "Maximum number of training steps. None: train until interrupted."
+        None, "Maximum number of training steps. None: train until interrupted.", lower_bound=1
     )
     num_readers: int | None = setting(4, _READERS)
     num_preprocessing_threads: int | None = setting(4, _THREADS)
+    max_image_pixels: int | None = setting(50_000_000, _MAX_IMAGE_PIXELS, lower_bound=1)
     shuffle_buffer_size: int = setting(
         10000, "Addition: examples in the shuffle buffer.", lower_bound=1
     )
@@ -221,7 +256,9 @@ class TrainConfig:
         "memory: whenever possible; none: never.",
         choices=CACHE_IMAGES,
     )
-    weight_decay: float = setting(0.00004, "Weight decay (L2) on the model's weights.")
+    weight_decay: float = setting(
+        0.00004, "Weight decay (L2) on the model's weights.", lower_bound=0
+    )
     batch_norm_decay: float | None = setting(
         None,
         "Addition: moving-average decay of every batch norm of the net (its moving mean "
@@ -229,11 +266,15 @@ class TrainConfig:
         "needs tens of thousands of steps to forget the initial statistics: for runs of a "
         "few thousand steps use about 1 - 10/steps (e.g. 0.99). None: the net's own "
         "(TF-Slim's) value. No effect on nets without batch norm.",
+        lower_bound=0,
+        upper_bound=1,
     )
     optimizer: OptimizerConfig = setting(default_factory=OptimizerConfig)
     learning_rate: LearningRateConfig = setting(default_factory=LearningRateConfig)
-    label_smoothing: float = setting(0.0, "Amount of label smoothing (0 = none).")
-    moving_average_decay: float | None = setting(None, _EMA)
+    label_smoothing: float = setting(
+        0.0, "Amount of label smoothing (0 = none).", lower_bound=0, upper_bound=1
+    )
+    moving_average_decay: float | None = setting(None, _EMA, lower_bound=0, upper_bound=1)
     checkpoint_path: str | None = setting(
         None,
         "Checkpoint to fine-tune from: a prefix (model.ckpt-1000, inception_v3.ckpt), a "
@@ -270,7 +311,7 @@ class TrainConfig:
         lower_bound=1,
     )
     save_interval_secs: float = setting(
-        600, "Seconds between checkpoint saves (also saved at the end)."
+        600, "Seconds between checkpoint saves (also saved at the end).", lower_bound=0
     )
     max_checkpoints_to_keep: int = setting(
         5, "Addition: newest checkpoints kept in --train_dir. 0: keep all.", lower_bound=0
@@ -304,7 +345,8 @@ class TrainConfig:
     mixed_precision: str | None = setting(
         None,
         "Addition: compute in bfloat16 or float16 with float32 variables. auto: bfloat16 "
-        "where it is fast (CPUs with AMX, GPUs of compute capability 8.0+), else float32. "
+        "where it is fast (CPUs with AMX-BF16 or AVX512_BF16, GPUs of compute capability "
+        "8.0+), else float32. "
         "float16 needs a GPU. None or float32: float32 everywhere.",
         choices=MIXED_PRECISION,
     )
@@ -374,7 +416,9 @@ class EvalConfig:
         + "). Required."
     )
     dataset_dir: str = setting(help=_DATASET_DIR + _FROM_RUN)
-    model_name: str = setting(help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES)
+    model_name: str = setting(
+        help=_MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+    )
     dataset_name: str | None = setting(None, _DATASET_NAME)
     dataset_split_name: str = setting("test", _SPLIT)
     batch_size: int = setting(
@@ -384,6 +428,7 @@ class EvalConfig:
         None,
         "Evaluate only this many batches (reported as truncated). None: the whole split, "
         "every example once.",
+        lower_bound=1,
     )
     labels_offset: int = setting(0, _LABELS_OFFSET + " Default: the run's.", lower_bound=0)
     preprocessing_name: str | None = setting(None, _PREPROCESSING + " Default: the run's.")
@@ -392,7 +437,10 @@ class EvalConfig:
     )
     use_grayscale: bool = setting(False, _GRAYSCALE + " Default: the run's.")
     moving_average_decay: float | None = setting(
-        None, "When set (> 0), evaluate the moving averages (EMA shadows). None: the variables."
+        None,
+        "When set (> 0), evaluate the moving averages (EMA shadows). None: the variables.",
+        lower_bound=0,
+        upper_bound=1,
     )
     eval_dir: str | None = setting(
         None,
@@ -401,6 +449,7 @@ class EvalConfig:
     )
     num_readers: int | None = setting(None, _READERS)
     num_preprocessing_threads: int | None = setting(None, _THREADS)
+    max_image_pixels: int | None = setting(50_000_000, _MAX_IMAGE_PIXELS, lower_bound=1)
 
     @property
     def use_moving_averages(self) -> bool:
@@ -415,6 +464,7 @@ class WatchConfig:
         None,
         "Watch mode: poll --checkpoint_path (a directory) this often and evaluate each new "
         "checkpoint once. None: evaluate once and exit.",
+        lower_bound=0.001,
     )
     timeout: float | None = setting(
         None,
@@ -437,7 +487,9 @@ class ClassifierConfig:
         + _IMAGENET
         + "; its ImageNet classes). Required."
     )
-    model_name: str = setting(help=_MODEL_NAME + _FROM_RUN, choices=MODEL_NAMES)
+    model_name: str = setting(
+        help=_MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+    )
     dataset_dir: str | None = setting(
         None,
         "A converted dataset: its dataset.json gives the number of classes and channels, its "
@@ -478,8 +530,7 @@ class ClassifyOutputConfig:
     )
 
 
-#: TF Lite variants ``export_inference_graph --tflite`` writes (``slimcls.export`` checks
-#: the two agree).
+#: TF Lite variants ``export_inference_graph --tflite`` writes (``--tflite``'s choices).
 TFLITE_MODES = ("float", "dynamic_range", "float16")
 
 
@@ -505,7 +556,11 @@ class ExportConfig:
         "Directory for the SavedModel (for TF Serving: <model_base>/<version>). None: no "
         "SavedModel (then --output_file is required).",
     )
-    overwrite: bool = setting(False, "Replace an existing --output_dir or --output_file.")
+    overwrite: bool = setting(
+        False,
+        "Replace an existing --output_file, or an --output_dir holding an earlier export and "
+        "nothing else (other folders are never replaced).",
+    )
     tflite: tuple[str, ...] = setting(
         (),
         "Also write TF Lite models (of the float-image signature) to <output_dir>/tflite/, "

@@ -9,9 +9,9 @@ command, on TF-Slim's nets and published weights:
    computed once per image (:mod:`slimcls.train.feature_cache`);
 3. with ``do_fine_tuning``, train all layers at a lower rate (:func:`slimcls.train.train`,
    TF-Slim's second phase, batch-norm decay fit to the run's length);
-4. evaluate on the held-out split (:mod:`slimcls.evaluate`: metrics.json, per-class
+4. evaluate on the held-out split (:mod:`slimcls.inference.evaluate`: metrics.json, per-class
    report, confusion matrix);
-5. export a SavedModel, a TF Lite model (:mod:`slimcls.export`) and the labels;
+5. export a SavedModel, a TF Lite model (:mod:`slimcls.inference.export`) and the labels;
 6. write ``summary.json``.
 
 Everything goes under ``output_dir``, which holds a marker file recording what each

@@ -45,7 +45,7 @@ class HeadStage:
     # ------------------------------------------------------------------ 2. head
 
     def _head(self) -> dict[str, Any]:
-        from slimcls import checkpoints
+        from slimcls.model import checkpoints
 
         config, layout = self.config, self.layout
         done = self.output.result("head")
@@ -74,8 +74,8 @@ class HeadStage:
         return result
 
     def _build_head_model(self):
-        from slimcls import finetune, modeling, pretrained
         from slimcls.core.compat import tf
+        from slimcls.model import finetune, modeling, pretrained
         from slimcls.train import feature_cache
 
         config = self.config
@@ -100,7 +100,7 @@ class HeadStage:
         return model, head, report
 
     def _train_head(self, model, head, run_dir: str, restore_report) -> dict[str, Any]:
-        from slimcls import input_pipeline
+        from slimcls.reader import input_pipeline
         from slimcls.train import feature_cache as fc
 
         config = self.config
@@ -215,7 +215,7 @@ class HeadStage:
 
     def _record_head_run(self, run_dir: str, steps: int) -> None:
         """``flags.txt``, so eval, classify and export take the model from the run."""
-        from slimcls import run_info
+        from slimcls.model import run_info
 
         values = {
             "model_name": self.config.model_name,
@@ -251,7 +251,7 @@ class _HeadLog:
         }
 
     def epoch(self, step: int, stats: dict[str, Any], steps_per_epoch: int) -> None:
-        from slimcls import summaries
+        from slimcls.train import summaries
 
         epoch = stats["epoch"]
         for split, loss, accuracy in (

@@ -43,7 +43,7 @@ def published_record(checkpoint_path: str, model_name: str):
     """The published checkpoint ``checkpoint_path`` names (``imagenet[:<name>]``), else
     the net's default published one (its image size and head scopes apply to a copy of
     it given as a file), or None."""
-    from slimcls import pretrained
+    from slimcls.model import pretrained
     from slimcls.nets import published
 
     if pretrained.is_published(checkpoint_path):
@@ -54,7 +54,7 @@ def published_record(checkpoint_path: str, model_name: str):
 def resolve_checkpoint(checkpoint_path: str, model_name: str) -> str:
     """``imagenet[:<name>]`` -> the cached published checkpoint (downloaded once, with a
     progress bar, verified); anything else unchanged."""
-    from slimcls import pretrained
+    from slimcls.model import pretrained
 
     return pretrained.resolve_checkpoint(checkpoint_path, model_name, progress=True)
 
@@ -166,7 +166,7 @@ class Job(HeadStage):
         config = self.config
         self.progress.attach_to_logging()
         try:
-            from slimcls import checkpoints
+            from slimcls.model import checkpoints
 
             # Before anything is written: a checkpoint that cannot be had or read.
             source = resolve_checkpoint(config.checkpoint_path, config.model_name)
@@ -243,8 +243,8 @@ class Job(HeadStage):
         self.dataset_dir = layout.data_dir
 
     def _plan(self) -> None:
-        from slimcls import modeling
         from slimcls.datasets import dataset_factory
+        from slimcls.model import modeling
         from slimcls.nets import nets_factory
         from slimcls.train import precision
 
@@ -292,7 +292,8 @@ class Job(HeadStage):
     # ------------------------------------------------------------------ 3. fine-tuning
 
     def _fine_tune(self, head: dict[str, Any]) -> dict[str, Any]:
-        from slimcls import checkpoints, modeling, run_info, train
+        from slimcls import train
+        from slimcls.model import checkpoints, modeling, run_info
 
         config, layout = self.config, self.layout
         epochs = config.fine_tuning_epochs or config.train_epochs
@@ -369,7 +370,7 @@ class Job(HeadStage):
     # ------------------------------------------------------------------ 4. evaluation
 
     def _evaluate(self, checkpoint: str) -> dict[str, Any]:
-        from slimcls import eval_report, evaluate
+        from slimcls.inference import eval_report, evaluate
 
         self.progress.stage("evaluate").total = self.num_eval
         split = self.eval.split_name
@@ -400,8 +401,8 @@ class Job(HeadStage):
     # ------------------------------------------------------------------ 5. export
 
     def _export(self, checkpoint: str) -> dict[str, Any]:
-        from slimcls import export
         from slimcls.core.fileio import write_text_atomic
+        from slimcls.inference import export
 
         layout = self.layout
         self.progress.begin("export", "exporting the SavedModel, TF Lite model and labels")

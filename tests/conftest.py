@@ -44,6 +44,38 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_full)
 
 
+#: Markers that allow a test (and the fixtures it uses) to run a training loop.
+_LOOP_MARKERS = ("train_loop", "heavy", "slow")
+_loop_allowed = {"now": True}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before the test's fixtures are set up: may it run a training loop?"""
+    _loop_allowed["now"] = any(item.get_closest_marker(m) for m in _LOOP_MARKERS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_training_loop_in_the_default_tier():
+    """The default tier stays fast: an in-process training loop in a test that is not marked
+    train_loop (or heavy/slow) fails the test, whether the test or a fixture started it."""
+    from slimcls.train import loop
+
+    original = loop._loop
+
+    def guarded(*args, **kwargs):
+        if not _loop_allowed["now"]:
+            raise AssertionError(
+                "this test runs a training loop: mark it @pytest.mark.train_loop "
+                "(the default tier has none)"
+            )
+        return original(*args, **kwargs)
+
+    loop._loop = guarded
+    yield
+    loop._loop = original
+
+
 @pytest.fixture
 def tiny_net(monkeypatch):
     """Registers the tiny BatchNorm + AuxLogits net as ``tiny_aux`` for one test."""

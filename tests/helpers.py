@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,7 +72,7 @@ def make_dataset(directory, splits=None, channels=3, name="tiny", seed=0):
 
 
 def build_model(num_classes=NUM_CLASSES, channels=3, seed=0):
-    from slimcls.modeling import create_model
+    from slimcls.model.modeling import create_model
 
     tf.random.set_seed(seed)
     model = create_model(MODEL, num_classes)

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from slimcls import modeling
+from slimcls.model import modeling
 from slimcls.core.compat import tf
 from slimcls.nets import published
 
@@ -177,7 +177,10 @@ class Server:
                     if server.delay_s:
                         time.sleep(server.delay_s)
                     chunk = body[i : i + 65536]
-                    self.wfile.write(chunk)
+                    try:
+                        self.wfile.write(chunk)
+                    except ConnectionError:  # the client went away (killed)
+                        return
                     with server._lock:
                         server.bytes_sent += len(chunk)
 
@@ -193,3 +196,25 @@ class Server:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def run_command(name: str, *args: str) -> int:
+    """Runs a command's ``_main`` in this process as its entry point does (flags parsed,
+    SlimclsError -> one line and exit 1); returns the exit status."""
+    import importlib
+
+    from absl import flags
+
+    from slimcls import cli
+
+    module = importlib.import_module(f"slimcls.cli.{name}")
+    flags.FLAGS.unparse_flags()
+    module.define_flags()
+    argv = flags.FLAGS([name, *args])
+    try:
+        cli.report_errors(module._main, name)(argv)
+        return 0
+    except SystemExit as e:
+        return int(e.code)
+    finally:
+        flags.FLAGS.unparse_flags()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 

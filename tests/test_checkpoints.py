@@ -1,11 +1,12 @@
 """Name-based checkpoints: atomic writes, retention, resolution, TF1 interoperability."""
 
 import os
+import uuid
 
 import numpy as np
 import pytest
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 
@@ -72,12 +73,33 @@ def test_max_to_keep_and_latest(tmp_path):
 
 def test_leftover_temporary_bundle_is_ignored_and_cleaned(tmp_path):
     checkpoints.save_checkpoint(_tensors(1), str(tmp_path), step=1)
-    # a killed writer left a temporary bundle and no state-file entry
-    (tmp_path / "model.ckpt-2_temp_dead.index").write_bytes(b"partial")
+    # a killed writer left a temporary bundle (named as save_checkpoint names it, with
+    # TensorFlow's own .tempstate file) and a temporary state file, and no state-file entry
+    temp = f"model.ckpt-2{checkpoints._TEMP_MARKER}{uuid.uuid4().hex}"
+    (tmp_path / f"{temp}.index").write_bytes(b"partial")
+    (tmp_path / f"{temp}.data-00000-of-00001.tempstate123").write_bytes(b"partial")
+    (tmp_path / f"checkpoint{checkpoints._TEMP_MARKER}{uuid.uuid4().hex}").write_bytes(b"x")
     (tmp_path / "checkpoint").unlink()
     assert checkpoints.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-1")
     checkpoints.save_checkpoint(_tensors(2), str(tmp_path), step=2)
-    assert not [n for n in os.listdir(tmp_path) if "_temp_" in n]
+    assert not [n for n in os.listdir(tmp_path) if checkpoints._TEMP_MARKER in n]
+
+
+def test_cleanup_and_rotation_keep_user_files_that_look_like_ours(tmp_path):
+    mine = [
+        "meeting_temp_notes.txt",  # matched the old *_temp_* cleanup
+        "model.ckpt-1.notes.txt",  # starts like a rotated checkpoint's files
+        "model.ckpt-1.slimcls-tmp-notes",
+        "model_temp_0123456789abcdef0123456789abcdef.txt",
+    ]
+    for n in mine:
+        (tmp_path / n).write_text("mine")
+    for step in (1, 2, 3):
+        checkpoints.save_checkpoint(_tensors(step), str(tmp_path), step=step, max_to_keep=1)
+    for n in mine:
+        assert (tmp_path / n).read_text() == "mine", n
+    assert not [n for n in os.listdir(tmp_path) if n.startswith("model.ckpt-1.") and n not in mine]
+    assert checkpoints.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-3")
 
 
 def test_resolve_accepts_prefix_index_data_and_dir(tmp_path):
@@ -148,7 +170,7 @@ def test_bad_newest_checkpoint_is_named_and_the_newest_good_one_used(tmp_path, f
     problem = checkpoints.verify(third)
     assert problem and ("index" in problem if fault == "no_index" else "checksum" in problem)
     assert checkpoints.verify(second) is None
-    with caplog.at_level("WARNING", logger="slimcls.checkpoints"):
+    with caplog.at_level("WARNING", logger="slimcls.model.checkpoints"):
         assert checkpoints.resolve_checkpoint(str(tmp_path)) == second
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert third in warning and f"using {second} instead" in warning and "\n" not in warning
@@ -260,7 +282,7 @@ def test_old_checkpoints_go_first_only_when_the_disk_needs_it(tmp_path, monkeypa
         [tf.convert_to_tensor(v) for _, v in sorted(_tensors(4).items())], sorted(_tensors(4))
     )
     _free(monkeypatch, tmp_path, needed - size // 2)  # fits once one old bundle is gone
-    with caplog.at_level("WARNING", logger="slimcls.checkpoints"):
+    with caplog.at_level("WARNING", logger="slimcls.model.checkpoints"):
         checkpoints.save_checkpoint(_tensors(4), str(tmp_path), step=4, max_to_keep=3)
     assert "deleting old checkpoint" in caplog.text and "model.ckpt-1" in caplog.text
     assert [checkpoints.step_of(p) for p in checkpoints.all_checkpoints(str(tmp_path))] == [2, 3, 4]

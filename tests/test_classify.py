@@ -15,7 +15,7 @@ from helpers import (
 )
 from PIL import Image
 
-from slimcls import classify as cl
+from slimcls.inference import classify as cl
 from slimcls import config as cfg
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError

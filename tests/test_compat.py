@@ -5,7 +5,6 @@ import subprocess
 import sys
 import textwrap
 
-import slimcls
 from slimcls.core import compat
 
 
@@ -64,7 +63,6 @@ def test_importing_packages_applies_shim_in_fresh_process():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "OK tf_keras" in res.stdout
-    assert slimcls.__version__
 
 
 def test_ops_tensor_alias_still_needed_and_working():

@@ -8,7 +8,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from slimcls import input_pipeline
+from slimcls.reader import input_pipeline
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import convert_cifar10, dataset_factory, download

@@ -62,3 +62,52 @@ def test_bad_json(tmp_path):
     (tmp_path / "dataset.json").write_text(json.dumps({"name": "x"}))
     with pytest.raises(SlimclsError, match="lacks the keys"):
         dataset_factory.get_dataset(None, "train", str(tmp_path))
+
+
+# A wrong value of every dataset.json field: (field, value, what the one line must say).
+BAD_FIELDS = [
+    ("num_classes", "three", r'"num_classes" is "three" \(a string\); expected an integer >= 1'),
+    ("num_classes", 0, r'"num_classes" is 0 \(an integer\); expected an integer >= 1'),
+    ("num_classes", True, r'"num_classes" is true \(a boolean\); expected an integer'),
+    ("name", 7, r'"name" is 7 \(an integer\); expected a name of letters'),
+    ("name", "../up", r'"name" is "../up" \(a string\); expected a name'),
+    ("splits", ["train"], r'"splits" is \["train"\] \(a list\); expected an object'),
+    ("splits", {"train": "6"}, r'"splits.train" is "6" \(a string\); expected an integer >= 0'),
+    ("splits", {"train": -1}, r'"splits.train" is -1 \(an integer\); expected an integer >= 0'),
+    ("splits", {"a/b": 1}, r'"splits" has the split name \'a/b\'; expected letters'),
+    ("labels_file", None, r'"labels_file" is null \(null\); expected a file name'),
+    ("file_pattern", "tiny_train.tfrecord", r'"file_pattern" is .*; expected a string with one %s'),
+    ("file_pattern", "tiny_%d_%s", r'"file_pattern" is "tiny_%d_%s" .*; expected a string with'),
+    ("channels", "3", r'"channels" is "3" \(a string\); expected 1 or 3'),
+    ("channels", 4, r'"channels" is 4 \(an integer\); expected 1 or 3'),
+    ("shards", {"train": 0}, r'"shards.train" is 0 \(an integer\); expected an integer >= 1'),
+    ("shards", 3, r'"shards" is 3 \(an integer\); expected an object of shard counts'),
+    ("source", "me", r'"source" is "me" \(a string\); expected an object'),
+    ("format_version", "1", r'"format_version" is "1" \(a string\); expected an integer >= 1'),
+    ("files", {"train": "x"}, r'"files.train" is "x" \(a string\); expected a list of file'),
+]
+
+
+@pytest.mark.parametrize(
+    "field, value, message", BAD_FIELDS, ids=[f"{f}={v!r}" for f, v, _ in BAD_FIELDS]
+)
+def test_dataset_json_field_of_a_wrong_type_is_one_line_naming_it(tiny_dir, field, value, message):
+    path = os.path.join(tiny_dir, "dataset.json")
+    with open(path) as f:
+        info = json.load(f)
+    info[field] = value
+    with open(path, "w") as f:
+        json.dump(info, f)
+    for read in (dataset_factory.get_dataset, dataset_factory.get_dataset_info):
+        with pytest.raises(SlimclsError, match=message) as e:
+            read(None, "train", tiny_dir) if read is dataset_factory.get_dataset else read(
+                None, tiny_dir
+            )
+        assert "\n" not in str(e.value) and str(e.value).startswith(path)
+
+
+def test_dataset_json_that_is_not_an_object_is_one_line(tiny_dir):
+    with open(os.path.join(tiny_dir, "dataset.json"), "w") as f:
+        json.dump([1, 2], f)
+    with pytest.raises(SlimclsError, match=r"dataset.json holds a list; expected a JSON object"):
+        dataset_factory.get_dataset(None, "train", tiny_dir)

@@ -325,7 +325,7 @@ def test_hostile_folder_converts_and_reports(hostile, tmp_path):
 
 
 def test_classify_expand_inputs_on_hostile_folder(hostile):
-    from slimcls import classify
+    from slimcls.inference import classify
 
     src, _ = hostile
     with _no_hang():
@@ -339,3 +339,75 @@ def test_classify_expand_inputs_on_hostile_folder(hostile):
                 file_walk.read_file(str(src / "b" / special))
         with pytest.raises(file_walk.TooLarge, match="above --max_file_bytes 10"):
             file_walk.read_file(str(src / "a" / "1.png"), max_bytes=10)
+
+
+# ------------------------------------------------------------------ issue 21: names, counts
+
+
+def _two_classes(src, n=3):
+    for c in ("cat", "dog"):
+        for i in range(n):
+            _save(str(src / c / f"{i}.png"), Image.new("RGB", (i + 1, 2)), "PNG")
+
+
+def test_class_folder_named_with_non_utf8_bytes_becomes_an_escaped_label(tmp_path):
+    src = tmp_path / "src"
+    _two_classes(src)
+    odd = os.path.join(os.fsencode(src), b"cl\xff\xfe")
+    os.makedirs(odd)
+    for i in range(2):
+        Image.new("RGB", (7 + i, 2)).save(os.path.join(odd, b"%d.png" % i), "PNG")
+    out = str(tmp_path / "out")
+    info = convert_folder.convert_folder(
+        str(src), out, validation_fraction=0, num_workers=0, log=lambda m: None
+    )
+    assert info["num_classes"] == 3 and info["splits"] == {"train": 8}
+    desc = dataset_factory.get_dataset(None, "train", out)
+    assert desc.labels_to_names == {0: "cat", 1: "cl\\xff\\xfe", 2: "dog"}  # UTF-8 text
+    assert sorted(w for w, r in _records(desc).items() if r[3] == 1) == [7, 8]
+
+
+def test_class_names_that_collide_once_escaped_are_refused(tmp_path):
+    src = tmp_path / "src"
+    _two_classes(src)
+    for name in (b"a\xff", b"a\\xff"):  # bytes ff, and a folder literally named "a\xff"
+        folder = os.path.join(os.fsencode(src), name)
+        os.makedirs(folder)
+        Image.new("RGB", (3, 3)).save(os.path.join(folder, b"1.png"), "PNG")
+    with pytest.raises(SlimclsError, match=r"same class name 'a\\\\xff'.*rename one"):
+        convert_folder.convert_folder(str(src), str(tmp_path / "out"), num_workers=0)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_class_folder_of_only_unreadable_files_is_an_error_naming_it(tmp_path):
+    src = tmp_path / "src"
+    _two_classes(src)
+    (src / "eel").mkdir()
+    (src / "eel" / "1.png").write_bytes(b"not an image")
+    (src / "eel" / "2.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    out = tmp_path / "out"
+    with pytest.raises(SlimclsError) as e:
+        convert_folder.convert_folder(
+            str(src), str(out), validation_fraction=0, num_workers=0, log=lambda m: None
+        )
+    message = str(e.value)
+    assert message.startswith(f"class folder eel of {src} has no decodable image for train")
+    assert "all 2 of its files were rejected (e.g. eel/1.png: " in message and "\n" not in message
+    assert not out.exists()  # nothing written, not even the folder
+
+
+def test_progress_counts_only_the_images_kept(tmp_path):
+    src = tmp_path / "src"
+    _two_classes(src)
+    (src / "cat" / "bad.png").write_bytes(b"not an image")
+    stream = io.StringIO()
+    convert_folder.convert_folder(
+        str(src),
+        str(tmp_path / "out"),
+        validation_fraction=0,
+        num_workers=0,
+        log=lambda m: None,
+        progress_stream=stream,
+    )
+    line = stream.getvalue().strip().splitlines()[-1]
+    assert line.startswith("src train: 6/7 images, 1 rejected (100%)"), line

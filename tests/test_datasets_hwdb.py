@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from slimcls import input_pipeline
+from slimcls.reader import input_pipeline
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import convert_hwdb, dataset_factory
 

@@ -9,7 +9,7 @@ import pytest
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import record_format as rf
-from slimcls.input_pipeline import parse_example
+from slimcls.reader.input_pipeline import parse_example
 
 
 def test_record_round_trip_and_parse_spec():

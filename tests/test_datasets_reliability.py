@@ -146,8 +146,7 @@ def test_corrupt_shard_means_no_dataset_json(tmp_path, monkeypatch):
     out = str(tmp_path / "out")
     with pytest.raises(SlimclsError, match="is corrupt"):
         _convert(_pets(str(tmp_path / "pets")), out)
-    assert not os.path.exists(os.path.join(out, "dataset.json"))
-    assert os.listdir(out) == []  # staging removed, lock released
+    assert not os.path.exists(out)  # staging removed, lock released, the folder it made too
 
 
 def test_short_shard_means_no_dataset_json(tmp_path, monkeypatch):
@@ -233,6 +232,279 @@ def test_swap_killed_half_way_is_finished_by_the_next_run(tmp_path, monkeypatch)
         "labels.txt",
         "pets_train_00000-of-00001.tfrecord",
     ]
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9: nothing below catches it, nothing cleans up."""
+
+
+def _kill_swap_before_op(monkeypatch, stop):
+    """Makes the ``stop``-th file operation (0-based) of the swap raise :class:`_Killed`
+    before it happens; returns the list the performed operations are appended to."""
+    gfile = sharded_output.tf.io.gfile
+    done, active = [], []
+    real_swap = sharded_output.OutputPlan._swap
+
+    def swap(self):
+        active.append(1)
+        try:
+            real_swap(self)
+        finally:
+            active.pop()
+
+    def counted(name):
+        real = getattr(gfile, name)
+
+        def op(*args, **kwargs):
+            if active:
+                if len(done) == stop:
+                    raise _Killed()
+                done.append((name, os.path.basename(args[0])))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(gfile, name, op)
+
+    for name in ("remove", "rename", "rmtree"):
+        counted(name)
+    monkeypatch.setattr(sharded_output.OutputPlan, "_swap", swap)
+    monkeypatch.setattr(sharded_output.OutputPlan, "discard", lambda self: None)  # killed
+    return done
+
+
+def test_every_state_of_a_killed_swap_is_refused_by_readers_and_finished(tmp_path, monkeypatch):
+    import shutil
+
+    from slimcls.datasets import dataset_factory
+
+    src = _pets(str(tmp_path / "pets"), n=6)
+    old_dir = str(tmp_path / "old")
+    _convert(src, old_dir, num_shards=2, validation_fraction=0.5)
+    old = _snapshot(old_dir)
+    new_kw = dict(num_shards=2, validation_fraction=0.25, overwrite=True)  # same shard names
+    ref_dir = str(tmp_path / "ref")
+    shutil.copytree(old_dir, ref_dir)
+    ops = _kill_swap_before_op(monkeypatch, stop=-1)  # count them, kill nowhere
+    _convert(src, ref_dir, **new_kw)
+    monkeypatch.undo()
+    reference = _snapshot(ref_dir)
+    assert len(ops) >= 6 and reference != old, ops
+    for k in range(len(ops)):
+        out = str(tmp_path / f"out{k}")
+        shutil.copytree(old_dir, out)
+        _kill_swap_before_op(monkeypatch, stop=k)
+        with pytest.raises(_Killed):
+            _convert(src, out, **new_kw)
+        monkeypatch.undo()
+        state = _snapshot(out)
+        if "dataset.json" in state:  # not begun (old) or done but for the staging folder
+            assert {n: state[n] for n in old} == old or state == reference, k
+            desc = dataset_factory.get_dataset(None, "train", out)
+            assert desc.num_samples == sum(sharded_output.count_records(f) for f in desc.files), k
+        else:  # part old, part new: every reader refuses, saying how to finish it
+            for read, args in (
+                (dataset_factory.get_dataset, (None, "train", out)),
+                (dataset_factory.get_dataset, ("pets", "validation", out)),
+                (dataset_factory.get_dataset_info, (None, out)),
+            ):
+                with pytest.raises(SlimclsError, match="interrupted while swapping") as e:
+                    read(*args)
+                message = str(e.value)
+                assert "\n" not in message
+                assert f"--dataset_name=adopt --dataset_dir={out}" in message
+        logs = []
+        if k % 2:  # finished by the adopt command the message names ...
+            converter.convert(
+                converter.ConvertConfig(dataset_name="adopt", dataset_dir=out), log=logs.append
+            )
+        else:  # ... or by running the conversion again
+            _convert(src, out, log=logs.append, **{**new_kw, "overwrite": False})
+        got = {n: v for n, v in _snapshot(out).items() if n != locking.LOCK_FILENAME}
+        assert got == reference, (k, ops[k], logs)
+        assert not os.path.exists(os.path.join(out, sharded_output.STAGING_DIRNAME))
+
+
+def test_staging_without_dataset_json_is_refused_by_readers(tmp_path):
+    from slimcls.datasets import dataset_factory
+
+    staging = tmp_path / "out" / sharded_output.STAGING_DIRNAME
+    staging.mkdir(parents=True)  # a first conversion, running or killed
+    (staging / "pets_train_00000-of-00001.tfrecord.tmp").write_bytes(b"x")
+    out = tmp_path / "out"
+    with pytest.raises(SlimclsError, match="only the staging folder .* running or was inter"):
+        dataset_factory.get_dataset(None, "train", str(out))
+
+
+def test_an_exception_inside_the_swap_keeps_it_finishable(tmp_path, monkeypatch):
+    """Ctrl-C (or any error) half-way through the swap: the staging folder holds the only
+    copy of the new files not moved yet, so it is kept (before, it was deleted: neither
+    the old nor the new dataset was left)."""
+    import shutil
+
+    from slimcls.datasets import dataset_factory
+
+    src = _pets(str(tmp_path / "pets"), n=6)
+    out, ref = str(tmp_path / "out"), str(tmp_path / "ref")
+    _convert(src, out, num_shards=2, validation_fraction=0.5)
+    shutil.copytree(out, ref)
+    new_kw = dict(num_shards=2, validation_fraction=0.25, overwrite=True)
+    _convert(src, ref, **new_kw)
+    gfile = sharded_output.tf.io.gfile
+    real_rename, moves = gfile.rename, []
+
+    def rename(a, b, overwrite=False):
+        if sharded_output.STAGING_DIRNAME in a and os.path.dirname(b) == out:
+            moves.append(b)
+            if len(moves) == 3:
+                raise KeyboardInterrupt  # not a signal: deferring cannot hold it back
+        return real_rename(a, b, overwrite=overwrite)
+
+    monkeypatch.setattr(gfile, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        _convert(src, out, **new_kw)
+    monkeypatch.undo()
+    assert os.path.exists(os.path.join(out, sharded_output.STAGING_DIRNAME, "swap.json"))
+    with pytest.raises(SlimclsError, match="interrupted while swapping"):
+        dataset_factory.get_dataset(None, "train", out)
+    _convert(src, out, **{**new_kw, "overwrite": False})
+    got = {n: v for n, v in _snapshot(out).items() if n != locking.LOCK_FILENAME}
+    assert got == _snapshot(ref)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_swap_waits_for_it_to_finish(tmp_path, monkeypatch, signum):
+    from slimcls.core import signals
+
+    src = _pets(str(tmp_path / "pets"), n=6)
+    out, ref = str(tmp_path / "out"), str(tmp_path / "ref")
+    _convert(src, ref, num_shards=2, validation_fraction=0.25)
+    _convert(src, out, num_shards=2, validation_fraction=0.5)
+    gfile = sharded_output.tf.io.gfile
+    real_rename, sent = gfile.rename, []
+
+    def rename(a, b, overwrite=False):
+        if sharded_output.STAGING_DIRNAME in a and os.path.dirname(b) == out and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signum)  # arrives with the first move of the swap
+        return real_rename(a, b, overwrite=overwrite)
+
+    monkeypatch.setattr(gfile, "rename", rename)
+    expected = KeyboardInterrupt if signum == signal.SIGINT else signals.Terminated
+    with pytest.raises(expected):
+        _convert(src, out, num_shards=2, validation_fraction=0.25, overwrite=True)
+    monkeypatch.undo()
+    assert sent and _snapshot(out) == _snapshot(ref)  # the swap completed first
+    assert not os.path.exists(os.path.join(out, sharded_output.STAGING_DIRNAME))
+
+
+def test_sigterm_during_conversion_cleans_up_and_says_so(tmp_path, monkeypatch):
+    import tempfile
+
+    from slimcls.core import signals
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    os.makedirs(tmp_path / "tmp")
+    src = _pets(str(tmp_path / "pets"), n=40)
+    out = str(tmp_path / "out")
+    _convert(src, out, num_shards=2)
+    before = _snapshot(out)
+    real, calls = convert_folder._convert_chunk, []
+
+    def chunk_then_sigterm(args):
+        calls.append(1)
+        if len(calls) == 2:  # half-way through writing the new shards
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(args)
+
+    monkeypatch.setattr(convert_folder, "_convert_chunk", chunk_then_sigterm)
+    with pytest.raises(signals.Terminated, match=rf"^stopped by SIGTERM; {out} holds what it"):
+        _convert(src, out, num_shards=3, overwrite=True)
+    assert _snapshot(out) == before and sorted(os.listdir(out)) == sorted(before)  # no lock,
+    assert os.listdir(tmp_path / "tmp") == []  # no staging folder, no work folder
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_no_op_rerun_removes_the_work_folder_of_a_killed_run(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    src = _pets(str(tmp_path / "pets"))
+    out = str(tmp_path / "out")
+    _convert(src, out)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"{converter.WORKDIR_PREFIX}{gone.pid}-folder-abc"
+    stale.mkdir()
+    logs = []
+    _convert(src, out, log=logs.append)  # complete already: nothing to do
+    assert "nothing to do" in logs[-1]
+    assert not stale.exists()
+
+
+def test_long_output_name_is_one_line_before_anything_is_written(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(SlimclsError, match=r"is 240 characters long; expected at most 100"):
+        _convert(_pets(str(tmp_path / "pets")), str(out), name="n" * 240)
+    assert not out.exists()
+
+
+def test_read_only_dataset_dir_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    out = tmp_path / "out"
+
+    def refusing(real):
+        def make(path, *args, **kwargs):  # what a read-only directory answers (root or not)
+            if str(path).startswith(str(out)):
+                raise PermissionError(errno.EROFS, "Read-only file system", str(path))
+            return real(path, *args, **kwargs)
+
+        return make
+
+    src = _pets(str(tmp_path / "pets"))
+    monkeypatch.setattr(os, "makedirs", refusing(os.makedirs))  # the lock's directory
+    with pytest.raises(SlimclsError, match=r"--dataset_dir .*out cannot be written \(Read-only"):
+        _convert(src, str(out))
+    monkeypatch.undo()
+    out.mkdir()
+    gfile = sharded_output.tf.io.gfile
+    monkeypatch.setattr(gfile, "makedirs", refusing(gfile.makedirs))  # the staging folder
+    with pytest.raises(SlimclsError, match=r"--dataset_dir=.*out: cannot write .*out.* \(Read"):
+        _convert(src, str(out))
+    assert os.listdir(out) == []
+
+
+_SIGTERM_CLI = """
+import os, sys, runpy
+sys.argv = ["download_and_convert_data", *sys.argv[1:]]
+runpy.run_module("slimcls.download_and_convert_data", run_name="__main__")
+"""
+
+
+@pytest.mark.heavy
+def test_sigterm_to_the_command_is_one_line_143_and_leaves_nothing(tmp_path):
+    src = _pets(str(tmp_path / "pets"), n=300)
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "slimcls.download_and_convert_data", "--dataset_name=folder",
+            f"--source_dir={src}", f"--dataset_dir={out}", "--num_workers=0",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**ENV, "TMPDIR": str(tmp)}, cwd=REPO,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while not (out / sharded_output.STAGING_DIRNAME).exists() and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    lines = [ln for ln in err.splitlines() if ln.startswith("download_and_convert_data")]
+    assert proc.returncode == 143, err
+    assert lines == [
+        f"download_and_convert_data: stopped by SIGTERM; {out} holds what it held before "
+        "(the partial conversion was removed)"
+    ], err
+    assert not out.exists() and os.listdir(tmp) == []  # created by it, empty: removed
 
 
 # ------------------------------------------------------------------ g. orphans, work folders

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from helpers import write_toy_dataset
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.train import distribute
 from tests.helpers import ENV, REPO
 
@@ -91,7 +91,8 @@ def test_two_cpu_clones_follow_one_clone_with_the_doubled_batch(dataset_dir, tmp
     init = str(tmp_path / "init")
     _python(
         f"""
-        from slimcls import checkpoints, modeling
+        from slimcls.model import checkpoints
+        from slimcls.model import modeling
         model = modeling.build(modeling.plan("small_cnn", {NUM_CLASSES}, image_size={SIZE}))
         checkpoints.save_checkpoint(model.variables_by_name(), {init!r}, 0)
         """
@@ -168,7 +169,7 @@ def test_sync_batch_norm_uses_global_batch_moments():
         from slimcls.train import distribute
         distribute.configure_local_devices(2, True)
         from slimcls.nets import small_cnn
-        from slimcls.slim_model import SlimModel
+        from slimcls.model.slim_model import SlimModel
         strategy = distribute.create_strategy(2, True)
         with strategy.scope():
             model = SlimModel(

@@ -13,7 +13,7 @@ from helpers import (
 from helpers import run_module as run_cli
 from PIL import Image
 
-from slimcls import run_info
+from slimcls.model import run_info
 
 
 @pytest.fixture(scope="module")

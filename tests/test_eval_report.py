@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from slimcls import eval_report
+from slimcls.inference import eval_report
 
 
 def _confusion(n, seed=0):
@@ -87,7 +87,7 @@ def test_above_50_classes_a_pairs_table_replaces_the_picture(tmp_path):
 def test_eval_progress_logs_on_long_splits_only(caplog):
     import logging
 
-    from slimcls.evaluate import EvalProgress
+    from slimcls.inference.evaluate import EvalProgress
 
     caplog.set_level(logging.INFO, logger="slimcls")
     now = [0.0]

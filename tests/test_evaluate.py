@@ -18,8 +18,9 @@ from helpers import (
 )
 from PIL import Image
 
-from slimcls import config, eval_report
-from slimcls import evaluate as ev
+from slimcls import config
+from slimcls.inference import eval_report
+from slimcls.inference import evaluate as ev
 from slimcls.core.errors import SlimclsError
 
 

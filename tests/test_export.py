@@ -21,11 +21,11 @@ from helpers import (
 from helpers import run_module as run_cli
 from PIL import Image
 
-from slimcls import classify as cl
-from slimcls import export as ex
+from slimcls.inference import classify as cl
+from slimcls.inference import export as ex
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.modeling import create_model
+from slimcls.model.modeling import create_model
 
 #: Op types the TF Lite builtins / tf2onnx reject, which only the bytes signature may hold.
 BYTES_ONLY_OPS = {"DecodeImage", "Substr", "StringFormat", "MapFn", "While", "StatelessWhile"}
@@ -53,7 +53,8 @@ def exported(tmp_path_factory):
     return {
         "root": root,
         "config": config,
-        "info": info["saved_model"],
+        "info": {**{k: v for k, v in info.items() if k != "saved_model"}, **info["saved_model"]},
+        "returned": info,
         "graph": info["graph_def"],
         "images": images,
         "encoded": encoded,
@@ -219,8 +220,18 @@ def test_cli_output_file_prints_node_names_and_checks_dataset_name(exported):
         f"--output_file={root / 'cli.pb'}",
     )
     assert proc.returncode == 0, proc.stderr
-    assert "input 'input', output 'SmallCNN/Predictions/Reshape_1'" in proc.stdout
+    assert "input 'input', output 'SmallCNN/Predictions/Reshape_1'" in proc.stderr
+    printed = json.loads(proc.stdout)  # exactly one JSON document
+    assert printed["graph_def"]["output_node_names"]["Predictions"] == (
+        "SmallCNN/Predictions/Reshape_1"
+    )
     assert (root / "cli.pb").stat().st_size > 0
+    # only the line for people: no TensorFlow warning (an AutoGraph "could not transform"
+    # one, 3 lines, came with tf.compat.v1's extract_sub_graph)
+    assert stderr_lines(proc) == [
+        f"wrote frozen GraphDef to {root / 'cli.pb'}: input 'input', output "
+        "'SmallCNN/Predictions/Reshape_1'"
+    ], proc.stderr
     proc = run_cli(
         "slimcls.export_inference_graph",
         *common,
@@ -229,4 +240,208 @@ def test_cli_output_file_prints_node_names_and_checks_dataset_name(exported):
     )
     lines = stderr_lines(proc)
     assert proc.returncode != 0 and len(lines) == 1, proc.stderr
-    assert "--dataset_name=flowers does not match" in lines[0] and "'tiny'" in lines[0]
+    assert "dataset_name 'flowers' does not match" in lines[0] and "'tiny'" in lines[0]
+
+
+# ------------------------------------------------------------------ what export may replace
+
+
+def _tree(d):
+    return {
+        os.path.relpath(os.path.join(r, f), d): open(os.path.join(r, f), "rb").read()
+        for r, _, fs in os.walk(d)
+        for f in fs
+    }
+
+
+def test_returned_info_names_each_field_once(exported):
+    info = exported["returned"]
+    saved = info["saved_model"]
+    assert not set(saved) & (set(info) - {"saved_model", "graph_def"})
+    assert "signature" not in saved and set(saved["signatures"]) == {
+        ex.SIGNATURE,
+        ex.IMAGES_SIGNATURE,
+    }
+    described = json.loads((exported["root"] / "saved" / "1" / "export.json").read_text())
+    assert described["model_name"] == "small_cnn" and described["output_dir"]  # file: complete
+
+
+def test_export_json_lists_the_formats_the_saved_model_decodes(exported):
+    described = json.loads((exported["root"] / "saved" / "1" / "export.json").read_text())
+    listed = described["signatures"][ex.SIGNATURE]["inputs"][ex.INPUT_NAME]
+    image = exported["images"][0]
+    fn = tf.saved_model.load(exported["info"]["output_dir"]).signatures[ex.SIGNATURE]
+    for fmt in ("JPEG", "PNG", "GIF", "BMP", "WebP", "TIFF"):
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format=fmt.upper())
+        try:
+            fn(**{ex.INPUT_NAME: tf.constant([buf.getvalue()])})
+            decodes = True
+        except tf.errors.InvalidArgumentError:
+            decodes = False
+        assert decodes == (fmt in listed), (fmt, listed)
+
+
+def test_overwrite_refuses_a_folder_it_did_not_write(tmp_path):
+    out = tmp_path / "photos"
+    (out / "sub").mkdir(parents=True)
+    for i in range(3):
+        (out / "sub" / f"{i}.jpg").write_bytes(b"jpeg %d" % i)
+    (out / "precious.txt").write_text("mine")
+    before = _tree(out)
+    classifier = classifier_config(tmp_path, "no_dataset")  # refused before loading
+    with pytest.raises(SlimclsError, match=r"is not an export of export_inference_graph") as e:
+        ex.export(ex.ExportConfig(classifier, str(out), overwrite=True))
+    assert "\n" not in str(e.value) and "nothing was changed" in str(e.value)
+    assert _tree(out) == before
+    assert sorted(os.listdir(tmp_path)) == ["photos"]  # no temporary sibling
+
+
+def test_overwrite_replaces_an_earlier_export_only_when_it_holds_nothing_else(exported, tmp_path):
+    import shutil
+
+    earlier = tmp_path / "model" / "1"
+    shutil.copytree(exported["info"]["output_dir"], earlier)
+    (earlier / "notes.txt").write_text("mine")
+    config = ex.ExportConfig(exported["config"], str(earlier), overwrite=True)
+    with pytest.raises(SlimclsError, match=r"also holds 1 file it did not write .*notes.txt"):
+        ex.export(config)
+    assert (earlier / "notes.txt").read_text() == "mine"
+    (earlier / "notes.txt").unlink()
+    (earlier / "variables" / "variables.index").write_bytes(b"old")  # ours: replaced
+    ex.export(config)
+    assert (earlier / "variables" / "variables.index").read_bytes() != b"old"
+    assert ex.load_and_predict(str(earlier), exported["encoded"][:1])["classes"].shape == (1,)
+    assert sorted(os.listdir(tmp_path / "model")) == ["1"]  # nothing left beside it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ex.export(ex.ExportConfig(exported["config"], str(empty)))  # an empty folder is fine
+    assert (empty / "saved_model.pb").exists()
+
+
+def test_output_file_that_is_a_directory_is_one_line_and_leaves_nothing(tmp_path):
+    out = tmp_path / "graphs"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    classifier = classifier_config(tmp_path, "no_dataset")
+    with pytest.raises(SlimclsError, match=r"--output_file=.*graphs' is a directory; expected a"):
+        ex.export(ex.ExportConfig(classifier, output_file=str(out), overwrite=True))
+    assert sorted(os.listdir(tmp_path)) == ["graphs"] and os.listdir(out) == ["keep.txt"]
+
+
+def test_output_file_description_of_another_tool_is_not_overwritten(exported, tmp_path):
+    path = tmp_path / "frozen.pb"
+    (tmp_path / "frozen.pb.json").write_text('{"mine": true}')
+    config = ex.ExportConfig(exported["config"], output_file=str(path), overwrite=True)
+    with pytest.raises(SlimclsError, match=r"frozen.pb.json exists and was not written by"):
+        ex.export(config)
+    assert (tmp_path / "frozen.pb.json").read_text() == '{"mine": true}'
+    (tmp_path / "frozen.pb.json").unlink()
+    ex.export(config)
+    ex.export(config)  # its own description is replaced with --overwrite
+    assert sorted(os.listdir(tmp_path)) == ["frozen.pb", "frozen.pb.json"]
+
+
+@pytest.mark.parametrize("kind", ["OSError", "tf"])
+def test_disk_full_in_output_dir_is_one_line_and_leaves_nothing(
+    exported, tmp_path, monkeypatch, kind
+):
+    import errno
+
+    real_save = tf.saved_model.save
+
+    def save_then_fill_up(module, path, signatures=None):
+        real_save(module, path, signatures=signatures)  # half of it, as far as we know
+        if kind == "OSError":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise tf.errors.ResourceExhaustedError(None, None, "write: No space left on device")
+
+    monkeypatch.setattr(tf.saved_model, "save", save_then_fill_up)
+    out = tmp_path / "export" / "1"
+    with pytest.raises(SlimclsError, match=r"^no space left on the device of .*export/1") as e:
+        ex.export(ex.ExportConfig(exported["config"], str(out)))
+    assert "\n" not in str(e.value)
+    assert os.listdir(tmp_path / "export") == []  # no temporary directory, no half export
+
+
+def test_disk_full_for_output_file_is_one_line_and_leaves_nothing(exported, tmp_path, monkeypatch):
+    import errno
+
+    real = tf.io.gfile.GFile
+
+    class Full(real):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tf.io.gfile, "GFile", Full)
+    with pytest.raises(SlimclsError, match=r"^no space left on the device of .*frozen.pb"):
+        ex.export(ex.ExportConfig(exported["config"], output_file=str(tmp_path / "frozen.pb")))
+    assert os.listdir(tmp_path) == []
+
+
+def test_too_little_free_space_is_reported_before_writing(exported, tmp_path, monkeypatch):
+    from slimcls.core import diskspace
+
+    monkeypatch.setattr(diskspace, "free_bytes", lambda path: 10)
+    with pytest.raises(SlimclsError, match=r"no space left .* needs .*, 10 bytes free"):
+        ex.export(ex.ExportConfig(exported["config"], str(tmp_path / "out")))
+    assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ the dataset directory
+
+
+def _tf_slim_dir(root):
+    """A TF-Slim cifar10 directory as its converter leaves it: no dataset.json."""
+    d = root / "tfslim_cifar10"
+    d.mkdir()
+    for split in ("train", "test"):
+        with tf.io.TFRecordWriter(str(d / f"cifar10_{split}.tfrecord")) as w:
+            w.write(b"")
+    (d / "labels.txt").write_text("".join(f"{i}:{n}\n" for i, n in enumerate(CLASS_NAMES)))
+    return d
+
+
+def test_tf_slim_dataset_dir_is_read_as_train_and_eval_read_it(exported, tmp_path):
+    from slimcls.cli import export_inference_graph as cli
+
+    d = str(_tf_slim_dir(tmp_path))
+    cli._check_dataset_name("cifar10", d)  # TF-Slim's name for it: accepted
+    with pytest.raises(SlimclsError, match=r"dataset_name 'flowers' does not match"):
+        cli._check_dataset_name("flowers", d)
+    config = dataclasses.replace(exported["config"], dataset_dir=d)
+    info = ex.export(ex.ExportConfig(config, output_file=str(tmp_path / "g.pb")))
+    assert info["num_classes"] == len(CLASS_NAMES)
+    assert cl.Classifier(config).names == CLASS_NAMES  # names from its labels.txt
+
+
+def test_classifier_refuses_a_dataset_dir_with_a_pending_swap(exported, tmp_path):
+    import shutil
+
+    from slimcls.datasets import record_format as rf
+
+    d = tmp_path / "data"
+    shutil.copytree(exported["config"].dataset_dir, d)
+    (d / rf.STAGING_DIRNAME).mkdir()
+    (d / rf.STAGING_DIRNAME / rf.SWAP_FILENAME).write_text('{"old": [], "new": []}')
+    (d / rf.DATASET_JSON).unlink()  # the swap's first step
+    config = dataclasses.replace(exported["config"], dataset_dir=str(d))
+    with pytest.raises(SlimclsError, match="interrupted while swapping .*--dataset_name=adopt"):
+        cl.Classifier(config)
+
+
+def test_read_only_output_location_is_one_line_and_leaves_nothing(exported, tmp_path, monkeypatch):
+    real = tf.io.gfile.makedirs
+    out = tmp_path / "ro" / "export" / "1"
+
+    def read_only(path):  # what TensorFlow answers for a read-only directory (root or not)
+        if str(path).startswith(str(tmp_path / "ro")):
+            raise tf.errors.PermissionDeniedError(None, None, f"{path}; Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(tf.io.gfile, "makedirs", read_only)
+    with pytest.raises(SlimclsError, match=r"^--output_dir=.*1: cannot write \(.*Permission de"):
+        ex.export(ex.ExportConfig(exported["config"], str(out)))
+    with pytest.raises(SlimclsError, match=r"^--output_file=.*g.pb: cannot write \(.*Permission"):
+        ex.export(ex.ExportConfig(exported["config"], output_file=str(tmp_path / "ro" / "g.pb")))
+    assert not (tmp_path / "ro").exists()

@@ -21,7 +21,7 @@ from helpers import (
     save_model_checkpoint,
 )
 
-from slimcls import export as ex
+from slimcls.inference import export as ex
 from slimcls.config import TFLITE_MODES
 from slimcls.core.compat import tf
 

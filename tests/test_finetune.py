@@ -10,10 +10,13 @@ from helpers import TOY_SIZE as SIZE
 from helpers import tiny_spec
 from helpers import toy_train_config as _config
 
-from slimcls import checkpoints, finetune, optim, train
+from slimcls import train
+from slimcls.train import optim
+from slimcls.model import finetune
+from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 LOGITS = "Tiny/Logits,Tiny/AuxLogits"
 
@@ -140,7 +143,7 @@ def test_trainable_scopes_select_by_prefix():
 @pytest.mark.slow
 def test_inception_v3_from_a_published_style_checkpoint(dataset_dir, tmp_path):  # noqa: F811
     """1001-class InceptionV3 checkpoint -> 4 classes: the exact fix, then phase 1 training."""
-    from slimcls.modeling import create_model
+    from slimcls.model.modeling import create_model
 
     size = 80
     published = create_model("inception_v3", 1001)
@@ -173,3 +176,36 @@ def test_inception_v3_from_a_published_style_checkpoint(dataset_dir, tmp_path): 
     np.testing.assert_array_equal(after.get_tensor(name), values[name])
     assert f"{name}/RMSProp" not in after.get_variable_to_shape_map()
     assert "InceptionV3/Logits/Conv2d_1c_1x1/weights/RMSProp" in after.get_variable_to_shape_map()
+
+
+@pytest.mark.parametrize("flag", ["exclude", "trainable"])
+def test_a_scope_ending_inside_a_name_segment_matches_with_a_one_line_warning(
+    published, flag, caplog
+):
+    prefix, _ = published
+    model = _model(NUM_CLASSES)
+    caplog.set_level(logging.WARNING, logger="slimcls")
+    if flag == "exclude":  # "Tiny/AuxLogit" for Tiny/AuxLogits: TF-Slim's prefix match kept
+        report = finetune.restore_for_finetuning(
+            model.variables_by_name(), prefix, ["Tiny/Logits", "Tiny/AuxLogit"]
+        )
+        assert sorted(report.excluded) == [
+            "Tiny/AuxLogits/biases", "Tiny/AuxLogits/weights",
+            "Tiny/Logits/biases", "Tiny/Logits/weights",
+        ]  # fmt: skip
+    else:
+        chosen = finetune.variables_to_train(model.trainable_variables, ["Tiny/AuxLogit"])
+        assert len(chosen) == 2
+    lines = [r.getMessage() for r in caplog.records if "inside a name segment" in r.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert "scope 'Tiny/AuxLogit' ends inside a name segment" in lines[0]
+    assert "matches Tiny/AuxLogits" in lines[0]
+
+
+def test_partial_segments_only_for_scopes_ending_inside_a_segment():
+    names = ["CifarNet/logits/weights", "CifarNet/logits/biases", "CifarNet/conv1/weights"]
+    assert finetune.partial_segments("CifarNet/logit", names) == ["CifarNet/logits"]
+    assert finetune.partial_segments("CifarNet/logits", names) == []
+    assert finetune.partial_segments("CifarNet/logits/weights", names) == []
+    assert finetune.partial_segments("CifarNet/conv", names) == ["CifarNet/conv1"]
+    assert finetune.partial_segments("Cifar", names) == ["CifarNet"]

@@ -111,16 +111,36 @@ def test_missing_required_flag_is_an_error_naming_it(command):
         entry.config_from_flags()
 
 
-def test_model_names_are_the_registry_names():
+def test_model_names_are_the_registry_image_nets():
     from slimcls.nets.nets_factory import NETWORKS
 
-    assert list(config.MODEL_NAMES) == sorted(NETWORKS)
+    # The image nets are offered; the video nets are refused by name, with the reason.
+    assert list(config.MODEL_NAMES) == sorted(n for n, s in NETWORKS.items() if not s.video)
+    assert sorted(config.VIDEO_MODEL_NAMES) == sorted(n for n, s in NETWORKS.items() if s.video)
+    assert "inception_v3" in config.MODEL_NAMES and "i3d" not in config.MODEL_NAMES
 
 
-def test_optimizer_choices_are_declared_once():
-    from slimcls import optim
+def test_model_names_load_without_tensorflow():
+    code = (
+        "import sys, slimcls.config as c; "
+        "print(len(c.MODEL_NAMES), 'tensorflow' in sys.modules, 'tf_slim' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(len(config.MODEL_NAMES)), "False", "False"]
 
-    assert optim.OPTIMIZERS is config.OPTIMIZERS and optim.DECAY_TYPES is config.DECAY_TYPES
+
+def test_every_optimizer_and_decay_choice_is_built():
+    """The flags' choices are exactly what the library builds (a choice it lacks fails)."""
+    from slimcls.train import optim
+
+    for name in config.OPTIMIZERS:
+        assert optim.create_optimizer(config.OptimizerConfig(optimizer=name), 0.1) is not None
+    for kind in config.DECAY_TYPES:
+        lr = config.LearningRateConfig(learning_rate_decay_type=kind)
+        schedule = optim.learning_rate_schedule(lr, 100, 10, max_number_of_steps=50)
+        assert float(schedule(0)) > 0, kind
+    with pytest.raises(SlimclsError, match="'lamb'"):
+        optim.create_optimizer(config.OptimizerConfig(optimizer="lamb"), 0.1)
 
 
 def test_export_names_the_image_size_flag_as_tf_slim(command):
@@ -159,3 +179,27 @@ def test_help_version_and_flag_errors_exit_without_tensorflow():
         imported = [ln.split("|")[-1].strip() for ln in proc.stderr.splitlines()
                     if ln.startswith("import time:")]  # fmt: skip
         assert "tensorflow" not in imported and "absl.flags" in imported
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_is_plain_user_facing_text(name):
+    """--help starts with what the command does and a usage example, in plain text: no
+    reST markup, no words about the code (module, class, config object)."""
+    proc = _python("-m", f"slimcls.{name}", "--help")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout
+    assert text.startswith(f"{name}: ")
+    description = text.split(f"flags of {name}:")[0]
+    assert any(
+        line.strip().startswith((f"{name} --", f"python -m slimcls {name} "))
+        for line in description.splitlines()
+    )
+    for internal in ("``", "::", ":class:", ":mod:", "This module", "slimcls.", "NETWORKS["):
+        assert internal not in text, f"{internal!r} in {name} --help"
+
+
+def test_plain_text_takes_out_rest_markup():
+    from slimcls.cli import plain_text
+
+    doc = "Uses ``serving_default`` of :class:`slimcls.x.Y`.\n\nExample::\n\n    cmd --a\n"
+    assert plain_text(doc) == "Uses serving_default of slimcls.x.Y.\n\nExample:\n\n    cmd --a\n"

@@ -74,7 +74,9 @@ def _walk_in_child(root):
 
 def _check(ops):
     with tempfile.TemporaryDirectory(prefix="slimcls-walk-") as tmp:
-        root = os.path.join(tmp, "src")
+        # Two folders of padding: a link "../.." in src stays inside tmp (it reached /tmp,
+        # whose files other processes change while the walk runs).
+        root = os.path.join(tmp, "outer", "inner", "src")
         os.makedirs(root)
         _build(root, ops)
         kind, a, files = _walk_in_child(root)

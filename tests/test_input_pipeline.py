@@ -1,9 +1,9 @@
-"""Tests for slimcls.input_pipeline on tiny generated datasets."""
+"""Tests for slimcls.reader.input_pipeline on tiny generated datasets."""
 
 import numpy as np
 import pytest
 
-from slimcls import input_pipeline
+from slimcls.reader import input_pipeline
 from slimcls.core.compat import tf
 from slimcls.datasets import (
     dataset_factory,
@@ -139,7 +139,7 @@ def test_batched_preprocessing_keeps_labels_with_images_and_is_seeded(striped):
 
 
 def test_training_uses_the_batched_stage_where_the_style_has_one():
-    from slimcls import modeling
+    from slimcls.model import modeling
     from slimcls.preprocessing.common import BatchedPreprocess
 
     assert isinstance(modeling.plan("cifarnet", 10).train_input_fn(), BatchedPreprocess)

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from helpers import ENV, REPO, stderr_lines
 from PIL import Image
+from slimcls.nets import nets_factory
 
-from slimcls import checkpoints, modeling
 from slimcls import make_image_classifier as mic
 from slimcls.config import MakeClassifierConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.nets import nets_factory
+from slimcls.model import checkpoints, modeling
 from slimcls.train import feature_cache as fc
 
 TINY = "tiny_mobile"
@@ -166,7 +166,7 @@ def test_whole_command_from_a_class_folder(job, caplog):
     assert trained.get_tensor("TinyMobile/Logits/Conv2d_1c_1x1/biases").shape == (3,)
     # The SavedModel and the TF Lite model give the same answers.
     images = np.random.RandomState(1).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
-    from slimcls import export
+    from slimcls.inference import export
 
     expected = export.predict_images(str(out / "saved_model"), images)["probabilities"]
     interpreter = tf.lite.Interpreter(str(out / "model.tflite"))
@@ -380,7 +380,7 @@ def test_command_line_with_published_weights_from_a_local_mirror(tmp_path):
     output directory reuses the head and the download."""
     from pretrained_helpers import RECORD, Server, make_sources
 
-    from slimcls import pretrained
+    from slimcls.model import pretrained
 
     (tmp_path / "published").mkdir()
     source = make_sources(tmp_path / "published")
@@ -449,7 +449,6 @@ def standin_archive(folder, model_name):
     """The published archive of ``model_name`` (TF-Slim's layout) with the registry net's
     initial weights: what a mirror would serve, for tests without the network."""
     from pretrained_helpers import bundle_files, make_archive, save_v2
-
     from slimcls.nets import published
 
     record = published.default_for(model_name)
@@ -471,7 +470,14 @@ def test_digits_recipe_with_published_weights_from_a_mirror(tmp_path, monkeypatc
     cached features, all layers, evaluation, export. Offline, ``imagenet`` comes from a
     mirror folder holding a stand-in archive (the net's initial weights, not ImageNet's),
     so all-layers training gets a rate for learning from scratch."""
-    from slimcls import demo_digits, pretrained
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "demo_digits", os.path.join(REPO, "scripts", "demo_digits.py")
+    )
+    demo_digits = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo_digits)
+    from slimcls.model import pretrained
 
     images = tmp_path / "digits_images"
     demo_digits.write_digits_folder(str(images), size=32)

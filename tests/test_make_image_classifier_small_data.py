@@ -7,12 +7,13 @@ import os
 import numpy as np
 import pytest
 from helpers import write_toy_dataset
+from slimcls.nets import nets_factory
 
-from slimcls import config, modeling, optim
+from slimcls import config
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.nets import nets_factory
-from slimcls.train import bn_check
+from slimcls.model import modeling
+from slimcls.train import bn_check, optim
 
 
 def _moving_changed(name, decay, size=32, **net_kwargs):

@@ -3,7 +3,7 @@
 import pytest
 
 from slimcls.core.errors import SlimclsError
-from slimcls.modeling import create_model
+from slimcls.model.modeling import create_model
 
 
 def test_create_model_builds_cifarnet_with_weight_decay():

@@ -8,7 +8,7 @@ from test_nets_inception_v3 import expected_variables as inception_v3_variables
 
 from slimcls.core.compat import tf
 from slimcls.nets import nets_factory
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 
 def _write_checkpoint(prefix, shapes, seed=0):

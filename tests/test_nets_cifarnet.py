@@ -5,7 +5,7 @@ import pytest
 
 from slimcls.core.compat import tf
 from slimcls.nets import cifarnet, nets_factory, small_cnn
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 # TF-Slim's CifarNet (research/slim/nets/cifarnet.py) on 32x32x3 images, 10 classes.
 CIFARNET_VARIABLES = {

@@ -143,3 +143,33 @@ def test_feature_mode_unsupported_is_a_clear_error():
     with graph.as_default(), pytest.raises(SlimclsError, match="num_classes=0"):
         images = tf.compat.v1.placeholder(tf.float32, [1, 224, 224, 3])
         nets_factory.get_network_fn("vgg_16", 0)(images)
+
+
+def test_tfslim_api_builds_tfslim_variables_and_slimcls_adds_its_keywords():
+    """get_network_fn is TF-Slim's API: NASNet's evaluation graph has no auxiliary head there
+    (as in research/slim); slimcls's own wrapper passes always_build_aux_head from the table."""
+    from slimcls.model import modeling
+
+    with tf.Graph().as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [1, 32, 32, 3])
+        nets_factory.get_network_fn("nasnet_cifar", 10, is_training=False)(images)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    assert names and not any("aux_" in n for n in names)
+    model = modeling.create_model("nasnet_cifar", 10)
+    model(tf.zeros([1, 32, 32, 3]), training=False)
+    assert any("aux_" in v.name for v in model.variables)
+
+
+def test_net_table_is_the_one_list():
+    """Model-name choices and preprocessing aliases come from the table."""
+    from slimcls import config
+    from slimcls.nets import net_table
+    from slimcls.preprocessing import preprocessing_factory
+
+    assert set(nets_factory.NETWORKS) == set(net_table.NETS)
+    assert config.MODEL_NAMES == net_table.MODEL_NAMES
+    for name, row in net_table.NETS.items():
+        if not row.video:
+            assert preprocessing_factory.resolve(name) == preprocessing_factory.resolve(
+                row.preprocessing
+            ), name

@@ -14,6 +14,8 @@ update ops, and outputs and end points equal to the last bit (max |diff| 0). TF-
 (``scripts/run_tfslim_nets_tests.sh``).
 """
 
+import importlib
+
 import numpy as np
 import pytest
 import tf_slim as slim
@@ -21,8 +23,8 @@ from test_nets_checkpoint import _check
 from test_nets_zoo_a import _digest
 
 from slimcls.core.compat import tf
-from slimcls.nets import inception, inception_v1, inception_v2, nets_factory
-from slimcls.slim_model import SlimModel
+from slimcls.nets import inception, inception_v1, inception_v2, net_table, nets_factory
+from slimcls.model.slim_model import SlimModel
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted "name:shape"
 # lines) with 1001 classes at 224 under the net's own arg scope.
@@ -102,7 +104,9 @@ def test_registry_uses_these_modules(name):
     """nets_factory's records wrap these functions (2-D logits, Logits/Predictions) and
     create the same variables, so published checkpoints keep loading."""
     spec = nets_factory.NETWORKS[name]
-    assert spec.fn.__wrapped__ is _net(name)
+    row = net_table.NETS[name]
+    assert getattr(importlib.import_module(f"slimcls.nets.{row.module}"), row.fn) is _net(name)
+    assert spec.logits_scopes == row.head_scopes
     assert getattr(inception, name) is _net(name)
     assert getattr(inception, name + "_base") is _base(name)
     graph = tf.Graph()

@@ -23,7 +23,7 @@ from test_nets_zoo_a import _build, _digest
 
 from slimcls.core.compat import tf
 from slimcls.nets import nets_factory, resnet_utils, resnet_v1, resnet_v2
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted
 # "name:shape" lines), 1000 classes at 224 (resnet_*_200 are in test_nets_zoo_a.py).

@@ -11,6 +11,8 @@ with ``global_pool``, ``num_classes=0``, ``fc_conv_padding='SAME'`` and
 arguments' documented behaviour.
 """
 
+import importlib
+
 import numpy as np
 import pytest
 import tf_slim as slim
@@ -18,8 +20,8 @@ from test_nets_checkpoint import _check
 from test_nets_zoo_a import _digest
 
 from slimcls.core.compat import tf
-from slimcls.nets import alexnet, nets_factory, overfeat, vgg
-from slimcls.slim_model import SlimModel
+from slimcls.nets import alexnet, net_table, nets_factory, overfeat, vgg
+from slimcls.model.slim_model import SlimModel
 
 # (module, net, arg scope, input side) -> TF-Slim's (all elements, trainable elements,
 # sha256[:16] of the sorted "name:shape" lines) with 1000 classes.
@@ -183,8 +185,10 @@ def test_registry_uses_these_modules_with_the_same_variables(name):
     assert end_points["Logits"] is logits
     assert end_points["Predictions"].shape.as_list() == [2, 1000]
     assert f"{name}/fc8" in end_points
-    if name in ("vgg_16", "vgg_19", "alexnet_v2"):  # the eagerly imported records
-        assert nets_factory.NETWORKS[name].fn.__wrapped__ is getattr(module, name)
+    row = net_table.NETS[name]  # the table points at this module's function
+    assert getattr(importlib.import_module(f"slimcls.nets.{row.module}"), row.fn) is getattr(
+        module, name
+    )
 
 
 def test_eager_end_points_have_the_graph_names():

@@ -18,7 +18,7 @@ import pytest
 import tf_slim as slim
 from test_nets_checkpoint import _graph_logits, _write_checkpoint
 
-from slimcls import modeling
+from slimcls.model import modeling
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import nets_factory
@@ -240,9 +240,19 @@ def test_tf_slim_style_module_usage():
 
 
 def test_tf_slim_factory_maps_and_signature():
-    assert set(nets_factory.networks_map) == set(nets_factory.NETWORKS)
-    assert set(nets_factory.arg_scopes_map) == set(nets_factory.NETWORKS)
-    assert nets_factory.networks_map["mobilenet_v2"] is nets_factory.NETWORKS["mobilenet_v2"].fn
+    # research/slim's networks_map at 0d9ef8d39, name for name; slimcls adds small_cnn.
+    tf_slim_names = {
+        "alexnet_v2", "cifarnet", "overfeat", "vgg_a", "vgg_16", "vgg_19", "inception_v1",
+        "inception_v2", "inception_v3", "inception_v4", "inception_resnet_v2", "i3d", "s3dg",
+        "lenet", "mobilenet_v1", "mobilenet_v1_075", "mobilenet_v1_050", "mobilenet_v1_025",
+        "mobilenet_v2", "mobilenet_v2_140", "mobilenet_v2_035", "mobilenet_v3_small",
+        "mobilenet_v3_large", "mobilenet_v3_small_minimalistic",
+        "mobilenet_v3_large_minimalistic", "mobilenet_edgetpu", "mobilenet_edgetpu_075",
+        "nasnet_cifar", "nasnet_mobile", "nasnet_large", "pnasnet_mobile", "pnasnet_large",
+        *(f"resnet_{v}_{d}" for v in ("v1", "v2") for d in (50, 101, 152, 200)),
+    }  # fmt: skip
+    assert set(nets_factory.networks_map) == tf_slim_names | {"small_cnn"}
+    assert set(nets_factory.arg_scopes_map) == tf_slim_names | {"small_cnn"}
     scope = nets_factory.arg_scopes_map["mobilenet_v1"](weight_decay=1e-3)
     assert isinstance(scope, dict) and scope
     fn = nets_factory.get_network_fn("lenet", 10, weight_decay=1e-3, is_training=True)
@@ -266,7 +276,7 @@ def test_broken_net_module_fails_only_that_net(monkeypatch):
 
 
 def _wrapper_logits(name, num_classes, images, prefix):
-    """Logits of ``slimcls.modeling.create_model`` with the checkpoint's values by name."""
+    """Logits of ``slimcls.model.modeling.create_model`` with the checkpoint's values by name."""
     model = modeling.create_model(name, num_classes)
     model.build_variables(images.shape[1:])
     reader = tf.train.load_checkpoint(prefix)

@@ -18,7 +18,7 @@ from test_nets_checkpoint import _write_checkpoint
 import slimcls.nets.inception as inception
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.modeling import create_model
+from slimcls.model.modeling import create_model
 from slimcls.nets import inception_resnet_v2, inception_v4, nets_factory
 from slimcls.nets.nasnet import nasnet, nasnet_utils, pnasnet
 

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from slimcls import config, optim
+from slimcls import config
+from slimcls.train import optim
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 

@@ -19,9 +19,19 @@ import threading
 
 import numpy as np
 import pytest
-from pretrained_helpers import NET, RECORD, WEIGHTS, Server, make_archive, make_sources
+from pretrained_helpers import (
+    NET,
+    RECORD,
+    WEIGHTS,
+    Server,
+    make_archive,
+    make_sources,
+    run_command,
+)
 
-from slimcls import checkpoints, modeling, pretrained
+from slimcls.model import pretrained
+from slimcls.model import checkpoints
+from slimcls.model import modeling
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import published
 
@@ -390,25 +400,71 @@ def test_checkpoints_listing(cache, server, monkeypatch, source):
     assert len(pretrained.listing()) == len(published.PUBLISHED)
 
 
-def test_checkpoints_command(cache):
-    env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(
-        [sys.executable, "-m", "slimcls", "checkpoints", "--model_name=inception_v3"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
+def test_checkpoints_command(cache, capsys):
+    from slimcls.__main__ import COMMANDS
+
+    assert "checkpoints" in COMMANDS  # python -m slimcls checkpoints
+    assert run_command("checkpoints", "--model_name=inception_v3") == 0
+    lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == [
         "inception_v3", "imagenet", "inception_v3_2016_08_28.tar.gz", "299", "1001", "78.0",
         "93.9", "no",
     ]  # fmt: skip
-    assert lines[-1].startswith("1 published checkpoints, 0 cached in " + str(cache))
-    bad = subprocess.run(
-        [sys.executable, "-m", "slimcls", "checkpoints", "--model_name=cifarnet"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert bad.returncode == 1
-    assert (
-        bad.stderr.strip().splitlines() == [bad.stderr.strip().splitlines()[-1]]
-        and "cifarnet has no published ImageNet checkpoint" in bad.stderr
+    assert lines[-1] == f"1 published checkpoints, 0 cached in {cache / 'checkpoints'}"
+    assert run_command("checkpoints", "--model_name=cifarnet") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        "checkpoints: error: --model_name=cifarnet has no published ImageNet checkpoint"
     )
+
+
+def test_too_little_free_space_fails_before_downloading(cache, server, monkeypatch, source):
+    from slimcls.core import diskspace
+
+    serve(server, monkeypatch, source["archives"]["good"])
+    monkeypatch.setattr(diskspace, "free_bytes", lambda path: 1000)
+    with pytest.raises(SlimclsError, match=r"no space left on the device of .*1000 bytes free"):
+        pretrained.resolve_checkpoint("imagenet", NET, progress=False)
+    assert_nothing_cached(cache)  # checked before the first byte was written
+
+
+def test_disk_filling_up_during_extraction_is_one_line(cache, server, monkeypatch, source):
+    import errno
+
+    serve(server, monkeypatch, source["archives"]["good"])
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", full)
+    with pytest.raises(SlimclsError, match="no space left on the device of .*slimcls-extract-"):
+        pretrained.resolve_checkpoint("imagenet", NET, progress=False)
+    assert_nothing_cached(cache)
+
+
+@pytest.mark.parametrize("kind", ["file", "read_only"])
+def test_unusable_cache_dir_is_one_line(tmp_path, monkeypatch, source, kind):
+    cache = tmp_path / "cache"
+    if kind == "file":
+        cache.write_text("a user's file")
+    else:
+        cache.mkdir()
+        cache.chmod(0o500)
+    if kind == "read_only" and os.access(cache, os.W_OK):
+        pytest.skip("running as a user who can write anywhere (root)")
+    monkeypatch.setenv(pretrained.CACHE_ENV, str(cache))
+    monkeypatch.setenv(pretrained.MIRROR_ENV, str(tmp_path))
+    with pytest.raises(SlimclsError, match=f"cannot use the checkpoint cache {cache}/checkpoints"):
+        pretrained.resolve_checkpoint("imagenet", NET, progress=False)
+    if kind == "file":
+        assert cache.read_text() == "a user's file"
+
+
+def test_a_file_where_the_download_folder_goes_is_one_line(cache, monkeypatch, tmp_path):
+    work = cache / "checkpoints" / "mobilenet_v1_0.25_224.download"
+    work.parent.mkdir(parents=True)
+    work.write_text("a user's file")
+    monkeypatch.setenv(pretrained.MIRROR_ENV, str(tmp_path))
+    with pytest.raises(SlimclsError, match="cannot be written"):
+        pretrained.resolve_checkpoint("imagenet", NET, progress=False)
+    assert work.read_text() == "a user's file"

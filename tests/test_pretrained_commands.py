@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from helpers import TOY_CLASSES, toy_train_config, write_toy_dataset
 from PIL import Image
-from pretrained_helpers import NET, RECORD, WEIGHTS, make_sources
+from pretrained_helpers import NET, RECORD, WEIGHTS, make_sources, run_command
 
-from slimcls import modeling, pretrained
-from slimcls.classify import Classifier
+from slimcls.model import pretrained
+from slimcls.model import modeling
+from slimcls.inference.classify import Classifier
 from slimcls.config import ClassifierConfig, EvalConfig
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import dataset_utils
@@ -35,6 +34,8 @@ def source(tmp_path_factory):
     mirror = root / "mirror"
     mirror.mkdir()
     (mirror / RECORD.archive).write_bytes(sources["archives"]["ema"])
+    # The 128-pixel archive: the same checkpoint, found under the 224 name (said so).
+    (mirror / "mobilenet_v1_0.25_128.tgz").write_bytes(sources["archives"]["ema"])
     sources["mirror"] = str(mirror)
     return sources
 
@@ -83,7 +84,7 @@ def test_finetuning_restores_the_body_from_moving_averages_and_trains_a_new_head
         "checkpoint 1001 (0 = background); not restoring MobilenetV1/Logits: a new 4-class "
         "head is trained"
     ]
-    assert "from moving averages" in message and "1 excluded" not in message
+    assert "(81 from moving averages)" in message and "2 excluded by the new head" in message
     variables = state.model_variables()
     np.testing.assert_array_equal(variables[WEIGHTS].numpy(), source["values"][WEIGHTS] + 1.0)
     moving_mean = "MobilenetV1/Conv2d_0/BatchNorm/moving_mean"  # no shadow: its own value
@@ -92,7 +93,7 @@ def test_finetuning_restores_the_body_from_moving_averages_and_trains_a_new_head
 
 
 def test_eval_refuses_a_dataset_of_other_classes_before_downloading(published_env, toy):
-    from slimcls import evaluate
+    from slimcls.inference import evaluate
 
     config = EvalConfig(
         checkpoint_path="imagenet", dataset_dir=toy, model_name=NET, dataset_split_name="train"
@@ -104,7 +105,7 @@ def test_eval_refuses_a_dataset_of_other_classes_before_downloading(published_en
 
 
 def test_eval_on_imagenet_classes_uses_the_moving_averages(published_env, imagenet_like):
-    from slimcls import evaluate
+    from slimcls.inference import evaluate
 
     config = EvalConfig(
         checkpoint_path="imagenet",
@@ -143,8 +144,18 @@ def test_classify_without_dataset_names_imagenet_classes(published_env, tmp_path
         )
 
 
+def test_classify_uses_the_published_image_size_unless_given(published_env, capfd):
+    classifier = Classifier(
+        ClassifierConfig(checkpoint_path="imagenet:mobilenet_v1_0.25_128", model_name=NET)
+    )
+    assert classifier.plan.image_size == 128
+    assert "holds its checkpoint as mobilenet_v1_0.25_224.ckpt" in capfd.readouterr().err
+    given = ClassifierConfig(checkpoint_path="imagenet", model_name=NET, eval_image_size=SIZE)
+    assert Classifier(given).plan.image_size == SIZE
+
+
 def test_export_of_imagenet_weights(published_env, tmp_path):
-    from slimcls import export
+    from slimcls.inference import export
 
     config = export.ExportConfig(
         ClassifierConfig(checkpoint_path="imagenet", model_name=NET, eval_image_size=SIZE),
@@ -166,23 +177,15 @@ def test_settings_are_not_read_from_a_flags_txt_for_imagenet(tmp_path, monkeypat
     assert cli.settings_from_run("imagenet", cli.FROM_RUN) == {}
 
 
-def test_classify_cli_unreachable_mirror_is_one_line(tmp_path):
+def test_classify_cli_unreachable_mirror_is_one_line(tmp_path, monkeypatch, capsys):
     image = tmp_path / "x.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
-    env = {
-        **os.environ,
-        "PYTHONPATH": REPO,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        pretrained.CACHE_ENV: str(tmp_path / "cache"),
-        pretrained.MIRROR_ENV: "http://127.0.0.1:9/none",  # discard port: refused
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "slimcls", "classify_image", "--checkpoint_path=imagenet",
-         f"--model_name={NET}", str(image)],
-        env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert run.returncode == 1
-    errors = [line for line in run.stderr.splitlines() if "error" in line]
+    monkeypatch.setenv(pretrained.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(pretrained.MIRROR_ENV, "http://127.0.0.1:9/none")  # discard: refused
+    status = run_command(
+        "classify_image", "--checkpoint_path=imagenet", f"--model_name={NET}", str(image)
+    )
+    assert status == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and errors[0].startswith("classify_image: error: cannot reach ")
-    assert "Traceback" not in run.stderr
     assert not any(files for _, _, files in os.walk(tmp_path / "cache"))

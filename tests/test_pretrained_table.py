@@ -67,3 +67,20 @@ def test_nets_without_weights_have_no_record():
     assert published.default_for("cifarnet") is None
     assert published.published_for("lenet") == ()
     assert "cifarnet" not in published.models_with_weights()
+
+
+@pytest.mark.slow  # builds every published net twice, at full size
+@pytest.mark.parametrize("model", published.models_with_weights())
+def test_verification_graph_has_the_restored_models_variables(model):
+    """What a published checkpoint is checked against (a TF1 graph of the net) is exactly what
+    slimcls's model restores (its eager variables), names and shapes, at the published size
+    (auxiliary heads' kernels follow the input size)."""
+    from slimcls import modeling, pretrained
+
+    record = published.default_for(model)
+    graph = pretrained.net_variables(model, record.num_classes, record.image_size)
+    eager = modeling.create_model(model, record.num_classes)
+    eager.build_variables((record.image_size, record.image_size, 3))
+    assert {n: shape for n, (shape, _) in graph.items()} == {
+        n: v.shape.as_list() for n, v in eager.variables_by_name().items()
+    }

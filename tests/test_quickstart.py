@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import subprocess
 
 import numpy as np
@@ -13,7 +14,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_digits_folder_holds_32x32_png_per_class(tmp_path):
     pytest.importorskip("sklearn")
-    from slimcls.demo_digits import write_digits_folder
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    from demo_digits import write_digits_folder
 
     counts = write_digits_folder(str(tmp_path), size=32, limit=30)
     assert sorted(counts) == [str(d) for d in range(10)]  # digits cycle 0..9 in the data

@@ -18,7 +18,11 @@ import numpy as np
 import pytest
 from helpers import ENV, REPO, toy_train_config, write_toy_dataset
 
-from slimcls import checkpoints, config, evaluate, input_pipeline, modeling, train
+from slimcls import config, train
+from slimcls.inference import evaluate
+from slimcls.model import checkpoints
+from slimcls.model import modeling
+from slimcls.reader import input_pipeline
 from slimcls.core import diskspace
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import LOCK_FILENAME
@@ -114,6 +118,7 @@ def test_second_training_into_one_train_dir_fails_naming_host_and_pid(dataset, t
         holder.wait()
 
 
+@pytest.mark.train_loop
 def test_stale_lock_of_a_dead_trainer_is_taken_over_with_a_log_line(dataset, tmp_path, caplog):
     pid = _dead_pid()
     _write_lock(tmp_path / "run", pid)
@@ -124,6 +129,7 @@ def test_stale_lock_of_a_dead_trainer_is_taken_over_with_a_log_line(dataset, tmp
     assert not os.path.exists(tmp_path / "run" / LOCK_FILENAME)  # released at the end
 
 
+@pytest.mark.train_loop
 def test_lock_is_held_while_training_and_a_failed_start_leaves_no_dir(dataset, tmp_path):
     seen = []
 
@@ -143,6 +149,7 @@ def test_lock_is_held_while_training_and_a_failed_start_leaves_no_dir(dataset, t
 FAULTS = ["bit_flip", "cut_mid_record", "cut_at_boundary"]
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("fault", FAULTS)
 def test_damaged_training_shard_stops_training_naming_it(dataset, tmp_path, fault):
     shard = _shard(dataset, "train")
@@ -160,6 +167,7 @@ def test_damaged_training_shard_stops_training_naming_it(dataset, tmp_path, faul
         )
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("fault", ["bit_flip", "cut_mid_record"])
 def test_damaged_validation_shard_stops_training_naming_it(dataset, tmp_path, fault):
     shard = _shard(dataset, "validation", 0)
@@ -172,6 +180,7 @@ def test_damaged_validation_shard_stops_training_naming_it(dataset, tmp_path, fa
     assert shard in str(err.value) and f"byte offset {offset}" in str(err.value)
 
 
+@pytest.mark.train_loop
 def test_bit_flip_found_only_at_run_time_names_shard_and_offset(dataset, tmp_path):
     """The header walk before training passes; tf.data's DataLossError is then explained."""
     shard = _shard(dataset, "train", 0)
@@ -204,6 +213,7 @@ def _eval_config(dataset_dir, checkpoint, **kw):
     )
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("fault", FAULTS)
 def test_damaged_eval_shard_fails_naming_it(dataset, trained, fault):
     shard = _shard(dataset, "validation")
@@ -219,6 +229,7 @@ def test_damaged_eval_shard_fails_naming_it(dataset, trained, fault):
         assert "max_num_batches" not in message
 
 
+@pytest.mark.train_loop
 def test_eval_counts_against_max_num_batches_too(dataset, trained):
     metrics = evaluate.evaluate(_eval_config(dataset, trained, max_num_batches=3))
     assert metrics["num_examples"] == 12 and metrics["truncated"]  # asked for: fine
@@ -227,6 +238,7 @@ def test_eval_counts_against_max_num_batches_too(dataset, trained):
         evaluate.evaluate(_eval_config(dataset, trained, max_num_batches=3))
 
 
+@pytest.mark.train_loop
 @pytest.mark.heavy
 def test_the_cli_reports_a_short_split_in_one_line_and_exits_1(dataset, trained):
     shard = _shard(dataset, "validation")
@@ -269,6 +281,7 @@ def _flip_tensor_byte(prefix, name):
     open(data_path, "wb").write(bytes(data))
 
 
+@pytest.mark.train_loop
 def test_resume_restores_the_newest_good_checkpoint_after_a_corrupt_optimizer_slot(
     dataset, tmp_path, caplog
 ):
@@ -287,7 +300,7 @@ def test_resume_restores_the_newest_good_checkpoint_after_a_corrupt_optimizer_sl
 
     plan = modeling.plan("small_cnn", NUM_CLASSES, image_size=SIZE)
     state = create_state(cfg, plan)
-    with caplog.at_level(logging.WARNING, logger="slimcls.checkpoints"):
+    with caplog.at_level(logging.WARNING, logger="slimcls.model.checkpoints"):
         message = resume_or_finetune(state, cfg, plan)
     assert message.startswith(f"Resumed from {older} ")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -298,6 +311,7 @@ def test_resume_restores_the_newest_good_checkpoint_after_a_corrupt_optimizer_sl
         np.testing.assert_array_equal(var.numpy(), expected[name], err_msg=name)
 
 
+@pytest.mark.train_loop
 def test_eval_and_finetune_of_a_directory_fall_back_past_a_bundle_without_index(
     dataset, tmp_path, caplog
 ):
@@ -305,7 +319,7 @@ def test_eval_and_finetune_of_a_directory_fall_back_past_a_bundle_without_index(
     train.train(cfg)
     older, newest = checkpoints.all_checkpoints(cfg.train_dir)[-2:]
     os.remove(newest + ".index")
-    with caplog.at_level(logging.WARNING, logger="slimcls.checkpoints"):
+    with caplog.at_level(logging.WARNING, logger="slimcls.model.checkpoints"):
         metrics = evaluate.evaluate(_eval_config(dataset, cfg.train_dir))
     assert metrics["checkpoint"] == older
     assert any(
@@ -321,6 +335,7 @@ def test_eval_and_finetune_of_a_directory_fall_back_past_a_bundle_without_index(
 # --------------------------------------------------------------------------- disk full
 
 
+@pytest.mark.train_loop
 def test_training_stops_on_a_full_disk_before_writing_a_checkpoint(dataset, tmp_path, monkeypatch):
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(diskspace.shutil, "disk_usage", lambda p: usage._replace(free=1000))
@@ -378,7 +393,7 @@ def test_random_kill_9_never_loses_a_checkpoint(clean_dataset, tmp_path):
             names = os.listdir(train_dir) if os.path.isdir(train_dir) else []
             if new_since is None and set(_live_checkpoints(train_dir)) - start_steps:
                 new_since = time.monotonic()
-            if during_save and new_since and any("_temp_" in n for n in names):
+            if during_save and new_since and any(checkpoints._TEMP_MARKER in n for n in names):
                 break
             if during_save and new_since and time.monotonic() - new_since > 5:
                 break  # no save caught in the act: kill anyway

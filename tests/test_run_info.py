@@ -6,7 +6,8 @@ import os
 import pytest
 from absl import flags
 
-from slimcls import cli, run_info
+from slimcls import cli
+from slimcls.model import run_info
 from slimcls.cli import eval_image_classifier, export_inference_graph
 from slimcls.core.errors import SlimclsError
 
@@ -80,9 +81,10 @@ def test_a_flag_contradicting_the_run_names_both_values(tmp_path, eval_flags):
         entry.config_from_flags()
 
 
-def test_without_a_recorded_run_model_name_is_asked_for(tmp_path, eval_flags):
+def test_without_a_recorded_run_or_checkpoint_the_directory_is_named(tmp_path, eval_flags):
+    """No flags.txt and no checkpoint to tell the net from: the one line says what is missing."""
     entry = eval_flags(f"--checkpoint_path={tmp_path}", "--dataset_dir=/d")
-    with pytest.raises(SlimclsError, match="--model_name is required"):
+    with pytest.raises(SlimclsError, match="is a directory without checkpoints"):
         entry.config_from_flags()
 
 

@@ -9,7 +9,7 @@ import pytest
 import tf_slim as slim  # noqa: F401  (used by the exec'd net source)
 
 from slimcls.core.compat import tf
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 
 TINY_SOURCE = """
 def tiny_net(images, num_classes, is_training=False, scope="Tiny"):
@@ -135,7 +135,7 @@ def test_mirrored_strategy_with_two_logical_cpus():
         import numpy as np
         import tf_slim as slim
         from slimcls.core.compat import tf
-        from slimcls.slim_model import SlimModel
+        from slimcls.model.slim_model import SlimModel
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)

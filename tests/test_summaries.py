@@ -5,7 +5,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from slimcls import summaries
+from slimcls.train import summaries
 from slimcls.core.compat import tf
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tf_slim as slim
 
-from slimcls import input_pipeline
+from slimcls.reader import input_pipeline
 from slimcls.cli import download_and_convert_data as cli
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError

@@ -137,6 +137,33 @@ def test_tfslim_checkout_in_cwd_wins(tfslim_names, tmp_path, monkeypatch):
     assert nets_factory is not sys.modules.get("slimcls.nets.nets_factory")
 
 
+def test_checkout_root_gives_one_module_per_file(tmp_path):
+    """From the repository root, not installed: the top-level folders are slimcls's packages.
+
+    ``nets/`` on the path would otherwise load every file a second time under TF-Slim's name.
+    """
+    out = _run_python(
+        """
+        import json, sys
+        sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f)]
+        import nets.cifarnet
+        from datasets import dataset_utils
+        import preprocessing
+        import slimcls
+        m = sys.modules
+        print(json.dumps([nets.cifarnet is m["slimcls.nets.cifarnet"],
+                          m["nets"] is m["slimcls.nets"],
+                          dataset_utils is m["slimcls.datasets.dataset_utils"],
+                          preprocessing is m["slimcls.preprocessing"],
+                          m["slimcls.nets"].__file__, slimcls.__file__]))
+        """,
+        cwd=REPO,
+        extra_env={names.DISABLE_ENV: "1"},
+    )
+    assert out == [True, True, True, True, str(REPO / "nets" / "__init__.py"),
+                   str(REPO / "slimcls" / "__init__.py")]
+
+
 def test_install_is_idempotent_and_can_be_disabled(monkeypatch):
     before = list(sys.meta_path)
     try:
@@ -178,6 +205,9 @@ def test_startup_hook_imports_nothing_heavy(tmp_path):
     module) must not import slimcls either.
     """
     _write_standin_package(tmp_path / "site")
+    # Only the hook module: the checkout's own top-level datasets/ must not be on the path.
+    (tmp_path / "hook").mkdir()
+    shutil.copy2(REPO / "_slimcls_tfslim_names.py", tmp_path / "hook")
     out = _run_python(
         """
         import json, os, sys
@@ -193,7 +223,7 @@ def test_startup_hook_imports_nothing_heavy(tmp_path):
                           "marker": datasets.MARKER}))
         """,
         cwd=tmp_path,
-        extra_env={"PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path / "site")])},
+        extra_env={"PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), str(tmp_path / "site")])},
     )
     assert out == {"heavy": [], "env": False, "marker": STANDIN_MARKER}
 
@@ -267,7 +297,8 @@ def _copy_source(dst: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
     for name in ("pyproject.toml", "setup.py", "README.md", "_slimcls_tfslim_names.py"):
         shutil.copy2(REPO / name, dst / name)
-    shutil.copytree(REPO / "slimcls", dst / "slimcls", ignore=ignore)
+    for folder in ("slimcls", "nets", "preprocessing", "datasets"):
+        shutil.copytree(REPO / folder, dst / folder, ignore=ignore)
     return dst
 
 
@@ -427,3 +458,19 @@ def test_upstream_summary_counts_per_test_file(tmp_path, capsys):
     }
     assert "module missing: slimcls.nets.vgg" in out
     assert "AssertionError: 3 != 4" in out
+
+
+def test_a_checkout_on_pythonpath_uses_its_own_folders(tmp_path):
+    """PYTHONPATH=<checkout> runs that checkout's nets/, preprocessing/ and datasets/, also
+    when another checkout is installed editable (a git worktree beside the main one)."""
+    code = (
+        "import slimcls.nets, slimcls.preprocessing, slimcls.datasets as d;"
+        "print(d.__file__); print(slimcls.nets.__file__); print(slimcls.preprocessing.__file__)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    for line, folder in zip(out.stdout.split(), ("datasets", "nets", "preprocessing")):
+        assert line == str(REPO / folder / "__init__.py"), out.stdout

@@ -299,7 +299,8 @@ def _mnist_source(d):
 _PRETRAINED = textwrap.dedent(
     """
     import os, sys
-    from slimcls import checkpoints, modeling
+    from slimcls.model import checkpoints
+    from slimcls.model import modeling
     model_name, num_classes, size, prefix = sys.argv[1:]
     num_classes, size = int(num_classes), int(size)
     model = modeling.create_model(model_name, num_classes)
@@ -402,7 +403,7 @@ def test_finetune_on_flowers(tmp_path, model_name, num_classes, size, recipe):
     _assert_accuracy_printed(_run_recipe(recipe, paths), 2)
     import tensorflow as tf
 
-    from slimcls import checkpoints
+    from slimcls.model import checkpoints
 
     pretrained = tf.train.load_checkpoint(
         os.path.join(paths["PRETRAINED_CHECKPOINT_DIR"], f"{model_name}.ckpt")

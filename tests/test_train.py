@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from helpers import TOY_CLASSES, TOY_SIZE, toy_train_config
 
-from slimcls import checkpoints, config, train
+from slimcls import config, train
+from slimcls.model import checkpoints
 from slimcls.core import compat
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import nets_factory
 from slimcls.train import precision
+from slimcls.train.losses import TRUE_LABEL_LOSS
 
 NUM_CLASSES, SIZE = TOY_CLASSES, TOY_SIZE
 _config = toy_train_config
@@ -130,9 +132,9 @@ def test_loss_terms_label_smoothing_and_aux_logits():
         logits, {"AuxLogits": aux}, labels, 3, s, regularization=tf.constant(0.25)
     )
 
-    def xent(x):
+    def xent(x, smoothing=s):
         x = np.asarray(x, np.float64)
-        onehot = np.eye(3)[[0, 2]] * (1 - s) + s / 3
+        onehot = np.eye(3)[[0, 2]] * (1 - smoothing) + smoothing / 3
         logp = x - np.log(np.exp(x).sum(1, keepdims=True))
         return float(-(onehot * logp).sum(1).mean())
 
@@ -141,8 +143,11 @@ def test_loss_terms_label_smoothing_and_aux_logits():
     assert float(terms["total_loss"]) == pytest.approx(
         xent(logits) + 0.4 * xent(aux) + 0.25, rel=1e-5
     )
+    # The loss curve's value: the same logits against the true labels (as validation).
+    assert float(terms[TRUE_LABEL_LOSS]) == pytest.approx(xent(logits, 0.0), rel=1e-5)
     no_aux = train.compute_losses(logits, {}, labels, 3)
     assert "aux_loss" not in no_aux and float(no_aux["regularization"]) == 0.0
+    assert TRUE_LABEL_LOSS not in no_aux  # without smoothing, cross_entropy is that already
 
 
 @pytest.mark.train_loop
@@ -205,6 +210,7 @@ def test_sigterm_saves_a_checkpoint_and_stops(dataset_dir, tmp_path):
     assert checkpoints.step_of(result.checkpoint) == result.global_step
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
 def test_optimizer_slots_saved_under_tf1_names_and_restored_on_resume(
     dataset_dir, tmp_path, optimizer
@@ -264,6 +270,7 @@ def test_float16_without_gpu_is_refused_in_one_line(dataset_dir, tmp_path):
     assert not os.path.exists(tmp_path / "run")
 
 
+@pytest.mark.train_loop
 @pytest.mark.parametrize("model_name", ["cifarnet", "small_cnn"])
 def test_bfloat16_counts_weight_decay_once_and_trains_every_net_op(
     dataset_dir, tmp_path, model_name
@@ -458,7 +465,7 @@ def test_cache_images_choice_follows_the_flag_size_and_style(monkeypatch, caplog
     per-image styles (no fixed-size per-image outputs) are never cached."""
     import types
 
-    from slimcls import modeling
+    from slimcls.model import modeling
     from slimcls.train import loop
 
     plan = types.SimpleNamespace(

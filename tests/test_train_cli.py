@@ -12,7 +12,7 @@ import pytest
 from absl import flags
 from helpers import ENV, REPO, run_module, stderr_lines
 
-from slimcls import checkpoints
+from slimcls.model import checkpoints
 from slimcls.core.errors import SlimclsError
 
 
@@ -115,12 +115,27 @@ def test_tf_slim_defaults_and_config(parsed):
 
 @pytest.mark.parametrize(
     "flag, choice",
-    [("--optimizer=adamw", "rmsprop"), ("--learning_rate_decay_type=step", "cosine"),
-     ("--model_name=resnet", "cifarnet")],
+    [("--optimizer=adamw", "did you mean adam? expected one of adadelta, adagrad, adam,"),
+     ("--learning_rate_decay_type=step", "expected one of fixed, exponential, polynomial,"),
+     ("--model_name=resnet", "did you mean resnet_v1_101 or resnet_v1_152 or "),
+     ("--model_name=cifarnett", "did you mean cifarnet? (--help lists all 39 choices)"),
+     ("--model_name=i3d", "'i3d' is a video net (it takes clips"),
+     ("--model_name=no_such_net", "expected one of alexnet_v2, cifarnet, inception_")],
 )  # fmt: skip
 def test_unknown_choice_fails_at_parsing_with_the_choices(parsed, flag, choice):
-    with pytest.raises(flags.IllegalFlagValueError, match=choice):
+    """A typo gets "did you mean" (the closest choices; all of a short list), not the
+    whole list of 39 nets; the video nets, not offered, are refused with the reason."""
+    with pytest.raises(flags.IllegalFlagValueError) as err:
         parsed(flag)
+    assert choice in str(err.value)
+    if "did you mean" in choice and "model_name" in flag:
+        assert "alexnet_v2" not in str(err.value)
+
+
+def test_video_nets_are_not_offered(parsed):
+    parsed()
+    help_text = flags.FLAGS["model_name"].help
+    assert "i3d" not in help_text and "s3dg" not in help_text and "cifarnet" in help_text
 
 
 @pytest.mark.parametrize(
@@ -170,3 +185,23 @@ def test_train_dir_that_is_a_file_fails_before_tensorflow(tmp_path):
         f"train_image_classifier: error: --train_dir='{tmp_path / 'taken'}' is not a directory; "
         "expected a directory"
     ]
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--max_number_of_steps=0", "0 is not a positive integer"),
+        ("--max_number_of_steps=-5", "-5 is not a positive integer"),
+        ("--learning_rate=-1", "-1.0 is not a non-negative number"),
+        ("--weight_decay=-0.1", "-0.1 is not a non-negative number"),
+        ("--label_smoothing=1.5", "1.5 is not a number in the range [0, 1]"),
+        ("--moving_average_decay=2", "2.0 is not a number in the range [0, 1]"),
+    ],
+)
+def test_nonsense_numbers_are_refused_at_parsing(parsed, flag, message):
+    """Before: --max_number_of_steps=0 or -5 and --learning_rate=-1 ran and exited 0."""
+    with pytest.raises(flags.IllegalFlagValueError) as err:
+        parsed(flag)
+    assert message in str(err.value)
+    entry = parsed("--max_number_of_steps=1", "--learning_rate=0")  # the edges are fine
+    assert entry.config_from_flags().max_number_of_steps == 1

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from slimcls.core.errors import SlimclsError
+from slimcls.core.signals import EXIT_TERMINATED, Terminated
 
 HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
 HELPFULL_FLAGS = ("--helpfull", "-helpfull")
@@ -54,6 +55,14 @@ def report_errors(main: Callable[[list[str]], object], prog: str) -> Callable[[l
             sys.exit(1)
         except KeyboardInterrupt:
             interrupted(prog)
+        except Terminated as e:  # SIGTERM, after the library cleaned up: one line, 143
+            try:
+                sys.stdout.flush()
+            except Exception:  # noqa: BLE001
+                pass
+            sys.stderr.write(f"{prog}: {e}\n")
+            sys.stderr.flush()
+            os._exit(EXIT_TERMINATED)
 
     return wrapped
 
@@ -89,8 +98,19 @@ def _options(argv: Sequence[str]) -> list[str]:
     return args[: args.index("--")] if "--" in args else args
 
 
+def plain_text(doc: str) -> str:
+    """A docstring as users read it in ``--help``: reST markup taken out (````x````,
+    ``:class:`x```, ``Example::``), the text otherwise as written."""
+    import re
+
+    text = re.sub(r":[a-z]+:`~?([^`]*)`", r"\1", doc)
+    text = re.sub(r"``([^`]*)``", r"\1", text)
+    return re.sub(r"(?m)(\S)::$", r"\1:", text)
+
+
 def help_text(prog: str, doc: str | None, names: Sequence[str], full: bool = False) -> str:
-    """The command's usage (its docstring) and its own flags (``full``: absl's too)."""
+    """The command's usage (its docstring, without markup) and its own flags (``full``:
+    absl's too)."""
     from absl import flags
 
     if full:
@@ -101,7 +121,7 @@ def help_text(prog: str, doc: str | None, names: Sequence[str], full: bool = Fal
         flags.FLAGS._render_flag_list([by_name[n] for n in sorted(names)], lines)  # noqa: SLF001
         listing = "\n".join(lines)
     more = "" if full else "\n\n--helpfull also lists absl's flags (logging, --flagfile)."
-    return f"{(doc or prog).strip()}\n\nflags of {prog}:\n{listing}{more}"
+    return f"{plain_text(doc or prog).strip()}\n\nflags of {prog}:\n{listing}{more}"
 
 
 def answer_help_or_version(prog: str, doc: str | None, names: Sequence[str]) -> None:
@@ -180,12 +200,15 @@ def settings_from_run(
     """
     from absl import flags
 
-    from slimcls import run_info
-    from slimcls.pretrained import is_published  # no TensorFlow
+    from slimcls.model import run_info
+    from slimcls.model.pretrained import is_published  # no TensorFlow
 
     flag_values = flag_values or flags.FLAGS
     if not checkpoint_path or is_published(checkpoint_path):  # imagenet: no training run
         return {}
+    from slimcls.core.filesystems import check_file_system
+
+    check_file_system(checkpoint_path, "checkpoint_path")  # before flags.txt is looked for
     recorded = run_info.read_run_flags(checkpoint_path)
     found: dict[str, Any] = {}
     for name, run_name in wanted.items():
@@ -205,7 +228,44 @@ def settings_from_run(
                 f"--{name}={flag.value} contradicts the training run, which used "
                 f"--{run_name}={value} ({where}); drop --{name} or pass the run's value"
             )
+    if "model_name" in wanted and "model_name" not in found:
+        flag = flag_values["model_name"]
+        if not flag.present and flag.value is None:
+            found["model_name"] = model_name_of_checkpoint(checkpoint_path)
     return found
+
+
+def model_name_of_checkpoint(checkpoint_path: str) -> str:
+    """The net a checkpoint without its run's flags.txt holds, when exactly one fits.
+
+    Raises:
+      SlimclsError: none or several registered nets fit (the message says which).
+    """
+    import logging
+
+    from slimcls.model import checkpoints, model_detect
+
+    prefix = checkpoints.resolve_checkpoint(checkpoint_path)
+    names, scope = model_detect.nets_holding(prefix)
+    if len(names) == 1:
+        logging.getLogger("slimcls").info(
+            "--model_name not given and no flags.txt beside %s: it holds %s; using "
+            "--model_name=%s",
+            prefix,
+            model_detect.describe(names, scope),
+            names[0],
+        )
+        return names[0]
+    if names:
+        raise SlimclsError(
+            f"--model_name is required: checkpoint {prefix} (no flags.txt beside it) holds "
+            f"{model_detect.describe(names, scope)}; pass --model_name=<the one it is>"
+        )
+    raise SlimclsError(
+        f"--model_name is required: checkpoint {prefix} (no flags.txt beside it) holds no "
+        f"registered net's variables (its scopes: {model_detect.scopes_in(prefix)}); pass "
+        "--model_name"
+    )
 
 
 def run(

@@ -61,7 +61,7 @@ def _main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
     config = flag_defs.config_from_flags(CheckpointsConfig)
-    from slimcls import pretrained
+    from slimcls.model import pretrained
     from slimcls.nets import published
 
     rows = pretrained.listing(config.model_name)

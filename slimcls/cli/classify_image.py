@@ -1,13 +1,12 @@
-"""classify_image: top-k class names with probabilities for image files.
+"""classify_image: the most probable classes of image files.
 
-Example::
-
-    classify_image --checkpoint_path=/tmp/train --model_name=cifarnet \\
-        --dataset_dir=/tmp/digits photos/ more/*.png one.jpg
+Usage:
+  classify_image --checkpoint_path=/tmp/train photos/ more/*.png one.jpg
 
 Arguments are files, directories (their images, recursively) or globs. Each image is
-decoded and preprocessed as eval does; an unreadable file is reported on stderr and
-the others are still classified (exit status 1 if any failed).
+decoded and preprocessed as eval does; the model and the class names default to the
+training run's. An unreadable file is reported on stderr and the others are still
+classified (exit status 1 if any failed).
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ def _main(argv: list[str]) -> int:
         raise SlimclsError("no images given; usage: classify_image [--flags] IMAGE|DIR|GLOB ...")
     config = config_from_flags()
     output = flag_defs.config_from_flags(ClassifyOutputConfig)
-    from slimcls import classify as cl
+    from slimcls.inference import classify as cl
 
     paths = cl.expand_inputs(inputs)
     if not paths:

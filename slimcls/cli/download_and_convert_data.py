@@ -14,8 +14,7 @@ Usage:
       [--output_name=cifar10]   # dataset.json beside TF-Slim shards already there
 
 Re-running on a complete output does nothing (pass --overwrite to convert again); the
-leftovers of an interrupted run are removed and converted again. This module only parses
-flags; the converters live in ``slimcls.datasets`` (looked up by name).
+leftovers of an interrupted run are removed and converted again.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
-"""eval_image_classifier: TF-Slim's eval command on slimcls' exact evaluation.
+"""eval_image_classifier: evaluates a checkpoint on every example of a split, once.
 
-Evaluates a checkpoint (or, with ``--eval_interval_secs``, each new checkpoint of a
-running training) on every example of a split once; prints ``eval/Accuracy[...]`` and
-``eval/Recall_5[...]`` as TF-Slim did plus a per-class table, and writes
-``<eval_dir>/metrics.json``, ``confusion_matrix.png``/``.csv`` and TensorBoard summaries.
+Usage:
+  eval_image_classifier --checkpoint_path=/tmp/train --dataset_split_name=validation \\
+      [--eval_dir=/tmp/eval] [--eval_top_k=1,3,5] [--eval_interval_secs=60]
 
-Example::
-
-    eval_image_classifier --checkpoint_path=/tmp/train --dataset_dir=/tmp/digits \\
-        --dataset_split_name=validation --model_name=cifarnet --eval_dir=/tmp/eval
+Prints eval/Accuracy[...] and eval/Recall_5[...] as TF-Slim did, plus a per-class table,
+and writes metrics.json, confusion_matrix.png/.csv and TensorBoard summaries to --eval_dir.
+The model, its image size and the dataset default to the training run's (its flags.txt).
+With --eval_interval_secs it evaluates each new checkpoint of a running training.
 """
 
 from __future__ import annotations
@@ -49,8 +48,8 @@ def _main(argv: list[str]) -> int:
     watch = flag_defs.config_from_flags(WatchConfig)
     logging.getLogger("slimcls").setLevel(logging.INFO)  # progress on long splits
     cli.check_output_dir("eval_dir", config.eval_dir)
-    from slimcls import eval_report
-    from slimcls import evaluate as ev
+    from slimcls.inference import eval_report
+    from slimcls.inference import evaluate as ev
 
     def report(metrics):
         print(eval_report.format_report(metrics), flush=True)

@@ -9,16 +9,20 @@ Examples::
         --dataset_dir=/tmp/flowers --output_file=/tmp/frozen_inception_v3.pb
 
 The SavedModel's ``serving_default`` signature takes ``image_bytes`` (string [N]: JPEG,
-PNG, GIF or BMP) and returns ``classes``, ``labels`` and ``probabilities``, with
+PNG, GIF, BMP or WebP) and returns ``classes``, ``labels`` and ``probabilities``, with
 preprocessing inside; ``serving_images`` takes preprocessed float images (what TF Lite
 and tf2onnx convert). --tflite writes TF Lite models of it to <output_dir>/tflite/.
 --output_file writes what TF-Slim's export + freeze_graph produced: a GraphDef with the
 weights as constants, input 'input', output '<Scope>/Predictions/Reshape_1'.
+
+stdout is one JSON document describing what was written; the lines for people go to stderr.
+--overwrite replaces only an earlier export (or an empty directory).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 from absl import flags
 
@@ -48,23 +52,23 @@ def config_from_flags() -> ExportConfig:
 
 
 def _check_dataset_name(name: str | None, dataset_dir: str | None) -> None:
-    """TF-Slim's export took --dataset_name for the class count; here dataset.json gives it,
-    so the name is only checked against it."""
+    """TF-Slim's export took --dataset_name for the class count; here the dataset directory
+    gives it, read as train and eval read it (a converted or a TF-Slim directory), so the
+    name is only checked against it."""
     if not name:
         return
     if not dataset_dir:
         raise SlimclsError(
-            f"--dataset_name={name} needs --dataset_dir (the converted dataset whose "
-            "dataset.json and labels.txt give the classes)"
+            f"--dataset_name={name} needs --dataset_dir (the dataset whose dataset.json or "
+            "labels.txt give the classes)"
         )
-    from slimcls.datasets import dataset_utils
+    from slimcls.datasets import dataset_factory
 
-    held = str(dataset_utils.read_dataset_json(dataset_dir)["name"])
-    if held != name:
-        raise SlimclsError(
-            f"--dataset_name={name} does not match --dataset_dir={dataset_dir}, which holds "
-            f"dataset {held!r}"
-        )
+    dataset_factory.get_dataset_info(name, dataset_dir)  # train's and eval's reading
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _main(argv: list[str]) -> int:
@@ -80,7 +84,7 @@ def _main(argv: list[str]) -> int:
     _check_dataset_name(tf_slim.dataset_name, config.classifier.dataset_dir)
     from absl import logging as absl_logging
 
-    from slimcls import export as ex
+    from slimcls.inference import export as ex
     from slimcls.nets import nets_factory
 
     size = config.classifier.eval_image_size
@@ -89,14 +93,15 @@ def _main(argv: list[str]) -> int:
     ex.check_config(config)  # before the checkpoint is loaded
     absl_logging.set_verbosity(absl_logging.WARNING)  # SavedModel writer INFO lines
     info = ex.export(config)
-    print(json.dumps(info, indent=2, ensure_ascii=False))
+    # stdout: exactly one JSON document (json.load-able); what was written, for people: stderr
+    print(json.dumps(info, indent=2, ensure_ascii=False), flush=True)
     if "saved_model" in info:
-        print(f"wrote SavedModel to {info['saved_model']['output_dir']}")
+        _say(f"wrote SavedModel to {info['saved_model']['output_dir']}")
         for mode, path in info["saved_model"]["tflite"].items():
-            print(f"wrote TF Lite model ({mode}) to {path}")
+            _say(f"wrote TF Lite model ({mode}) to {path}")
     if "graph_def" in info:
         graph = info["graph_def"]
-        print(
+        _say(
             f"wrote frozen GraphDef to {graph['output_file']}: input {graph['input']!r}, "
             f"output {graph['output_node_names']['Predictions']!r}"
         )

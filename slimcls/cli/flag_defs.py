@@ -25,12 +25,8 @@ FLAGS = flags.FLAGS
 
 #: Names this module defined in this process (removed when another command defines).
 _generated: set[str] = set()
-
-
-def define_once(define_fn, name: str, *args, **kwargs) -> None:
-    """Defines a flag unless one of that name exists already (hand-written flags)."""
-    if name not in FLAGS:
-        define_fn(name, *args, **kwargs)
+#: Flags naming files or directories (checked for a file system TensorFlow has).
+PATH_FLAG_SUFFIXES = ("_dir", "_path", "_file", "_json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +45,8 @@ class FlagSpec:
     choices: tuple[str, ...] | None
     lower_bound: int | float | None
     required: bool
+    refused: Mapping[str, str] | None = None
+    upper_bound: int | float | None = None
 
 
 def _kind(annotation: Any) -> tuple[str, type | None]:
@@ -106,15 +104,42 @@ def flag_specs(
                 choices=meta.get("choices"),
                 lower_bound=meta.get("lower_bound"),
                 required=required and default is None,
+                refused=meta.get("refused"),
+                upper_bound=meta.get("upper_bound"),
             )
         )
     return specs
+
+
+class ChoiceParser(flags.EnumParser):
+    """absl's enum parser, but a mistyped value gets "did you mean" (the closest choices)
+    instead of the whole list, and a refused value (a video net) its reason."""
+
+    def __init__(self, name: str, choices, refused: Mapping[str, str] | None = None):
+        super().__init__(list(choices))
+        self.name = name
+        self.refused = dict(refused or {})
+
+    def parse(self, argument: str) -> str:
+        if argument in self.enum_values:
+            return argument
+        from slimcls.config import unknown_choice
+
+        raise ValueError(unknown_choice(self.name, argument, self.enum_values, self.refused))
+
+
+def _define_enum(spec: FlagSpec, flag_values: flags.FlagValues) -> None:
+    flag = flags.EnumFlag(spec.name, spec.default, spec.help, list(spec.choices))
+    flag.parser = ChoiceParser(spec.name, spec.choices, spec.refused)
+    flags.DEFINE_flag(flag, flag_values)
 
 
 def _define(spec: FlagSpec, flag_values: flags.FlagValues) -> None:
     kw: dict[str, Any] = {"flag_values": flag_values}
     if spec.lower_bound is not None and spec.kind in ("int", "float"):
         kw["lower_bound"] = spec.lower_bound
+    if spec.upper_bound is not None and spec.kind in ("int", "float"):
+        kw["upper_bound"] = spec.upper_bound
     define = {
         "bool": flags.DEFINE_boolean,
         "int": flags.DEFINE_integer,
@@ -123,7 +148,7 @@ def _define(spec: FlagSpec, flag_values: flags.FlagValues) -> None:
         "list": flags.DEFINE_list,
     }
     if spec.kind == "enum":
-        flags.DEFINE_enum(spec.name, spec.default, list(spec.choices), spec.help, **kw)
+        _define_enum(spec, flag_values)
     else:
         define[spec.kind](spec.name, spec.default, spec.help, **kw)
 
@@ -146,7 +171,7 @@ def define_command_flags(
         for spec in flag_specs(config_class, rename):
             specs.setdefault(spec.name, spec)
     for spec in specs.values():
-        if spec.name in flag_values:  # a hand-written flag (the converter's) of that name
+        if spec.name in flag_values:  # defined by an earlier command in this process
             delattr(flag_values, spec.name)
         _define(spec, flag_values)
         _generated.add(spec.name)
@@ -177,6 +202,7 @@ def config_from_flags(
       SlimclsError: a required field has no value.
     """
     from slimcls.core.errors import SlimclsError
+    from slimcls.core.filesystems import check_file_system
 
     overrides = dict(overrides or {})
     values: dict[tuple[str, ...], Any] = {}
@@ -184,6 +210,8 @@ def config_from_flags(
         value = overrides[spec.name] if spec.name in overrides else flag_value(spec, flag_values)
         if spec.required and value is None:
             raise SlimclsError(f"--{spec.name} is required: {spec.help}")
+        if spec.kind == "str" and spec.name.endswith(PATH_FLAG_SUFFIXES):
+            check_file_system(value, spec.name)  # an http:// path: one line, not a traceback
         values[spec.path] = value
     return _build(config_class, values, ())
 

@@ -1,12 +1,13 @@
-"""train_image_classifier: TF-Slim's training command on a TF2 loop.
+"""train_image_classifier: trains an image classifier (TF-Slim's command, on TensorFlow 2).
 
 Usage:
   train_image_classifier --train_dir=/tmp/cifarnet --dataset_dir=/tmp/cifar10 \\
       --dataset_name=cifar10 --model_name=cifarnet --max_number_of_steps=1000
 
-Flags are TF-Slim's (names, defaults, meanings), plus the additions marked in --help.
-This module only parses flags and builds a :class:`slimcls.config.TrainConfig`; the loop
-lives in :mod:`slimcls.train`.
+Reads a dataset converted by download_and_convert_data (or by TF-Slim), and writes
+checkpoints, flags.txt, train_log.csv and TensorBoard summaries to --train_dir; run again,
+it resumes from the latest checkpoint there. Flags are TF-Slim's (names, defaults,
+meanings); those whose help starts with "Addition" are slimcls's own.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def _main(argv: list[str]) -> int:
     from slimcls import cli
 
     cli.check_output_dir("train_dir", train_config.train_dir)
-    from slimcls import run_info, train
+    from slimcls import train
+    from slimcls.model import run_info
 
     specs = flag_defs.flag_specs(config.TrainConfig)
 

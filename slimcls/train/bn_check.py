@@ -15,7 +15,7 @@ import collections
 import logging
 from collections.abc import Callable
 
-from slimcls import modeling
+from slimcls.model import modeling
 from slimcls.train import hooks
 
 log = logging.getLogger("slimcls.train")

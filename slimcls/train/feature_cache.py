@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from slimcls import optim
 from slimcls.config import OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
+from slimcls.train import optim
 from slimcls.train.losses import compute_losses
 
 Batch = tuple[tf.Tensor, tf.Tensor]  # (features float32 [B, D], labels int [B])
@@ -142,7 +142,7 @@ def cache_fits(num_examples: int, feature_dim: int) -> tuple[bool, int]:
     """Whether ``num_examples`` float32 features fit in memory: at most 2 GiB and a
     quarter of the available memory (as ``--cache_images=auto``). Returns
     ``(fits, bytes)``."""
-    from slimcls import input_pipeline
+    from slimcls.reader import input_pipeline
 
     nbytes = int(num_examples) * int(feature_dim) * 4
     available = input_pipeline.available_memory_bytes()

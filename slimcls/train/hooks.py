@@ -19,10 +19,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slimcls import checkpoints, summaries
+from slimcls.train import summaries
+from slimcls.model import checkpoints
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
 from slimcls.core.fileio import write_text_atomic
+from slimcls.train.losses import TRUE_LABEL_LOSS
 from slimcls.train.state import TrainState
 
 log = logging.getLogger("slimcls.train")
@@ -94,6 +96,14 @@ class Hook:
 
     def end(self, run: Run) -> None:
         pass
+
+
+def curve_loss(values: Mapping[str, float]) -> float:
+    """The ``loss`` of the curves (TensorBoard's ``train/`` run, train_log.csv): the
+    cross-entropy of the main logits against the true labels, the quantity the validation
+    curve measures; weight decay, the AuxLogits term and label smoothing are left out (the
+    whole objective is ``losses/total_loss``)."""
+    return values.get(TRUE_LABEL_LOSS, values["cross_entropy"])
 
 
 def loss_text(values: Mapping[str, float]) -> str:
@@ -188,7 +198,10 @@ class CsvLogHook(Hook):
     """Appends every logged training step, and every validation, to ``train_log.csv``.
 
     The curves need no TensorBoard: ``pandas.read_csv`` or a spreadsheet reads it. A
-    resumed run appends to the same file (the header is written once).
+    resumed run appends to the same file (the header is written once; rows follow the
+    columns of the header already there). ``loss`` is :func:`curve_loss` for training
+    rows and the same cross-entropy for validation rows; ``total_loss`` is the whole
+    training objective.
     """
 
     FIELDS = (
@@ -202,14 +215,22 @@ class CsvLogHook(Hook):
         "learning_rate",
         "examples_per_sec",
         "wall_time",
+        "total_loss",
     )
 
     def __init__(self, path: str, every_n_steps: int):
         self.path = path
         self.every_n_steps = every_n_steps or 1
+        self.fields: tuple[str, ...] = self.FIELDS
 
     def begin(self, run: Run) -> None:
-        if not tf.io.gfile.exists(self.path):
+        header = ""
+        if tf.io.gfile.exists(self.path):
+            with tf.io.gfile.GFile(self.path, "r") as f:
+                header = f.readline().strip()
+        if header:  # an earlier run's file: keep its columns
+            self.fields = tuple(header.split(","))
+        else:
             with tf.io.gfile.GFile(self.path, "w") as f:
                 f.write(",".join(self.FIELDS) + "\n")
         run.csv = self
@@ -217,7 +238,7 @@ class CsvLogHook(Hook):
     def write(self, run: Run, split: str, **values: float | None) -> None:
         row = {"step": run.step, "epoch": round(run.epoch, 4), "split": split, **values}
         row["wall_time"] = round(time.time(), 3)
-        cells = ["" if row.get(k) is None else _cell(row[k]) for k in self.FIELDS]
+        cells = ["" if row.get(k) is None else _cell(row[k]) for k in self.fields]
         with tf.io.gfile.GFile(self.path, "a") as f:
             f.write(",".join(cells) + "\n")
 
@@ -227,7 +248,8 @@ class CsvLogHook(Hook):
             self.write(
                 run,
                 "train",
-                loss=v["total_loss"],
+                loss=curve_loss(v),
+                total_loss=v["total_loss"],
                 accuracy=v["accuracy"],
                 cross_entropy=v["cross_entropy"],
                 regularization=v["regularization"],
@@ -248,7 +270,10 @@ class SummaryHook(Hook):
 
     Written at the first step, then every ``every_secs`` or ``every_steps``, and at the
     end. ``loss`` and ``accuracy`` are running means over the steps since the last write
-    (as Keras does), under the same tags as validation's, so the two overlay in one chart.
+    (as Keras does), under the same tags as validation's, so the two overlay in one chart;
+    both ``loss`` curves are the cross-entropy against the true labels
+    (:func:`curve_loss`). Each loss term, the total with weight decay included, is under
+    ``losses/``.
     """
 
     def __init__(
@@ -278,9 +303,10 @@ class SummaryHook(Hook):
         return bool(self.every_secs) and self.clock() - self._last >= self.every_secs
 
     def after_step(self, run: Run) -> None:
-        for key in ("total_loss", "accuracy", *LOSS_KEYS):
-            if key in run.values:
-                self._sums[key] = self._sums.get(key, 0.0) + run.values[key]
+        means = {"loss": curve_loss(run.values), "accuracy": run.values["accuracy"]}
+        means.update((f"losses/{k}", run.values[k]) for k in LOSS_KEYS if k in run.values)
+        for tag, value in means.items():  # each tag once: total_loss is one of LOSS_KEYS
+            self._sums[tag] = self._sums.get(tag, 0.0) + value
         self._count += 1
         if self._due(run):
             self._write(run)
@@ -289,11 +315,8 @@ class SummaryHook(Hook):
         now = self.clock()
         mean = {k: v / self._count for k, v in self._sums.items()}
         with self.writer.as_default():
-            summaries.scalar("loss", mean["total_loss"], run.step)
-            summaries.scalar("accuracy", mean["accuracy"], run.step)
-            for key in LOSS_KEYS:
-                if key in mean:
-                    summaries.scalar(f"losses/{key}", mean[key], run.step)
+            for tag, value in mean.items():
+                summaries.scalar(tag, value, run.step)
             summaries.scalar("learning_rate", run.values["learning_rate"], run.step)
             if self._last is not None and now > self._last:
                 steps_per_sec = (run.step - self._last_step) / (now - self._last)

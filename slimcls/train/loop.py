@@ -14,7 +14,9 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from slimcls import checkpoints, input_pipeline, modeling, optim
+from slimcls.model import checkpoints, memory_bounds, model_detect, modeling, run_info
+from slimcls.reader import input_pipeline, record_checks
+from slimcls.train import optim
 from slimcls.config import TrainConfig
 from slimcls.core import compat
 from slimcls.core.compat import tf
@@ -148,6 +150,7 @@ def _plan(config: TrainConfig) -> _Plan:
       SlimclsError: anything that cannot work, before any file is written.
     """
     _check(config)
+    _check_resumed_model(config)
     # Before any TensorFlow op: logical CPU devices and the collective ops of a multi-worker
     # strategy can only be set up at program start (reading a dataset can create tensors).
     distribute.configure_local_devices(config.num_clones, config.clone_on_cpu)
@@ -170,6 +173,17 @@ def _plan(config: TrainConfig) -> _Plan:
     # epoch-based schedule counts global batches.
     replicas = strategy.num_replicas_in_sync
     global_batch_size = config.batch_size * replicas
+    on_gpu = bool(tf.config.list_logical_devices("GPU")) and not config.clone_on_cpu
+    memory_bounds.check(  # an image size that cannot fit fails now, not after minutes
+        size_flag="--train_image_size",
+        image_size=model_plan.image_size,
+        channels=1 if config.use_grayscale else int(descriptor.channels or 3),
+        batch_size=global_batch_size,
+        model_name=config.model_name,
+        default_size=model_plan.spec.default_image_size,
+        training=True,
+        on_gpu=on_gpu,
+    )
     if global_batch_size > descriptor.num_samples:
         times = f" x {replicas} replicas = {global_batch_size}" if replicas > 1 else ""
         raise SlimclsError(
@@ -187,6 +201,34 @@ def _plan(config: TrainConfig) -> _Plan:
     if validation is not None:
         input_pipeline.check_shards(validation)
     return _Plan(descriptor, validation, model_plan, strategy, global_batch_size)
+
+
+def _check_resumed_model(config: TrainConfig) -> None:
+    """A run is resumed with the net it trained: another ``--model_name`` is an error
+    saying both ways out (a new ``--train_dir``, or the run's ``--model_name``).
+
+    The run's net is the one in its ``flags.txt``, else (a directory of checkpoints from
+    elsewhere) the one its newest checkpoint holds.
+    """
+    if "://" not in config.train_dir and not os.path.isdir(config.train_dir):
+        return
+    latest = checkpoints.latest_checkpoint(config.train_dir)
+    if latest is None:
+        return
+    recorded = run_info.read_run_flags(config.train_dir).get("model_name")
+    if isinstance(recorded, str) and recorded:
+        held, what = [recorded], f"a run of {recorded} (its flags.txt)"
+    else:
+        held, scope = model_detect.nets_holding(latest)
+        what = f"checkpoints of {model_detect.describe(held, scope)}"
+    if not held or config.model_name in held:
+        return
+    fix = f"--model_name={held[0]}" if len(held) == 1 else f"--model_name=<one of {held}>"
+    raise SlimclsError(
+        f"--train_dir={config.train_dir} holds {what}, newest {os.path.basename(latest)}, "
+        f"not --model_name={config.model_name}: to train {config.model_name}, pass a new "
+        f"--train_dir; to continue this run, pass {fix}"
+    )
 
 
 def _seed(config: TrainConfig) -> None:
@@ -295,6 +337,8 @@ def _distributed_input(config: TrainConfig, plan: _Plan):
             seed=config.random_seed,
             input_context=ctx,
             cache=cache,
+            num_classes=plan.model_plan.num_classes,
+            max_image_pixels=config.max_image_pixels,
         )
         options = tf.data.Options()
         # tf.data's threads sized from the cores this process may use (its affinity: a
@@ -439,6 +483,8 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
                 outputs = step_fn(iterator, num_steps)
             except tf.errors.DataLossError as e:  # tf.data does not name the file
                 raise _data_loss(e, config) from None
+            except tf.errors.InvalidArgumentError as e:  # a bad record: name it
+                raise (_bad_record(e, config, [config.dataset_split_name]) or e) from None
             run.images = outputs.pop("images", None)
             run.values = {k: float(v) for k, v in outputs.items()}  # waits for the step
             run.step = run.state.step
@@ -456,6 +502,8 @@ def _loop(run: hooks.Run, step_fn, iterator, run_hooks: list[hooks.Hook]) -> Tra
                     hook.after_step(run)
             except tf.errors.DataLossError as e:  # validation reading a damaged shard
                 raise _data_loss(e, config) from None
+            except tf.errors.InvalidArgumentError as e:  # a bad validation record
+                raise (_bad_record(e, config, [config.validation_split_name]) or e) from None
         for hook in run_hooks:
             hook.end(run)
     signal_stop = run.stop_reason if run.stop_reason in ("SIGINT", "SIGTERM") else None
@@ -484,6 +532,31 @@ def _data_loss(error: tf.errors.DataLossError, config: TrainConfig) -> SlimclsEr
     for split in filter(None, splits):
         files += dataset_factory.get_dataset(config.dataset_name, split, config.dataset_dir).files
     return input_pipeline.data_loss_error(error, files, f"--dataset_dir={config.dataset_dir}")
+
+
+def _bad_record(
+    error: tf.errors.OpError, config: TrainConfig, splits
+) -> SlimclsError | None:
+    """Names the record of ``splits`` that failed the input pipeline (one line), or None
+    when ``error`` did not come from the input."""
+    if not record_checks.is_input_error(error):
+        return None
+    descriptors = [
+        dataset_factory.get_dataset(config.dataset_name, split, config.dataset_dir)
+        for split in filter(None, splits)
+    ]
+    if not descriptors:
+        return None
+    first = descriptors[0]
+    return record_checks.input_error(
+        error,
+        [path for d in descriptors for path in d.files],
+        channels=int(first.channels or 3),
+        num_classes=int(first.num_classes) - config.labels_offset,
+        labels_offset=config.labels_offset,
+        max_pixels=config.max_image_pixels,
+        what=f"split {first.split_name!r} of {config.dataset_dir}",
+    )
 
 
 def _cadences(config: TrainConfig) -> tuple[int, ...]:
@@ -519,6 +592,8 @@ def _make_validation(config: TrainConfig, model_plan, descriptor, model, max_exa
         is_training=False,
         labels_offset=config.labels_offset,
         num_parallel_calls=config.num_preprocessing_threads or None,
+        num_classes=model_plan.num_classes,
+        max_image_pixels=config.max_image_pixels,
     )
     if max_examples is not None:
         dataset = dataset.take(-(-max_examples // config.batch_size))

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from slimcls.core.compat import tf
 
 AUX_LOSS_WEIGHT = 0.4
+#: With --label_smoothing, the step also reports the cross-entropy against the true labels
+#: under this key (what validation measures; without smoothing ``cross_entropy`` is that).
+TRUE_LABEL_LOSS = "cross_entropy_true_labels"
 
 
 def compute_losses(
@@ -22,7 +25,9 @@ def compute_losses(
 
     ``cross_entropy`` uses TF1's label smoothing (``onehot * (1 - s) + s / num_classes``);
     ``aux_loss`` is ``0.4 x`` the same loss on ``end_points['AuxLogits']`` when present;
-    ``total_loss`` adds ``regularization`` (weight decay).
+    ``total_loss`` adds ``regularization`` (weight decay). With label smoothing,
+    ``TRUE_LABEL_LOSS`` is the cross-entropy against the true labels (reported, not
+    optimised: the loss curve that validation's overlays).
 
     Args:
       global_batch_size: when replicas each see part of the batch, the per-example
@@ -34,9 +39,9 @@ def compute_losses(
     if label_smoothing > 0:
         onehot = onehot * (1.0 - label_smoothing) + label_smoothing / num_classes
 
-    def xent(x):
+    def xent(x, targets=onehot):
         per_example = tf.nn.softmax_cross_entropy_with_logits(
-            labels=onehot, logits=tf.cast(x, tf.float32)
+            labels=targets, logits=tf.cast(x, tf.float32)
         )
         if global_batch_size is None:
             return tf.reduce_mean(per_example)
@@ -49,4 +54,6 @@ def compute_losses(
         tf.cast(regularization, tf.float32) if regularization is not None else tf.constant(0.0)
     )
     terms["total_loss"] = tf.add_n(list(terms.values()))
+    if label_smoothing > 0:
+        terms[TRUE_LABEL_LOSS] = xent(logits, tf.one_hot(labels, num_classes, dtype=tf.float32))
     return terms

@@ -1,6 +1,6 @@
 """Mixed precision: which dtype the layers compute in, and float16 loss scaling.
 
-Variables always stay float32 (:class:`~slimcls.slim_model.SlimModel` hands the layers
+Variables always stay float32 (:class:`~slimcls.model.slim_model.SlimModel` hands the layers
 16-bit copies); only the computation changes. bfloat16 has float32's exponent range and
 needs no loss scaling; float16 does (dynamic, as Keras' ``LossScaleOptimizer``).
 """
@@ -8,12 +8,20 @@ needs no loss scaling; float16 does (dynamic, as Keras' ``LossScaleOptimizer``).
 from __future__ import annotations
 
 import functools
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 
 #: float16 dynamic loss scaling: start value and steps without overflow before doubling.
 LOSS_SCALE_START, LOSS_SCALE_GROWTH_STEPS = 2.0**15, 2000
+
+#: CPU flags (as /proc/cpuinfo names them) that make bfloat16 faster than float32, best first.
+_BF16_CPU_FLAGS = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512_BF16"))
+
+log = logging.getLogger("slimcls.train")
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,19 +41,69 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def auto_dtype() -> str:
-    """bfloat16 where it is fast, else float32.
+def gpu_capabilities() -> list[tuple[int, int]]:
+    """Compute capability ``(major, minor)`` of each visible GPU (``(0, 0)`` if unknown)."""
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        found.append(tuple(details.get("compute_capability") or (0, 0)))
+    return found
 
-    Fast means matrix units for bfloat16: a GPU of compute capability 8.0 or newer
-    (Ampere, Hopper), or, without a GPU, a CPU with AMX (``amx_bf16``, Sapphire Rapids
-    and newer). Elsewhere bfloat16 is emulated and slower than float32.
+
+def _onednn_disabled(environ: Mapping[str, str]) -> bool:
+    return environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower() in ("0", "false", "off")
+
+
+def auto_choice(
+    flags: Iterable[str],
+    gpus: Sequence[tuple[int, int]] = (),
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """What ``--mixed_precision=auto`` computes in on this hardware, and why.
+
+    The rule (measured with ``bench/bench_precision.py`` and ``bench/bench_peers.py``,
+    float32 and bfloat16 interleaved; see bench/README.md):
+
+    * GPUs: bfloat16 when every visible GPU has compute capability 8.0 or newer (Ampere,
+      Hopper: bfloat16 tensor cores), else float32.
+    * No GPU: bfloat16 when the CPU has bfloat16 instructions, either AMX tiles
+      (``amx_bf16``: Intel Sapphire Rapids and newer; CifarNet batch 128 trained 1.66x as
+      fast as in float32 on such a Xeon) or AVX512_BF16 (``avx512_bf16``: AMD Zen 4/5,
+      Intel Cooper Lake; 1.74x on an AMD EPYC Zen 4, which has no AMX) -- unless
+      ``TF_ENABLE_ONEDNN_OPTS=0`` turned oneDNN off, which leaves bfloat16 to Eigen's
+      kernels that convert to float32 and back.
+    * Anything else: float32. Without those instructions bfloat16 math is float32 math
+      plus conversions (oneDNN emulates it; without oneDNN, Eigen converts per element).
+
+    Args:
+      flags: the CPU's feature flags, as in /proc/cpuinfo.
+      gpus: compute capability ``(major, minor)`` of each visible GPU.
+      environ: environment to read ``TF_ENABLE_ONEDNN_OPTS`` from (default: os.environ).
+
+    Returns:
+      ``(dtype, reason)``: ``bfloat16`` or ``float32`` and a short phrase saying why.
     """
-    gpus = tf.config.list_physical_devices("GPU")
+    flags = frozenset(flags)
     if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        major = (details.get("compute_capability") or (0, 0))[0]
-        return "bfloat16" if major >= 8 else "float32"
-    return "bfloat16" if "amx_bf16" in cpu_flags() else "float32"
+        oldest = min(gpus)
+        if oldest[0] >= 8:
+            return "bfloat16", f"GPU compute capability {oldest[0]}.{oldest[1]} (>= 8.0)"
+        return "float32", (
+            f"GPU compute capability {oldest[0]}.{oldest[1]} has no fast bfloat16 (needs 8.0+)"
+        )
+    found = [name for flag, name in _BF16_CPU_FLAGS if flag in flags]
+    if not found:
+        return "float32", "the CPU has neither AMX-BF16 nor AVX512_BF16"
+    if _onednn_disabled(os.environ if environ is None else environ):
+        return "float32", f"the CPU has {found[0]} but TF_ENABLE_ONEDNN_OPTS=0 turns oneDNN off"
+    return "bfloat16", f"the CPU has {found[0]}"
+
+
+def auto_dtype() -> str:
+    """``--mixed_precision=auto``'s dtype on this machine (:func:`auto_choice`)."""
+    dtype, reason = auto_choice(cpu_flags(), gpu_capabilities())
+    log.info("--mixed_precision=auto: %s (%s)", dtype, reason)
+    return dtype
 
 
 def compute_dtype(requested: str | None) -> str:
@@ -66,7 +124,7 @@ def compute_dtype(requested: str | None) -> str:
         raise SlimclsError(
             "--mixed_precision=float16 needs a GPU: on a CPU float16 has no fast kernels and "
             "trains hundreds of times slower than float32; use --mixed_precision=bfloat16 "
-            "(fast on CPUs with AMX) or leave it unset"
+            "(fast on CPUs with AMX or AVX512_BF16) or leave it unset"
         )
     if requested not in ("bfloat16", "float16"):
         raise SlimclsError(

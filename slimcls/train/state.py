@@ -13,10 +13,14 @@ import logging
 import os
 from collections.abc import Mapping
 
-from slimcls import checkpoints, finetune, modeling, optim, pretrained
+from slimcls.train import optim
+from slimcls.model import finetune
+from slimcls.model import checkpoints
+from slimcls.model import modeling
+from slimcls.model import pretrained
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
-from slimcls.slim_model import SlimModel
+from slimcls.model.slim_model import SlimModel
 from slimcls.train.precision import LossScale
 
 log = logging.getLogger("slimcls.train")
@@ -141,7 +145,7 @@ def resume_or_finetune(
       What happened, for the log ("resumed ...", "fine-tuning ...", "from scratch").
 
     Raises:
-      SlimclsError: a checkpoint that does not fit (see :mod:`slimcls.finetune`).
+      SlimclsError: a checkpoint that does not fit (see :mod:`slimcls.model.finetune`).
     """
     latest = checkpoints.latest_good_checkpoint(config.train_dir)  # newest that reads back
     if latest:
@@ -163,8 +167,11 @@ def resume_or_finetune(
             model_plan.num_classes,
             config.checkpoint_exclude_scopes,
         )
-        if note:
+        excluded_by = "--checkpoint_exclude_scopes"
+        if note:  # the published checkpoint's head was added to the exclusions
             log.info("%s", note)
+            given = "--checkpoint_exclude_scopes and " if config.checkpoint_exclude_scopes else ""
+            excluded_by = given + "the new head"
         report = finetune.restore_for_finetuning(
             state.model_variables(),
             checkpoint,
@@ -174,6 +181,7 @@ def resume_or_finetune(
             num_classes=model_plan.num_classes,
             background_class=model_plan.spec.background_class,
             use_moving_averages=moving_averages,
+            excluded_by=excluded_by,
         )
         if state.ema:
             state.ema.reset()  # shadows start at the restored values

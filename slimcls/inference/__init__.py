@@ -1,0 +1,1 @@
+"""Inference: evaluation (evaluate, eval_report), classification and export."""

@@ -1,0 +1,383 @@
+"""Evaluates classifier checkpoints exactly: every example of a split once.
+
+TF-Slim's eval ran ``num_batches = ceil(num_samples / batch_size)`` batches from a
+repeating queue, so on a split whose size is not a multiple of the batch size it
+counted wrapped-around examples twice, and it ran once. Here the split is read once
+(no repeat, no dropped remainder), metrics are accumulated in NumPy from per-example
+predictions, and :func:`watch` re-evaluates each new checkpoint of a running training
+(the ``cifar10_eval`` pattern). The model comes from :mod:`slimcls.model.modeling`, as in
+training, classification and export; the outputs are written by
+:mod:`slimcls.inference.eval_report`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from slimcls.model import checkpoints, memory_bounds, modeling, pretrained, run_info
+from slimcls.reader import input_pipeline, record_checks
+from slimcls.config import EvalConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_factory
+from slimcls.inference.eval_report import EvalWriter
+from slimcls.model.slim_model import SlimModel
+
+log = logging.getLogger(__name__)
+
+RECALL_K = 5
+
+
+def _check_config(config: EvalConfig) -> None:
+    if config.batch_size is None or config.batch_size < 1:
+        raise SlimclsError(f"--batch_size={config.batch_size} must be at least 1")
+    if config.max_num_batches is not None and config.max_num_batches < 1:
+        raise SlimclsError(
+            f"--max_num_batches={config.max_num_batches} must be at least 1 (or unset: all)"
+        )
+    if config.labels_offset < 0:
+        raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
+    if not config.dataset_dir:
+        raise SlimclsError("--dataset_dir is required (a directory with dataset.json)")
+
+
+class EvalProgress:
+    """Progress of one evaluation on a long split: a log line every ``every_secs``.
+
+    Short evaluations (done before the first interval) print nothing extra.
+    """
+
+    def __init__(self, total: int, what: str, every_secs: float = 10.0, clock=time.monotonic):
+        self.total, self.what, self.every_secs, self.clock = total, what, every_secs, clock
+        self.done = 0
+        self.start = self._last = clock()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = self.clock()
+        if now - self._last < self.every_secs:
+            return
+        self._last = now
+        rate = self.done / max(now - self.start, 1e-9)
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        log.info(
+            "%s: %d/%d examples (%.0f%%), %.0f examples/sec, ETA %.0fs",
+            self.what,
+            self.done,
+            self.total,
+            100.0 * self.done / max(self.total, 1),
+            rate,
+            max(eta, 0.0),
+        )
+
+    def close(self) -> None:
+        if self.clock() - self.start >= self.every_secs:
+            log.info("%s: %d examples in %.1fs", self.what, self.done, self.clock() - self.start)
+
+
+class Evaluator:
+    """Holds the dataset, model and compiled step; evaluates one checkpoint per call.
+
+    Building it validates the dataset, model and preprocessing (so watch mode fails
+    before it starts waiting); the model's variables are created on the first call.
+    """
+
+    def __init__(self, config: EvalConfig) -> None:
+        _check_config(config)
+        self.descriptor = dataset_factory.get_dataset(
+            config.dataset_name, config.dataset_split_name, config.dataset_dir
+        )
+        if pretrained.is_published(config.checkpoint_path):  # ImageNet's classes only
+            offset = pretrained.labels_offset_for(
+                config.checkpoint_path,
+                config.model_name,
+                int(self.descriptor.num_classes),
+                config.labels_offset,
+            )
+            size = config.eval_image_size or pretrained.published_image_size(
+                config.checkpoint_path, config.model_name
+            )
+            config = dataclasses.replace(config, labels_offset=offset, eval_image_size=size)
+        self.config = config
+        self.moving_averages = config.use_moving_averages
+        self.plan = modeling.plan(
+            config.model_name,
+            self.descriptor.num_classes,
+            preprocessing_name=config.preprocessing_name,
+            image_size=config.eval_image_size,
+            channels=int(self.descriptor.channels or 3),
+            use_grayscale=config.use_grayscale,
+            labels_offset=config.labels_offset,
+            size_flag="--eval_image_size",
+        )
+        memory_bounds.check(
+            size_flag="--eval_image_size",
+            image_size=self.plan.image_size,
+            channels=1 if config.use_grayscale else int(self.descriptor.channels or 3),
+            batch_size=config.batch_size,
+            model_name=config.model_name,
+            default_size=self.plan.spec.default_image_size,
+            training=False,
+            on_gpu=bool(tf.config.list_logical_devices("GPU")),
+        )
+        self.num_classes = self.plan.num_classes
+        self.split_size = int(self.descriptor.num_samples)
+        self.class_names = modeling.class_names(
+            self.descriptor.labels_to_names, self.num_classes, config.labels_offset
+        )
+        self.dataset = input_pipeline.make_dataset(
+            self.descriptor,
+            self.plan.preprocess_fn(is_training=False),
+            config.batch_size,
+            is_training=False,
+            labels_offset=config.labels_offset,
+            num_readers=config.num_readers or None,
+            num_parallel_calls=config.num_preprocessing_threads or None,
+            num_classes=self.num_classes,
+            max_image_pixels=config.max_image_pixels,
+        )
+        if config.max_num_batches:
+            self.dataset = self.dataset.take(config.max_num_batches)
+        self._model: SlimModel | None = None
+        self._step = None
+
+    def _build(self) -> None:
+        model = modeling.build(self.plan)
+        k = min(RECALL_K, self.num_classes)
+
+        @tf.function(reduce_retracing=True)
+        def step(images, labels):
+            logits, _ = model(images, training=False)
+            logits = tf.cast(tf.reshape(logits, [tf.shape(logits)[0], -1]), tf.float32)
+            labels = tf.cast(labels, tf.int32)  # in range: the input pipeline checks them
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            in_top_k = tf.math.in_top_k(labels, logits, k)
+            return labels, tf.argmax(logits, -1, output_type=tf.int32), in_top_k, losses
+
+        self._model, self._step = model, step
+
+    @property
+    def model(self) -> SlimModel:
+        if self._model is None:
+            self._build()
+        return self._model
+
+    def evaluate(self, prefix: str) -> dict[str, Any]:
+        """Evaluates the checkpoint ``prefix``; returns the metrics dict (see module doc).
+
+        Raises:
+          SlimclsError: unreadable or incompatible checkpoint, labels out of range,
+            an empty split.
+        """
+        model = self.model
+        # A published checkpoint's moving averages are its evaluated weights (TF-Slim's).
+        self.moving_averages = self.config.use_moving_averages or pretrained.uses_moving_averages(
+            prefix
+        )
+        modeling.restore(model, prefix, self.moving_averages)
+        start = time.perf_counter()
+        confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
+        top_k_hits = 0
+        loss_sum = 0.0
+        num_batches = 0
+        total = self.split_size
+        if self.config.max_num_batches:
+            total = min(total, self.config.max_num_batches * self.config.batch_size)
+        progress = EvalProgress(total, f"evaluating {os.path.basename(prefix)}")
+        try:
+            for images, labels in self.dataset:
+                hits, loss = self._count(images, labels, confusion)
+                top_k_hits += hits
+                loss_sum += loss
+                num_batches += 1
+                progress.update(int(labels.shape[0]))
+        except tf.errors.DataLossError as e:  # tf.data does not name the file
+            raise input_pipeline.data_loss_error(
+                e, self.descriptor.files, f"split {self.config.dataset_split_name!r}"
+            ) from None
+        except tf.errors.InvalidArgumentError as e:  # a bad record: name it
+            bad = record_checks.input_error(
+                e,
+                self.descriptor.files,
+                channels=int(self.descriptor.channels or 3),
+                num_classes=self.num_classes,
+                labels_offset=self.config.labels_offset,
+                max_pixels=self.config.max_image_pixels,
+                what=f"split {self.config.dataset_split_name!r} of {self.config.dataset_dir}",
+            )
+            raise (bad or e) from None
+        progress.close()
+        seconds = time.perf_counter() - start
+        num_examples = int(confusion.sum())
+        if num_examples == 0:
+            raise SlimclsError(
+                f"--dataset_split_name={self.config.dataset_split_name!r} of "
+                f"{self.config.dataset_dir!r} has no examples"
+            )
+        if num_examples < self.expected_examples:
+            # A shard cut at a record boundary reads without any error: count instead.
+            raise input_pipeline.short_split_error(self.descriptor, num_examples)
+        return self._metrics(prefix, confusion, top_k_hits, loss_sum, num_batches, seconds)
+
+    @property
+    def expected_examples(self) -> int:
+        """What one pass reads: the split, or ``--max_num_batches`` full batches of it."""
+        if self.config.max_num_batches:
+            return min(self.split_size, self.config.max_num_batches * self.config.batch_size)
+        return self.split_size
+
+    def _count(self, images, labels, confusion: np.ndarray) -> tuple[int, float]:
+        """Adds one batch to the confusion matrix; returns its top-k hits and loss sum."""
+        labels, preds, in_top_k, losses = (t.numpy() for t in self._step(images, labels))
+        np.add.at(confusion, (labels, preds), 1)
+        return int(in_top_k.sum()), float(losses.astype(np.float64).sum())
+
+    def _metrics(self, prefix, confusion, top_k_hits, loss_sum, num_batches, seconds):
+        n = int(confusion.sum())
+        support = confusion.sum(axis=1)
+        correct = np.diag(confusion)
+        per_class = [
+            {
+                "id": i,
+                "label": i + self.config.labels_offset,
+                "name": self.class_names[i],
+                "num_examples": int(support[i]),
+                "correct": int(correct[i]),
+                "accuracy": float(correct[i] / support[i]) if support[i] else None,
+            }
+            for i in range(self.num_classes)
+        ]
+        return {
+            "accuracy": float(correct.sum() / n),
+            "recall_5": float(top_k_hits / n),
+            "loss": float(loss_sum / n),
+            "num_examples": n,
+            "split_size": self.split_size,
+            "truncated": n < self.split_size,
+            "num_batches": num_batches,
+            "global_step": checkpoints.global_step_of(prefix),
+            "checkpoint": prefix,
+            "moving_averages": self.moving_averages,
+            "dataset_dir": self.config.dataset_dir,
+            "split_name": self.config.dataset_split_name,
+            "model_name": self.config.model_name,
+            "image_size": self.plan.image_size,
+            "per_class": per_class,
+            "confusion_matrix": confusion,
+            "eval_seconds": round(seconds, 3),
+        }
+
+
+def evaluate(config: EvalConfig, checkpoint: str | None = None) -> dict[str, Any]:
+    """Evaluates one checkpoint (default: ``config.checkpoint_path`` resolved) once.
+
+    Writes the outputs to ``config.eval_dir`` when it is set.
+
+    Returns:
+      ``accuracy``, ``recall_5``, ``loss`` (mean cross-entropy), ``num_examples``,
+      ``split_size``, ``truncated``, ``global_step``, ``checkpoint``, ``per_class``
+      (list of dicts), ``confusion_matrix`` (``[true, predicted]`` int array), ...
+
+    Raises:
+      SlimclsError: bad config, dataset, model or checkpoint.
+    """
+    evaluator = Evaluator(config)
+    prefix = checkpoint or checkpoints.resolve_checkpoint(
+        pretrained.resolve_checkpoint(config.checkpoint_path, config.model_name)
+    )
+    metrics = evaluator.evaluate(prefix)
+    if config.eval_dir:
+        EvalWriter(config.eval_dir).write(metrics)
+    return metrics
+
+
+# --------------------------------------------------------------------------------------
+# Watch mode.
+
+
+def final_step_of(train_dir: str) -> int | None:
+    """``--max_number_of_steps`` from ``<train_dir>/flags.txt`` (written by training)."""
+    return run_info.recorded_int(train_dir, "max_number_of_steps")
+
+
+def watch(
+    config: EvalConfig,
+    eval_interval_secs: float,
+    timeout_secs: float | None = None,
+    final_step: int | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[dict[str, Any]]:
+    """Evaluates each new checkpoint in ``config.checkpoint_path`` (a directory) once.
+
+    Polls every ``eval_interval_secs``. New checkpoints are evaluated oldest first; one
+    that training deletes (``max_to_keep``) before its turn is skipped. Stops when
+    a checkpoint at or past ``final_step`` has been evaluated (default: training's
+    ``--max_number_of_steps`` from its ``flags.txt``), or when ``timeout_secs`` pass
+    without a new checkpoint (None: wait forever).
+
+    Returns:
+      The metrics of every evaluated checkpoint, in order.
+    """
+    directory = config.checkpoint_path
+    if not directory:
+        raise SlimclsError("--checkpoint_path is required (the training directory to watch)")
+    if tf.io.gfile.exists(directory) and not tf.io.gfile.isdir(directory):
+        raise SlimclsError(
+            f"--checkpoint_path={directory!r} is a file; watch mode (--eval_interval_secs) "
+            "needs the training directory"
+        )
+    if eval_interval_secs <= 0:
+        raise SlimclsError(f"--eval_interval_secs={eval_interval_secs} must be > 0")
+    evaluator = Evaluator(config)  # validates everything before waiting
+    writer = EvalWriter(config.eval_dir) if config.eval_dir else None
+    done: set[str] = set()
+    results: list[dict[str, Any]] = []
+    last_new = clock()
+    while True:
+        started = clock()
+        if final_step is None:
+            final_step_now = final_step_of(directory)
+        else:
+            final_step_now = final_step
+        new = [p for p in checkpoints.all_checkpoints(directory) if p not in done]
+        for prefix in new:
+            done.add(prefix)
+            try:
+                metrics = evaluator.evaluate(prefix)
+            except SlimclsError:
+                if not tf.io.gfile.exists(prefix + ".index"):
+                    log.info("skipped %s: deleted by training before its turn", prefix)
+                    continue
+                problem = checkpoints.verify(prefix)
+                if problem:  # one bad checkpoint does not end the watch
+                    log.warning("skipped checkpoint %s: it %s", prefix, problem)
+                    continue
+                raise
+            results.append(metrics)
+            if writer:
+                writer.write(metrics)
+            if on_result:
+                on_result(metrics)
+            step = metrics["global_step"]
+            if final_step_now is not None and step is not None and step >= final_step_now:
+                log.info("evaluated the final step %d of training; stopping", step)
+                return results
+        if new:
+            last_new = clock()
+        elif timeout_secs is not None and clock() - last_new >= timeout_secs:
+            log.info("no new checkpoint in %s for %.0f s; stopping", directory, timeout_secs)
+            return results
+        wait = eval_interval_secs - (clock() - started)
+        if timeout_secs is not None:
+            wait = min(wait, timeout_secs - (clock() - last_new))
+        if wait > 0:
+            sleep(wait)

@@ -1,0 +1,1 @@
+"""The reader: the tf.data input pipeline (read shards, per-image and batched stages)."""
