@@ -536,3 +536,13 @@ def test_without_the_cache_the_head_trains_through_the_body(job, monkeypatch):
     assert "above the memory limit" in summary["head"]["feature_cache"]["reason"]
     assert summary["head"]["validation_accuracy"] is None  # no per-epoch validation
     assert summary["evaluation"]["num_examples"] == 6  # the final evaluation still runs
+
+
+def test_find_head_in_bfloat16(tiny):
+    """--mixed_precision=auto is bfloat16 on CPUs with bfloat16 instructions: the head
+    is found, and the features come back as float32 (the net's eager 16-bit call fails)."""
+    plan = modeling.plan(TINY, 3, image_size=SIZE, compute_dtype="bfloat16")
+    model = modeling.build(plan)
+    head = fc.find_head(model, "TinyMobile/Logits", plan.image_shape)
+    features = fc.feature_fn(model)(tf.zeros((2, *plan.image_shape)))
+    assert head.feature_dim == 16 and features.shape == (2, 16) and features.dtype == tf.float32
