@@ -682,7 +682,7 @@ class ConvertConfig:
 
 #: make_image_classifier's default net (see the README's "Fine-tune on your own photos"
 #: for the measurement behind it).
-MAKE_CLASSIFIER_MODEL = "mobilenet_v2"
+MAKE_CLASSIFIER_MODEL = "mobilenet_v3_small_minimalistic"
 CACHE_FEATURES = ("auto", "none")
 
 

@@ -17,7 +17,8 @@ command, on TF-Slim's nets and published weights:
 Everything goes under ``output_dir``, which holds a marker file recording what each
 stage was run with: a second run resumes (finished stages are skipped, fine-tuning
 continues from its last checkpoint) or says the job is done; another tool's directory is
-refused. :mod:`slimcls.make_image_classifier_stages` holds the stages themselves.
+refused. :mod:`slimcls.make_image_classifier_stages` holds the stages themselves (the
+head stage in :mod:`slimcls.make_image_classifier_head`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -121,6 +123,16 @@ class Layout:
 def _inside(path: str, directory: str) -> bool:
     path, directory = os.path.realpath(path), os.path.realpath(directory)
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def remove_ours(path: str, output_dir: str) -> None:
+    """Removes a stale output of ours (only ever inside the marked ``output_dir``)."""
+    if not _inside(path, output_dir) or path == output_dir:
+        raise AssertionError(f"refusing to remove {path}: not inside {output_dir}")
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
 
 
 def check_config(config: MakeClassifierConfig) -> None:

@@ -7,11 +7,8 @@ directory's marker, so a second run skips it.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Sequence
@@ -29,6 +26,7 @@ from slimcls.config import (
 )
 from slimcls.core.errors import SlimclsError
 from slimcls.job_progress import JobProgress, Stage, format_duration
+from slimcls.make_image_classifier_head import HeadStage, flag_lines
 
 log = logging.getLogger("slimcls.make_image_classifier")
 
@@ -67,32 +65,6 @@ def _tree_bytes(path: str) -> int:
     return sum(
         os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
     )
-
-
-def _remove_ours(path: str, output_dir: str) -> None:
-    """Removes a stale output of ours (only ever inside the marked ``output_dir``)."""
-    if not mic._inside(path, output_dir) or path == output_dir:
-        raise AssertionError(f"refusing to remove {path}: not inside {output_dir}")
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)
-
-
-def flag_lines(values: dict[str, Any]) -> list[str]:
-    """``--name=value`` lines (``# --name is None`` when unset), as ``flags.txt`` holds."""
-    lines = []
-    for name in sorted(values):
-        value = values[name]
-        if value is None:
-            lines.append(f"# --{name} is None")
-        elif isinstance(value, bool):
-            lines.append(f"--{name}" if value else f"--no{name}")
-        elif isinstance(value, (tuple, list)):
-            lines.append(f"--{name}={','.join(map(str, value))}")
-        else:
-            lines.append(f"--{name}={value}")
-    return lines
 
 
 def train_config_values(config: TrainConfig) -> dict[str, Any]:
@@ -139,13 +111,13 @@ class _StageHook:
         self._start = run.step
 
     def after_step(self, run) -> None:
-        self.progress.advance(to=run.step, detail=f"fine-tuning all layers, step {run.step}")
+        self.progress.advance(to=run.step, detail="fine-tuning all layers")
 
     def end(self, run) -> None:
         pass
 
 
-class Job:
+class Job(HeadStage):
     """One run of the job: its stages, in order, and what they produced."""
 
     def __init__(
@@ -271,8 +243,8 @@ class Job:
         self.dataset_dir = layout.data_dir
 
     def _plan(self) -> None:
-        from slimcls.model import modeling
         from slimcls.datasets import dataset_factory
+        from slimcls.model import modeling
         from slimcls.nets import nets_factory
         from slimcls.train import precision
 
@@ -313,200 +285,15 @@ class Job:
             compute_dtype=precision.compute_dtype(config.mixed_precision),
             size_flag="--image_size",
         )
-        self.class_names = modeling.class_names(
-            self.train.labels_to_names, self.plan.num_classes
-        )
+        self.class_names = modeling.class_names(self.train.labels_to_names, self.plan.num_classes)
         self.head_scopes = tuple(record.head_scopes) if record else spec.logits_scopes
         self.steps_per_epoch = self.num_train // config.batch_size
-
-    # ------------------------------------------------------------------ 2. head
-
-    def _head(self) -> dict[str, Any]:
-        from slimcls.model import checkpoints
-
-        config, layout = self.config, self.layout
-        done = self.output.result("head")
-        if done and checkpoints.latest_checkpoint(layout.head_dir) == done["checkpoint"]:
-            self.progress.skip("features")
-            self.progress.skip("head")
-            self.progress.write_line(f"head training: done ({done['checkpoint']})")
-            return done
-        model, head, restore_report = self._build_head_model()
-        self.output.begin("head", mic.stage_settings(config, "head"))
-        partial = layout.head_dir + ".partial"
-        for stale in (partial, layout.head_dir):
-            if os.path.exists(stale):
-                _remove_ours(stale, layout.output_dir)
-        os.makedirs(partial)
-        started = time.perf_counter()
-        result = self._train_head(model, head, partial, restore_report)
-        tensors = {name: v.numpy() for name, v in model.variables_by_name().items()}
-        tensors[checkpoints.GLOBAL_STEP] = result["steps"]
-        prefix = checkpoints.save_checkpoint(tensors, partial, result["steps"], max_to_keep=1)
-        self._record_head_run(partial, result["steps"])
-        os.rename(partial, layout.head_dir)
-        result["checkpoint"] = os.path.join(layout.head_dir, os.path.basename(prefix))
-        result["seconds"] = round(time.perf_counter() - started, 2)
-        self.output.done("head", result)
-        return result
-
-    def _build_head_model(self):
-        from slimcls.model import pretrained
-        from slimcls.model import finetune
-        from slimcls.model import modeling
-        from slimcls.core.compat import tf
-        from slimcls.train import feature_cache
-
-        config = self.config
-        tf.keras.utils.set_random_seed(config.random_seed)
-        model = modeling.build(self.plan, weight_decay=config.weight_decay)
-        spec = self.plan.spec
-        # A published checkpoint: the cached one, from its moving averages where it has them.
-        checkpoint, _, moving_averages, _ = pretrained.finetune_source(
-            config.checkpoint_path, config.model_name, self.plan.num_classes, progress=False
-        )
-        report = finetune.restore_for_finetuning(
-            model.variables_by_name(),
-            checkpoint if pretrained.is_published(config.checkpoint_path) else self.checkpoint,
-            exclude_scopes=list(self.head_scopes),  # a new head, whatever the classes
-            logits_scopes=spec.logits_scopes,
-            num_classes=self.plan.num_classes,
-            background_class=spec.background_class,
-            use_moving_averages=moving_averages,
-        )
-        log.info("%s", report.summary())
-        head = feature_cache.find_head(model, spec.logits_scopes[0], self.plan.image_shape)
-        return model, head, report
-
-    def _train_head(self, model, head, run_dir: str, restore_report) -> dict[str, Any]:
-        from slimcls.reader import input_pipeline
-        from slimcls.train import feature_cache as fc
-
-        config = self.config
-        features = fc.feature_fn(model)
-        fits, nbytes = fc.cache_fits(self.num_train + self.num_eval, head.feature_dim)
-        self.use_cache = config.cache_features == "auto" and fits
-        reason = None
-        if config.cache_features == "none":
-            reason = "--cache_features=none"
-        elif not fits:
-            reason = f"the features take {nbytes / 1e6:.0f} MB, above the memory limit"
-        eval_fn = self.plan.preprocess_fn(is_training=False)
-
-        def split_dataset(descriptor, training: bool):
-            return input_pipeline.make_dataset(
-                descriptor, eval_fn, config.batch_size, is_training=training,
-                shuffle_buffer_size=min(10000, descriptor.num_samples), seed=config.random_seed,
-            )  # fmt: skip
-
-        stage = self.progress.stage("features")
-        stage.total = (self.num_train if self.use_cache else 0) + self.num_eval
-        what = f"{self.num_train} training and " if self.use_cache else ""
-        self.progress.begin(
-            "features",
-            f"computing {config.model_name} features of {what}{self.num_eval} validation "
-            f"images ({self.plan.image_size}x{self.plan.image_size}, {self.plan.compute_dtype})",
-        )
-        feature_start = time.perf_counter()
-        train_cache = None
-        if self.use_cache:
-            train_cache = fc.extract_features(
-                features, split_dataset(self.train, False), self.progress.advance
-            )
-        eval_cache = fc.extract_features(
-            features, split_dataset(self.eval, False), self.progress.advance
-        )
-        feature_seconds = time.perf_counter() - feature_start
-        self.progress.end("features")
-
-        optimizer = OptimizerConfig(
-            optimizer="momentum" if config.momentum > 0 else "sgd", momentum=config.momentum
-        )
-        trainer = fc.HeadTrainer(
-            head, optimizer, config.learning_rate, config.weight_decay,
-            config.label_smoothing, config.dropout_rate, seed=config.random_seed,
-        )  # fmt: skip
-        steps = config.train_epochs * self.steps_per_epoch
-        self.progress.stage("head").total = steps
-        how = "on cached features" if self.use_cache else "through the frozen body"
-        self.progress.begin(
-            "head", f"training a new {self.plan.num_classes}-class classifier {how}"
-        )
-        stream = None if self.use_cache else iter(split_dataset(self.train, True))
-        writer = _HeadLog(run_dir, self._summaries_dir(run_dir))
-        epochs = []
-        for epoch in range(config.train_epochs):
-            if self.use_cache:
-                batches = fc.cached_batches(*train_cache, config.batch_size, config.random_seed, epoch)
-            else:
-                batches = fc.body_batches(
-                    features, (next(stream) for _ in range(self.steps_per_epoch))
-                )
-            detail = f"head training, epoch {epoch + 1}/{config.train_epochs}"
-            stats = trainer.train_epoch(
-                batches, on_step=lambda _: self.progress.advance(1, detail=detail)
-            )
-            stats["validation_accuracy"], stats["validation_loss"] = trainer.evaluate(*eval_cache)
-            stats["epoch"] = epoch + 1
-            epochs.append(stats)
-            writer.epoch(int(trainer.step.numpy()), stats, self.steps_per_epoch)
-            log.info(
-                "head epoch %d/%d: loss %.4f, accuracy %.4f, validation accuracy %.4f (%.3fs)",
-                epoch + 1, config.train_epochs, stats["loss"], stats["accuracy"],
-                stats["validation_accuracy"], stats["seconds"],
-            )  # fmt: skip
-        writer.close()
-        self.progress.end("head")
-        first = epochs[0]["seconds"] + (feature_seconds if self.use_cache else 0.0)
-        later = [e["seconds"] for e in epochs[1:]]
-        return {
-            "epochs": config.train_epochs,
-            "steps": steps,
-            "learning_rate": config.learning_rate,
-            "restored": restore_report.summary(),
-            "feature_cache": {"used": self.use_cache, "bytes": nbytes, "reason": reason},
-            "feature_seconds": round(feature_seconds, 2),
-            "first_epoch_seconds": round(first, 3),
-            "later_epoch_seconds": round(sum(later) / len(later), 4) if later else None,
-            "validation_accuracy": epochs[-1]["validation_accuracy"],
-            "history": [
-                {k: (round(v, 5) if isinstance(v, float) else v) for k, v in e.items()}
-                for e in epochs
-            ],
-        }
-
-    def _summaries_dir(self, run_dir: str) -> str:
-        if self.layout.summaries_dir == self.layout.head_dir:
-            return run_dir
-        self.output.will_write(self.layout.summaries_dir)
-        return self.layout.summaries_dir
-
-    def _record_head_run(self, run_dir: str, steps: int) -> None:
-        """``flags.txt``, so eval, classify and export take the model from the run."""
-        from slimcls.model import run_info
-
-        values = {
-            "model_name": self.config.model_name,
-            "train_image_size": self.plan.image_size,
-            "dataset_dir": self.dataset_dir,
-            "dataset_split_name": "train",
-            "preprocessing_name": None,
-            "use_grayscale": False,
-            "labels_offset": 0,
-            "batch_size": self.config.batch_size,
-            "max_number_of_steps": steps,
-            "trainable_scopes": (self.plan.spec.logits_scopes[0],),
-            "checkpoint_path": self.checkpoint,
-        }
-        run_info.record_run(run_dir, flag_lines(values), self.argv, mic.PROG)
 
     # ------------------------------------------------------------------ 3. fine-tuning
 
     def _fine_tune(self, head: dict[str, Any]) -> dict[str, Any]:
         from slimcls import train
-        from slimcls.model import run_info
-        from slimcls.model import checkpoints
-        from slimcls.model import modeling
+        from slimcls.model import checkpoints, modeling, run_info
 
         config, layout = self.config, self.layout
         epochs = config.fine_tuning_epochs or config.train_epochs
@@ -583,13 +370,11 @@ class Job:
     # ------------------------------------------------------------------ 4. evaluation
 
     def _evaluate(self, checkpoint: str) -> dict[str, Any]:
-        from slimcls.inference import eval_report
-        from slimcls.inference import evaluate
+        from slimcls.inference import eval_report, evaluate
 
         self.progress.stage("evaluate").total = self.num_eval
-        self.progress.begin(
-            "evaluate", f"evaluating on the {self.num_eval} images of split '{self.eval.split_name}'"
-        )
+        split = self.eval.split_name
+        self.progress.begin("evaluate", f"evaluating on the {self.num_eval} images of '{split}'")
         metrics = evaluate.evaluate(
             EvalConfig(
                 checkpoint_path=checkpoint,
@@ -616,8 +401,8 @@ class Job:
     # ------------------------------------------------------------------ 5. export
 
     def _export(self, checkpoint: str) -> dict[str, Any]:
-        from slimcls.inference import export
         from slimcls.core.fileio import write_text_atomic
+        from slimcls.inference import export
 
         layout = self.layout
         self.progress.begin("export", "exporting the SavedModel, TF Lite model and labels")
@@ -649,45 +434,6 @@ class Job:
                 ("labels", layout.labels_file),
             )
         }
-
-
-class _HeadLog:
-    """Head training's ``train_log.csv`` rows and TensorBoard scalars (per epoch)."""
-
-    FIELDS = ("step", "epoch", "split", "loss", "accuracy")
-
-    def __init__(self, run_dir: str, summaries_dir: str) -> None:
-        from slimcls.core.compat import tf
-
-        self.csv_path = os.path.join(run_dir, "train_log.csv")
-        self.rows = io.StringIO()
-        self.csv = csv.writer(self.rows, lineterminator="\n")
-        self.csv.writerow(self.FIELDS)
-        self.writers = {
-            split: tf.summary.create_file_writer(os.path.join(summaries_dir, split))
-            for split in ("train", "validation")
-        }
-
-    def epoch(self, step: int, stats: dict[str, Any], steps_per_epoch: int) -> None:
-        from slimcls.train import summaries
-
-        epoch = stats["epoch"]
-        for split, loss, accuracy in (
-            ("train", stats["loss"], stats["accuracy"]),
-            ("validation", stats["validation_loss"], stats["validation_accuracy"]),
-        ):
-            self.csv.writerow([step, epoch, split, f"{loss:.6g}", f"{accuracy:.6g}"])
-            with self.writers[split].as_default():
-                summaries.scalar("loss", loss, step)
-                summaries.scalar("accuracy", accuracy, step)
-
-    def close(self) -> None:
-        from slimcls.core.fileio import write_text_atomic
-
-        for writer in self.writers.values():
-            writer.flush()
-            writer.close()
-        write_text_atomic(self.csv_path, self.rows.getvalue())
 
 
 __all__ = ["Job", "format_duration", "published_record", "resolve_checkpoint"]

@@ -17,14 +17,13 @@ import numpy as np
 import pytest
 from helpers import ENV, REPO, stderr_lines
 from PIL import Image
+from slimcls.nets import nets_factory
 
-from slimcls.model import checkpoints
-from slimcls.model import modeling
 from slimcls import make_image_classifier as mic
 from slimcls.config import MakeClassifierConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.nets import nets_factory
+from slimcls.model import checkpoints, modeling
 from slimcls.train import feature_cache as fc
 
 TINY = "tiny_mobile"
@@ -251,7 +250,8 @@ def test_foreign_or_mismatched_output_dirs_are_refused_before_anything_is_writte
     assert not (job / "out").exists()
 
 
-def test_rerun_with_other_settings_is_refused_and_fine_tuning_resumes_head(job, caplog):
+@pytest.mark.train_loop  # two more runs of the job
+def test_rerun_with_other_settings_is_refused_and_outputs_are_redone(job, caplog):
     cfg = make_config(job, train_epochs=2)
     summary, _ = _run(cfg)
     with pytest.raises(SlimclsError, match="holds a run made with --train_epochs=2, not 3"):
@@ -449,19 +449,18 @@ def standin_archive(folder, model_name):
     """The published archive of ``model_name`` (TF-Slim's layout) with the registry net's
     initial weights: what a mirror would serve, for tests without the network."""
     from pretrained_helpers import bundle_files, make_archive, save_v2
-
     from slimcls.nets import published
 
     record = published.default_for(model_name)
     model = modeling.create_model(model_name, record.num_classes)
     model.build_variables((32, 32, 3))
     values = {n: v.numpy() for n, v in model.variables_by_name().items()}
-    work = os.path.join(str(folder), "standin")
+    inner, stem = os.path.split(record.checkpoint)  # V3 archives: <folder>/ema/model-N
+    work = os.path.join(str(folder), "standin", inner)
     os.makedirs(work)
-    save_v2(os.path.join(work, record.checkpoint), values)
-    make_archive(
-        os.path.join(str(folder), record.archive), bundle_files(work, record.checkpoint)
-    )
+    save_v2(os.path.join(work, stem), values)
+    files = {os.path.join(inner, n): data for n, data in bundle_files(work, stem).items()}
+    make_archive(os.path.join(str(folder), record.archive), files)
     return values
 
 
@@ -471,7 +470,13 @@ def test_digits_recipe_with_published_weights_from_a_mirror(tmp_path, monkeypatc
     cached features, all layers, evaluation, export. Offline, ``imagenet`` comes from a
     mirror folder holding a stand-in archive (the net's initial weights, not ImageNet's),
     so all-layers training gets a rate for learning from scratch."""
-    from slimcls import demo_digits
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "demo_digits", os.path.join(REPO, "scripts", "demo_digits.py")
+    )
+    demo_digits = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo_digits)
     from slimcls.model import pretrained
 
     images = tmp_path / "digits_images"
@@ -504,6 +509,7 @@ def test_digits_recipe_with_published_weights_from_a_mirror(tmp_path, monkeypatc
         assert os.path.exists(summary["files"][name]["path"])
 
 
+@pytest.mark.train_loop  # another run of the job
 def test_a_converted_dataset_is_used_as_it_is(tmp_path, tiny):
     from helpers import write_toy_dataset
 
@@ -515,3 +521,28 @@ def test_a_converted_dataset_is_used_as_it_is(tmp_path, tiny):
     assert f"using the converted dataset in {dataset}" in printed
     assert sorted(os.listdir(dataset)) == before  # nothing written into it
     assert summary["num_validation"] == 8
+
+
+@pytest.mark.train_loop  # another run of the job
+def test_without_the_cache_the_head_trains_through_the_body(job, monkeypatch):
+    """--cache_features=none (and features too large for memory) train through the body
+    on every step; the summary says the cache was not used and why."""
+    summary, printed = _run(make_config(job, cache_features="none"))
+    cache = summary["head"]["feature_cache"]
+    assert not cache["used"] and cache["reason"] == "--cache_features=none"
+    assert "through the body" in printed and summary["evaluation"]["accuracy"] >= 5 / 6
+    monkeypatch.setattr(fc, "cache_fits", lambda n, d: (False, n * d * 4))
+    summary, printed = _run(make_config(job, output_dir=str(job / "out2")))
+    assert "above the memory limit" in summary["head"]["feature_cache"]["reason"]
+    assert summary["head"]["validation_accuracy"] is None  # no per-epoch validation
+    assert summary["evaluation"]["num_examples"] == 6  # the final evaluation still runs
+
+
+def test_find_head_in_bfloat16(tiny):
+    """--mixed_precision=auto is bfloat16 on CPUs with bfloat16 instructions: the head
+    is found, and the features come back as float32 (the net's eager 16-bit call fails)."""
+    plan = modeling.plan(TINY, 3, image_size=SIZE, compute_dtype="bfloat16")
+    model = modeling.build(plan)
+    head = fc.find_head(model, "TinyMobile/Logits", plan.image_shape)
+    features = fc.feature_fn(model)(tf.zeros((2, *plan.image_shape)))
+    assert head.feature_dim == 16 and features.shape == (2, 16) and features.dtype == tf.float32

@@ -35,9 +35,7 @@ def far_below(train_accuracy: float, eval_accuracy: float) -> bool:
     """Evaluation-mode accuracy far below training-mode accuracy: a gap of at least 0.25
     and less than three quarters of it (dropout or augmentation alone rarely make
     evaluation *worse* on training images)."""
-    return (
-        train_accuracy - eval_accuracy >= 0.25 and eval_accuracy < 0.75 * train_accuracy
-    )
+    return train_accuracy - eval_accuracy >= 0.25 and eval_accuracy < 0.75 * train_accuracy
 
 
 def warning_text(

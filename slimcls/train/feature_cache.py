@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from slimcls.train import optim
 from slimcls.config import OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model.slim_model import SlimModel
+from slimcls.train import optim
 from slimcls.train.losses import compute_losses
 
 Batch = tuple[tf.Tensor, tf.Tensor]  # (features float32 [B, D], labels int [B])
@@ -90,7 +90,9 @@ def find_head(model: SlimModel, scope: str, image_shape: tuple[int, int, int]) -
     if problem is None:
         head = Head(scope, weights[0], biases[0] if biases else None)
         try:
-            features = model(tf.zeros((1, *image_shape)), training=False, features=True)[0]
+            # In a tf.function, as every later call: in 16-bit compute the net's eager call
+            # fails (tf_slim reads the name of a cast weight).
+            features = feature_fn(model)(tf.zeros((1, *image_shape)))
         except Exception as e:  # noqa: BLE001  (a net without num_classes=0 features)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             problem = f"the net gives no pre-logits features with num_classes=0: {first[:200]}"
