@@ -30,6 +30,9 @@ class NetRow:
         ``spatial_squeeze`` argument) or ``"resnet"`` (ResNet's ``global_pool`` map).
       aux_logits: ``end_points['AuxLogits']`` exists.
       build_kwargs: keywords slimcls's own model wrapper passes (never TF-Slim's API).
+      depthwise: mostly depthwise convolutions (the MobileNets but EdgeTPU's). They ran slower
+        in bfloat16 than in float32 on a CPU with AVX512_BF16 but no AMX, so
+        ``--mixed_precision=auto`` keeps float32 for them there.
       batch_norm_decay_arg: the net function takes ``batch_norm_decay`` itself (its batch
         norms are not in its arg scope), so ``--batch_norm_decay`` is passed to it too.
       video: takes clips ``[batch, time, height, width, 3]``: TF-Slim's Python API only.
@@ -46,6 +49,7 @@ class NetRow:
     output: str = ""
     aux_logits: bool = False
     build_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    depthwise: bool = False
     batch_norm_decay_arg: bool = False
     video: bool = False
 
@@ -64,7 +68,7 @@ def _resnets(version: str, preprocessing: str, background: bool) -> dict[str, Ne
 def _mobilenets() -> dict[str, NetRow]:
     v1 = {
         name: NetRow("mobilenet_v1", name, "mobilenet_v1_arg_scope", 224, 32, "inception", True,
-                     ("MobilenetV1/Logits",))
+                     ("MobilenetV1/Logits",), depthwise=True)
         for name in ("mobilenet_v1", "mobilenet_v1_075", "mobilenet_v1_050", "mobilenet_v1_025")
     }
     builder = {  # name: (module, function, variable scope); the builder's training_scope
@@ -80,7 +84,7 @@ def _mobilenets() -> dict[str, NetRow]:
     }
     return v1 | {
         name: NetRow(f"mobilenet.{module}", fn, "training_scope", 224, 32, "inception", True,
-                     (f"{scope}/Logits",))
+                     (f"{scope}/Logits",), depthwise="edgetpu" not in name)
         for name, (module, fn, scope) in builder.items()
     }
 

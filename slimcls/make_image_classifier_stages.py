@@ -282,7 +282,7 @@ class Job(HeadStage):
             self.train.num_classes,
             image_size=size,
             channels=3,
-            compute_dtype=precision.compute_dtype(config.mixed_precision),
+            compute_dtype=precision.compute_dtype(config.mixed_precision, config.model_name),
             size_flag="--image_size",
         )
         self.class_names = modeling.class_names(self.train.labels_to_names, self.plan.num_classes)

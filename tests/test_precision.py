@@ -80,3 +80,27 @@ def test_float16_on_a_cpu_names_both_bfloat16_instruction_sets(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     with pytest.raises(SlimclsError, match="AMX or AVX512_BF16"):
         precision.compute_dtype("float16")
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [(AMD_EPYC_ZEN4, "float32"), (XEON_SAPPHIRE_RAPIDS, "bfloat16"), (ZEN3, "float32")],
+)
+def test_depthwise_nets_keep_float32_where_bfloat16_has_no_amx(flags, expected):
+    dtype, reason = precision.auto_choice(flags.split(), gpus=(), environ={}, depthwise=True)
+    assert dtype == expected
+    if flags == AMD_EPYC_ZEN4:
+        assert "depthwise convolutions are slower in bfloat16" in reason
+
+
+def test_compute_dtype_auto_asks_the_net_table(monkeypatch):
+    from slimcls.nets.net_table import NETS
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset(AMD_EPYC_ZEN4.split()))
+    assert NETS["mobilenet_v3_small_minimalistic"].depthwise
+    assert not NETS["mobilenet_edgetpu"].depthwise and not NETS["cifarnet"].depthwise
+    assert precision.compute_dtype("auto", "mobilenet_v3_small_minimalistic") == "float32"
+    assert precision.compute_dtype("auto", "mobilenet_edgetpu") == "bfloat16"
+    assert precision.compute_dtype("auto", "cifarnet") == "bfloat16"

@@ -165,7 +165,7 @@ def _plan(config: TrainConfig) -> _Plan:
         channels=int(descriptor.channels or 3),
         use_grayscale=config.use_grayscale,
         labels_offset=config.labels_offset,
-        compute_dtype=precision.compute_dtype(config.mixed_precision),
+        compute_dtype=precision.compute_dtype(config.mixed_precision, config.model_name),
         batch_norm_decay=config.batch_norm_decay,
     )
     # --batch_size is per clone (TF-Slim): a step trains on the global batch, and the

@@ -58,6 +58,7 @@ def auto_choice(
     flags: Iterable[str],
     gpus: Sequence[tuple[int, int]] = (),
     environ: Mapping[str, str] | None = None,
+    depthwise: bool = False,
 ) -> tuple[str, str]:
     """What ``--mixed_precision=auto`` computes in on this hardware, and why.
 
@@ -72,6 +73,10 @@ def auto_choice(
       Intel Cooper Lake; 1.74x on an AMD EPYC Zen 4, which has no AMX) -- unless
       ``TF_ENABLE_ONEDNN_OPTS=0`` turned oneDNN off, which leaves bfloat16 to Eigen's
       kernels that convert to float32 and back.
+    * Except for nets made mostly of depthwise convolutions (the net table's ``depthwise``:
+      the MobileNets but EdgeTPU's) on a CPU with AVX512_BF16 but no AMX: float32. There
+      mobilenet_v3_small_minimalistic's forward pass ran at 0.71x float32's speed in bfloat16
+      (AMD EPYC Zen 4; every MobileNet but EdgeTPU was slower).
     * Anything else: float32. Without those instructions bfloat16 math is float32 math
       plus conversions (oneDNN emulates it; without oneDNN, Eigen converts per element).
 
@@ -79,6 +84,7 @@ def auto_choice(
       flags: the CPU's feature flags, as in /proc/cpuinfo.
       gpus: compute capability ``(major, minor)`` of each visible GPU.
       environ: environment to read ``TF_ENABLE_ONEDNN_OPTS`` from (default: os.environ).
+      depthwise: the net is mostly depthwise convolutions (see the net table).
 
     Returns:
       ``(dtype, reason)``: ``bfloat16`` or ``float32`` and a short phrase saying why.
@@ -96,20 +102,34 @@ def auto_choice(
         return "float32", "the CPU has neither AMX-BF16 nor AVX512_BF16"
     if _onednn_disabled(os.environ if environ is None else environ):
         return "float32", f"the CPU has {found[0]} but TF_ENABLE_ONEDNN_OPTS=0 turns oneDNN off"
+    if depthwise and "amx_bf16" not in flags:
+        return "float32", (
+            f"the CPU has {found[0]} but no AMX, where depthwise convolutions are slower in "
+            "bfloat16"
+        )
     return "bfloat16", f"the CPU has {found[0]}"
 
 
-def auto_dtype() -> str:
-    """``--mixed_precision=auto``'s dtype on this machine (:func:`auto_choice`)."""
-    dtype, reason = auto_choice(cpu_flags(), gpu_capabilities())
+def auto_dtype(model_name: str | None = None) -> str:
+    """``--mixed_precision=auto``'s dtype for net ``model_name`` on this machine
+    (:func:`auto_choice`)."""
+    row = _net_row(model_name)
+    depthwise = bool(row is not None and row.depthwise)
+    dtype, reason = auto_choice(cpu_flags(), gpu_capabilities(), depthwise=depthwise)
     log.info("--mixed_precision=auto: %s (%s)", dtype, reason)
     return dtype
 
 
-def compute_dtype(requested: str | None) -> str:
+def _net_row(model_name: str | None):
+    from slimcls.nets.net_table import NETS
+
+    return NETS.get(model_name) if model_name else None
+
+
+def compute_dtype(requested: str | None, model_name: str | None = None) -> str:
     """The dtype the layers compute in for ``--mixed_precision=requested``.
 
-    ``auto`` picks :func:`auto_dtype`; None or ``float32``: float32.
+    ``auto`` picks :func:`auto_dtype` (for net ``model_name``); None or ``float32``: float32.
 
     Raises:
       SlimclsError: float16 without a GPU. CPUs have no fast float16 kernels: a float16
@@ -119,7 +139,7 @@ def compute_dtype(requested: str | None) -> str:
     if requested in (None, "", "float32"):
         return "float32"
     if requested == "auto":
-        return auto_dtype()
+        return auto_dtype(model_name)
     if requested == "float16" and not has_gpu():
         raise SlimclsError(
             "--mixed_precision=float16 needs a GPU: on a CPU float16 has no fast kernels and "
