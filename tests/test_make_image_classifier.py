@@ -19,7 +19,7 @@ from helpers import ENV, REPO, stderr_lines
 from PIL import Image
 from slimcls.nets import nets_factory
 
-from slimcls import make_image_classifier as mic
+from slimcls.workflow import make_image_classifier as mic
 from slimcls.config import MakeClassifierConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
@@ -292,7 +292,7 @@ def test_command_line_help_and_errors_without_tensorflow(tmp_path):
 
 
 def test_job_progress_eta_covers_the_stages_still_to_run():
-    from slimcls.job_progress import JobProgress, Stage
+    from slimcls.workflow.job_progress import JobProgress, Stage
 
     now = [0.0]
     forward = Stage("features", 100, "images")
@@ -325,7 +325,7 @@ def test_job_progress_eta_covers_the_stages_still_to_run():
 
 @pytest.mark.train_loop
 def test_fine_tuning_all_layers_then_resume_after_an_interruption(job, monkeypatch, caplog):
-    from slimcls import make_image_classifier_stages as stages
+    from slimcls.workflow import stages
 
     cfg = make_config(job, do_fine_tuning=True, fine_tuning_epochs=2, train_epochs=2)
     real = stages._StageHook.after_step
@@ -424,7 +424,7 @@ def test_command_line_with_published_weights_from_a_local_mirror(tmp_path):
 def test_job_eta_before_the_body_speed_is_measured(tmp_path):
     """The ETA of a job whose feature pass has not measured the body yet is unknown (it
     once recursed, estimating the feature pass from itself)."""
-    from slimcls import make_image_classifier_stages as stages
+    from slimcls.workflow import stages
 
     cfg = make_config(tmp_path)
     layout = mic.Layout.of(cfg)

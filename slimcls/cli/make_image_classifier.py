@@ -41,7 +41,7 @@ def _main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
     config = flag_defs.config_from_flags(MakeClassifierConfig)
-    from slimcls import make_image_classifier as mic
+    from slimcls.workflow import make_image_classifier as mic
 
     mic.preflight(config)  # before TensorFlow loads: a typo or a foreign dir fails at once
     logging.getLogger("slimcls").setLevel(logging.INFO)

@@ -5,7 +5,7 @@ body features are computed once (:mod:`slimcls.train.feature_cache`) unless they
 fit in memory, and the net's own classifier layer is trained on them; the whole model is
 then saved as one TF-Slim checkpoint with a ``flags.txt``, so the other commands take it
 as ``--checkpoint_path``. :class:`HeadStage` is a part of
-:class:`slimcls.make_image_classifier_stages.Job`.
+:class:`slimcls.workflow.stages.Job`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import time
 from typing import Any
 
-from slimcls import make_image_classifier as mic
+from slimcls.workflow import make_image_classifier as mic
 from slimcls.config import OptimizerConfig
 
 log = logging.getLogger("slimcls.make_image_classifier")

@@ -1,4 +1,4 @@
-"""The stages of ``make_image_classifier`` (see :mod:`slimcls.make_image_classifier`).
+"""The stages of ``make_image_classifier`` (see :mod:`slimcls.workflow.make_image_classifier`).
 
 Each stage calls the library as the separate commands do (converter, feature cache and
 head trainer, training loop, evaluation, export) and records what it did in the output
@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from slimcls import make_image_classifier as mic
+from slimcls.workflow import make_image_classifier as mic
 from slimcls.config import (
     ClassifierConfig,
     EvalConfig,
@@ -25,8 +25,8 @@ from slimcls.config import (
     TrainConfig,
 )
 from slimcls.core.errors import SlimclsError
-from slimcls.job_progress import JobProgress, Stage, format_duration
-from slimcls.make_image_classifier_head import HeadStage, flag_lines
+from slimcls.workflow.job_progress import JobProgress, Stage, format_duration
+from slimcls.workflow.head import HeadStage, flag_lines
 
 log = logging.getLogger("slimcls.make_image_classifier")
 
