@@ -169,11 +169,14 @@ def _tf2_arg_scope(arg_scope_fn: Callable) -> Callable:
     return fn
 
 
+@tf.autograph.experimental.do_not_convert
 def _load(name: str, module: str, attr: str) -> Callable:
     """``slimcls.nets.<module>.<attr>``, imported now; failures become one-line SlimclsErrors.
 
     Nets import on first use, so a broken net module fails only when that net is asked for,
-    never the registry or the other nets.
+    never the registry or the other nets. The first call can come while a ``tf.function``
+    traces the net: AutoGraph must not try to convert the import machinery (it warns in three
+    lines that it cannot).
     """
     if "." in attr:  # "other_module.name"
         module, attr = attr.rsplit(".", 1)

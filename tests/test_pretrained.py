@@ -164,7 +164,7 @@ def test_processes_share_one_download(cache, server, monkeypatch, source):
     serve(server, monkeypatch, source["archives"]["good"])
     server.delay_s = 0.05
     code = (
-        "from slimcls import pretrained; "
+        "from slimcls.model import pretrained; "
         f"print(pretrained.resolve_checkpoint('imagenet', {NET!r}, progress=False))"
     )
     env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
