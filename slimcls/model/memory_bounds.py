@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from slimcls.core.diskspace import human
 from slimcls.core.errors import SlimclsError
+from slimcls.core.memory import meminfo_available
 
 #: Training needs at least this many float32 input batches (smallest net: 9.9).
 TRAIN_FACTOR = 8
@@ -35,21 +36,10 @@ def _read_int(path: str) -> int | None:
         return None
 
 
-def _meminfo_available() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def available_bytes() -> int | None:
     """Memory this process can still use: ``MemAvailable``, capped by the cgroup's limit
     (v2 ``memory.max`` - ``memory.current``, or v1's files); None where unknown."""
-    found = [_meminfo_available()]
+    found = [meminfo_available()]
     for limit_file, usage_file in (
         ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
         (

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.core.memory import meminfo_available
 from slimcls.datasets import record_format
 from slimcls.preprocessing.common import BatchedPreprocess
 from slimcls.reader import record_checks
@@ -280,14 +281,7 @@ def cache_choice(
 
 def available_memory_bytes() -> int | None:
     """``MemAvailable`` of /proc/meminfo (Linux); None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return meminfo_available()
 
 
 # --------------------------------------------------------------------------- bad shards
