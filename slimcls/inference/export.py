@@ -27,7 +27,6 @@ the checkpoint (its moving averages with ``--moving_average_decay``):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import unwritable_errors
 from slimcls.core.logs import quiet_tensorflow_info
+from slimcls.model import run_spec
 
 INPUT_NAME = "image_bytes"
 SIGNATURE = "serving_default"
@@ -232,36 +232,41 @@ def check_output_file(path: str, overwrite: bool) -> None:
 
 
 def export(config: ExportConfig) -> dict[str, Any]:
-    """Restores the checkpoint once and writes everything ``config`` asks for.
+    """Checks ``config``, resolves and restores the model once, writes what it asks for.
+
+    The settings not given come from the training run (:func:`~slimcls.model.run_spec.
+    resolve_run`); the outputs are checked before the checkpoint is loaded.
 
     Returns:
       ``{"checkpoint", "model_name", "num_classes", "image_size", "channels",
-      "preprocessing_name", "moving_averages"}`` plus ``"saved_model"`` (what
-      :func:`export_saved_model` returns beyond those fields: ``output_dir``,
-      ``labels_file``, ``signatures``, ``tflite``) and ``"graph_def"`` (of
-      :func:`export_graph_def`) for what was written.
+      "preprocessing_name", "moving_averages"}`` plus ``"saved_model"`` (``output_dir``,
+      ``labels_file``, ``signatures``, ``tflite``: what ``export.json`` holds beyond
+      those fields) and ``"graph_def"`` (``output_file``, ``input``, ``input_shape``,
+      ``output_node_names``, ``num_nodes``) for what was written.
 
     Raises:
-      SlimclsError: see :func:`check_config`; bad checkpoint, net or labels.
+      SlimclsError: see :func:`check_config`; bad checkpoint, net or labels, a full disk,
+        a TF Lite conversion failure.
     """
     check_config(config)
-    classifier = Classifier(config.classifier)
-    info = _model_info(config, classifier)
+    spec = run_spec.resolve_run(config.classifier, size_flag="--image_size")
+    classifier = Classifier(spec)
+    info = _model_info(classifier)
     if config.output_dir:
-        saved = export_saved_model(config, classifier)
+        saved = _write_saved_model(config, classifier)
         # the model's fields are above already; "signature" repeats one of "signatures"
         info["saved_model"] = {k: v for k, v in saved.items() if k not in info and k != "signature"}
     if config.output_file:
-        info["graph_def"] = export_graph_def(config, classifier)
+        info["graph_def"] = _write_graph_def(config, classifier)
     return info
 
 
-def _model_info(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
+def _model_info(classifier: Classifier) -> dict[str, Any]:
     return {
         "checkpoint": classifier.checkpoint,
-        "model_name": config.classifier.model_name,
+        "model_name": classifier.plan.model_name,
         "num_classes": classifier.num_classes,
-        "labels_offset": classifier.config.labels_offset,
+        "labels_offset": classifier.labels_offset,
         "image_size": classifier.plan.image_size,
         "channels": classifier.channels,
         "input_shape": list(classifier.image_shape),
@@ -270,38 +275,27 @@ def _model_info(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
     }
 
 
-def _write_labels(path: str, classifier: Classifier, offset: int) -> None:
+def _write_labels(path: str, classifier: Classifier) -> None:
+    offset = classifier.labels_offset
     with tf.io.gfile.GFile(path, "w") as f:
         f.write("".join(f"{i + offset}:{name}\n" for i, name in enumerate(classifier.names)))
 
 
-def export_saved_model(
-    config: ExportConfig, classifier: Classifier | None = None
-) -> dict[str, Any]:
+def _write_saved_model(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
     """Writes the SavedModel (and its TF Lite models) atomically to ``config.output_dir``.
 
     Everything goes to a temporary sibling directory that is renamed when complete, so
     a server watching ``<model_base>`` never sees half a version. An existing
     ``output_dir`` is replaced only with ``overwrite`` and only when it is empty or an
-    earlier export holding nothing else (:func:`check_output_dir`); a full disk is one
-    line and leaves nothing behind.
-
-    Args:
-      classifier: the restored model (None: restored from ``config.classifier``).
+    earlier export holding nothing else (:func:`check_output_dir`, checked again just
+    before the rename: the folder may have changed while the model was written); a full
+    disk is one line and leaves nothing behind.
 
     Returns:
       ``{"output_dir", "checkpoint", ..., "labels_file", "signature", "signatures",
       "tflite"}`` (also written as ``<output_dir>/export.json``). ``signature``
       describes ``serving_default`` (kept for older readers), ``signatures`` both.
-
-    Raises:
-      SlimclsError: bad checkpoint, net, labels, an ``output_dir`` that may not be
-        replaced, a full disk, or a TF Lite conversion failure.
     """
-    if not config.output_dir:
-        raise SlimclsError("--output_dir is required (where the SavedModel goes)")
-    check_config(dataclasses.replace(config, output_file=None))
-    classifier = classifier or Classifier(config.classifier)
     out = config.output_dir
     n = classifier.num_classes
     shape = "x".join(str(d) for d in classifier.image_shape)
@@ -328,7 +322,7 @@ def export_saved_model(
         tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch,
     ):
         labels_path = os.path.join(scratch, "labels.txt")
-        _write_labels(labels_path, classifier, classifier.config.labels_offset)
+        _write_labels(labels_path, classifier)
         module = build_serving_module(classifier, labels_path)
         with diskspace.disk_full_errors(out, needed):
             tf.io.gfile.makedirs(parent)
@@ -352,14 +346,10 @@ def export_saved_model(
                     write_tflite(temp, os.path.join(temp, TFLITE_DIR, name), mode)
                     tflite[mode] = os.path.join(out, TFLITE_DIR, name)
                 if tflite:
-                    _write_labels(
-                        os.path.join(temp, TFLITE_DIR, "labels.txt"),
-                        classifier,
-                        classifier.config.labels_offset,
-                    )
+                    _write_labels(os.path.join(temp, TFLITE_DIR, "labels.txt"), classifier)
                 info = {
                     "output_dir": out,
-                    **_model_info(config, classifier),
+                    **_model_info(classifier),
                     "labels_file": os.path.join(out, "assets", "labels.txt"),
                     "signature": {"name": SIGNATURE, **signatures[SIGNATURE]},
                     "signatures": signatures,
@@ -488,22 +478,14 @@ def _sub_graph(graph_def, outputs: list[str]):
     return out
 
 
-def export_graph_def(config: ExportConfig, classifier: Classifier | None = None) -> dict[str, Any]:
+def _write_graph_def(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
     """Writes TF-Slim's frozen inference GraphDef to ``config.output_file``.
 
     Binary unless ``write_text_graphdef``; written to a temporary name, then renamed.
     A ``<output_file>.json`` next to it names the input and output nodes. A full disk is
     one line and leaves no temporary file.
-
-    Returns:
-      ``{"output_file", "input", "input_shape", "output_node_names", "num_nodes"}``.
-
-    Raises:
-      SlimclsError: see :func:`check_output_file`; a full disk.
     """
     path = config.output_file
-    check_output_file(path, config.overwrite)
-    classifier = classifier or Classifier(config.classifier)
     graph_def, nodes = frozen_graph_def(classifier, config.batch_size)
     parent = os.path.dirname(path)
     data = str(graph_def) if config.write_text_graphdef else graph_def.SerializeToString()
