@@ -137,3 +137,8 @@ def test_export_checks_its_config_and_resolves_the_model_once(run, tmp_path, mon
     assert info["model_name"] == MODEL and info["image_size"] == SIZE
     assert "saved_model" in info and "graph_def" in info
     assert calls == {"check_config": 1, "resolve_run": 1, "plan": 1, "load": 1}
+
+
+def test_a_published_checkpoint_without_a_net_is_one_line():
+    with pytest.raises(SlimclsError, match=r"--checkpoint_path=imagenet needs --model_name"):
+        run_spec.resolve_settings(ClassifierConfig(checkpoint_path="imagenet"))
