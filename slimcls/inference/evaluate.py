@@ -24,7 +24,6 @@ import numpy as np
 from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_factory
 from slimcls.inference.eval_report import EvalWriter
 from slimcls.model import checkpoints, memory_bounds, modeling, pretrained, run_info, run_spec
 from slimcls.model.slim_model import SlimModel
