@@ -338,15 +338,7 @@ def watch(
       The metrics of every evaluated checkpoint, in order.
     """
     directory = config.checkpoint_path
-    if not directory:
-        raise SlimclsError("--checkpoint_path is required (the training directory to watch)")
-    if tf.io.gfile.exists(directory) and not tf.io.gfile.isdir(directory):
-        raise SlimclsError(
-            f"--checkpoint_path={directory!r} is a file; watch mode (--eval_interval_secs) "
-            "needs the training directory"
-        )
-    if eval_interval_secs <= 0:
-        raise SlimclsError(f"--eval_interval_secs={eval_interval_secs} must be > 0")
+    _check_watch(directory, eval_interval_secs)
     evaluator = Evaluator(config)  # validates everything before waiting
     writer = EvalWriter(config.eval_dir) if config.eval_dir else None
     done: set[str] = set()
@@ -361,17 +353,9 @@ def watch(
         new = [p for p in checkpoints.all_checkpoints(directory) if p not in done]
         for prefix in new:
             done.add(prefix)
-            try:
-                metrics = evaluator.evaluate(prefix)
-            except SlimclsError:
-                if not tf.io.gfile.exists(prefix + ".index"):
-                    log.info("skipped %s: deleted by training before its turn", prefix)
-                    continue
-                problem = checkpoints.verify(prefix)
-                if problem:  # one bad checkpoint does not end the watch
-                    log.warning("skipped checkpoint %s: it %s", prefix, problem)
-                    continue
-                raise
+            metrics = _evaluate_unless_gone(evaluator, prefix)
+            if metrics is None:
+                continue
             results.append(metrics)
             if writer:
                 writer.write(metrics)
@@ -391,3 +375,31 @@ def watch(
             wait = min(wait, timeout_secs - (clock() - last_new))
         if wait > 0:
             sleep(wait)
+
+
+def _check_watch(directory: str, eval_interval_secs: float) -> None:
+    if not directory:
+        raise SlimclsError("--checkpoint_path is required (the training directory to watch)")
+    if tf.io.gfile.exists(directory) and not tf.io.gfile.isdir(directory):
+        raise SlimclsError(
+            f"--checkpoint_path={directory!r} is a file; watch mode (--eval_interval_secs) "
+            "needs the training directory"
+        )
+    if eval_interval_secs <= 0:
+        raise SlimclsError(f"--eval_interval_secs={eval_interval_secs} must be > 0")
+
+
+def _evaluate_unless_gone(evaluator: Evaluator, prefix: str) -> dict[str, Any] | None:
+    """The checkpoint's metrics; None when training deleted it before its turn or it is
+    damaged (logged: one bad checkpoint does not end the watch)."""
+    try:
+        return evaluator.evaluate(prefix)
+    except SlimclsError:
+        if not tf.io.gfile.exists(prefix + ".index"):
+            log.info("skipped %s: deleted by training before its turn", prefix)
+            return None
+        problem = checkpoints.verify(prefix)
+        if problem:
+            log.warning("skipped checkpoint %s: it %s", prefix, problem)
+            return None
+        raise
