@@ -218,3 +218,18 @@ def test_watch_stops_after_timeout_without_new_checkpoints(setup):
     )
     assert [m["global_step"] for m in results] == [42]
     assert clock[0] == pytest.approx(12)
+
+
+def test_watch_skips_a_damaged_checkpoint_and_goes_on(setup, tmp_path, caplog):
+    train_dir = tmp_path / "train"
+    model = build_model(seed=3)
+    damaged = save_model_checkpoint(model, train_dir, 10)
+    save_model_checkpoint(model, train_dir, 20)
+    data = next(p for p in train_dir.iterdir() if p.name.startswith("model.ckpt-10.data"))
+    data.write_bytes(data.read_bytes()[:16])  # cut short: unreadable, its index still there
+    config = _config(setup)
+    config.checkpoint_path = str(train_dir)
+    caplog.set_level("WARNING")
+    results = ev.watch(config, eval_interval_secs=0.1, timeout_secs=0, final_step=20)
+    assert [m["global_step"] for m in results] == [20]
+    assert f"skipped checkpoint {damaged}" in caplog.text
