@@ -234,7 +234,6 @@ def resolve_run(
       SlimclsError: a contradiction with the run, no net, no dataset for a split, a bad
         dataset, a published checkpoint whose classes do not fit, a bad plan.
     """
-    from slimcls.datasets import dataset_utils
     from slimcls.model import checkpoints, modeling, pretrained
 
     flag_names = {"eval_image_size": size_flag.lstrip("-")}
@@ -247,23 +246,10 @@ def resolve_run(
     checkpoint = None
     if resolve_checkpoint:
         checkpoint = checkpoints.resolve_checkpoint(pretrained.resolve_checkpoint(path, model_name))
-    override = getattr(config, "num_classes", None)  # a library-only override (classify)
-    labels: Mapping[int, str] = (
-        dataset_utils.read_label_file(labels_file)
-        if labels_file and labels_file != getattr(dataset, "labels_file", None)
-        else getattr(dataset, "labels_to_names", None) or {}
-    )
-    if override is not None:
-        dataset_classes = override + labels_offset
-    elif dataset is not None and dataset.num_classes:
-        dataset_classes = int(dataset.num_classes)
-    elif published:  # the net as published: its ImageNet classes, from the table
-        dataset_classes = pretrained.lookup(path, model_name).num_classes + labels_offset
-        labels = labels or pretrained.imagenet_class_names(dataset_classes)
-    elif checkpoint is not None:
-        dataset_classes = modeling.num_classes_in_checkpoint(model_name, checkpoint) + labels_offset
-    else:
-        raise SlimclsError("--dataset_dir is required (a directory with dataset.json)")
+    labels = _labels(labels_file, dataset)
+    dataset_classes = _dataset_classes(config, settings, dataset, checkpoint, labels_offset)
+    if published and not labels:  # TF-Slim's archives hold no labels file
+        labels = pretrained.imagenet_class_names(dataset_classes)
     size = settings["eval_image_size"]
     if published:
         labels_offset = pretrained.labels_offset_for(
@@ -293,6 +279,33 @@ def resolve_run(
         plan=plan,
         moving_average_decay=config.moving_average_decay,
     )
+
+
+def _labels(labels_file: str | None, dataset: Any) -> Mapping[int, str]:
+    """Label -> name: of ``labels_file`` when it is not the dataset's, else the dataset's."""
+    from slimcls.datasets import dataset_utils
+
+    if labels_file and labels_file != getattr(dataset, "labels_file", None):
+        return dataset_utils.read_label_file(labels_file)
+    return getattr(dataset, "labels_to_names", None) or {}
+
+
+def _dataset_classes(config, settings, dataset, checkpoint: str | None, labels_offset: int) -> int:
+    """The dataset's class count (before ``labels_offset``): a caller's override, the
+    dataset's, the published checkpoint's ImageNet classes, or the checkpoint's logits."""
+    from slimcls.model import modeling, pretrained
+
+    override = getattr(config, "num_classes", None)  # a library-only override (classify)
+    path, model_name = config.checkpoint_path, settings["model_name"]
+    if override is not None:
+        return override + labels_offset
+    if dataset is not None and dataset.num_classes:
+        return int(dataset.num_classes)
+    if pretrained.is_published(path):  # the net as published: from the table
+        return pretrained.lookup(path, model_name).num_classes + labels_offset
+    if checkpoint is not None:
+        return modeling.num_classes_in_checkpoint(model_name, checkpoint) + labels_offset
+    raise SlimclsError("--dataset_dir is required (a directory with dataset.json)")
 
 
 def _read_dataset(dataset_dir: str | None, split_name: str | None, name: str | None):
