@@ -2,7 +2,7 @@
 
 Each flag is a dataclass field: same name, default, help text and choices (the field's
 ``setting`` metadata); a nested config (``TrainConfig.optimizer``) contributes its own
-fields. So a default or a choice list is written once, in ``config.py``, and a command
+fields. So a default or a choice list is written once, in :mod:`slimcls.config`, and a command
 turns its parsed flags back into the config with :func:`config_from_flags`.
 
 A command defines its flags when it runs (:func:`define_command_flags` in its ``main``),
