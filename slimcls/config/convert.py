@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from slimcls.config.settings import setting
+from slimcls.config.settings import Settings, setting
 
 #: Converters of ``download_and_convert_data`` (``slimcls.datasets.converter`` registry);
 #: ``tests/test_flags.py`` checks the two agree.
@@ -12,7 +12,7 @@ CONVERTER_NAMES = ("folder", "flowers", "cifar10", "hwdb", "mnist", "adopt")
 
 
 @dataclasses.dataclass(frozen=True)
-class ConvertConfig:
+class ConvertConfig(Settings):
     """``download_and_convert_data``'s settings (TF-Slim's names where TF-Slim had them)."""
 
     dataset_name: str = setting(

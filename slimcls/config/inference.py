@@ -22,12 +22,39 @@ from slimcls.config.settings import (
     HELP_THREADS,
     MODEL_NAMES,
     REFUSED_MODEL_NAMES,
+    Settings,
+    registered_nets,
     setting,
 )
+from slimcls.core.errors import SlimclsError
+
+#: TF-Slim's eval/Recall_5: ``--eval_top_k``'s default.
+RECALL_K = 5
+
+
+def top_k_values(values) -> tuple[int, ...]:
+    """``--eval_top_k``'s ks, sorted, duplicates dropped (empty: TF-Slim's 5).
+
+    Raises:
+      SlimclsError: a value that is not a positive integer.
+    """
+    ks = []
+    for value in values or ():
+        try:
+            k = int(str(value).strip())
+        except ValueError:
+            k = 0
+        if k < 1:
+            raise SlimclsError(
+                f"--eval_top_k={','.join(map(str, values))}: {value} is not a positive "
+                "integer; expected comma-separated k values, e.g. 1,3,5"
+            )
+        ks.append(k)
+    return tuple(sorted(set(ks))) or (RECALL_K,)
 
 
 @dataclasses.dataclass
-class EvalConfig:
+class EvalConfig(Settings):
     """What ``eval_image_classifier`` evaluates (TF-Slim's flag names; see each help).
 
     ``use_moving_averages``: evaluate the EMA shadows (``moving_average_decay`` > 0).
@@ -41,7 +68,10 @@ class EvalConfig:
     )
     dataset_dir: str = setting(help=HELP_DATASET_DIR + HELP_FROM_RUN)
     model_name: str = setting(
-        help=HELP_MODEL_NAME + HELP_MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+        help=HELP_MODEL_NAME + HELP_MODEL_FROM_RUN,
+        choices=MODEL_NAMES,
+        more_choices=registered_nets,
+        refused=REFUSED_MODEL_NAMES,
     )
     dataset_name: str | None = setting(None, HELP_DATASET_NAME)
     dataset_split_name: str = setting("test", HELP_SPLIT)
@@ -81,13 +111,17 @@ class EvalConfig:
     num_preprocessing_threads: int | None = setting(None, HELP_THREADS)
     max_image_pixels: int | None = setting(50_000_000, HELP_MAX_IMAGE_PIXELS, lower_bound=1)
 
+    def __post_init__(self) -> None:
+        self.eval_top_k = top_k_values(self.eval_top_k)  # checked, sorted, one each
+        super().__post_init__()
+
     @property
     def use_moving_averages(self) -> bool:
         return bool(self.moving_average_decay)
 
 
 @dataclasses.dataclass(frozen=True)
-class WatchConfig:
+class WatchConfig(Settings):
     """eval's watch mode: evaluate each new checkpoint of a running training."""
 
     eval_interval_secs: float | None = setting(
@@ -105,7 +139,7 @@ class WatchConfig:
 
 
 @dataclasses.dataclass
-class ClassifierConfig:
+class ClassifierConfig(Settings):
     """What to load for classification or export (see each help).
 
     ``channels`` (None: the dataset's, else 3) and ``num_classes`` (None: from the
@@ -118,7 +152,10 @@ class ClassifierConfig:
         + "; its ImageNet classes). Required."
     )
     model_name: str = setting(
-        help=HELP_MODEL_NAME + HELP_MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+        help=HELP_MODEL_NAME + HELP_MODEL_FROM_RUN,
+        choices=MODEL_NAMES,
+        more_choices=registered_nets,
+        refused=REFUSED_MODEL_NAMES,
     )
     dataset_dir: str | None = setting(
         None,
@@ -144,7 +181,7 @@ class ClassifierConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class ClassifyOutputConfig:
+class ClassifyOutputConfig(Settings):
     """classify_image's own settings: how many classes, batching, JSON output."""
 
     top_k: int = setting(5, "Number of most probable classes reported per image.", lower_bound=1)
@@ -165,7 +202,7 @@ TFLITE_MODES = ("float", "dynamic_range", "float16")
 
 
 @dataclasses.dataclass
-class ExportConfig:
+class ExportConfig(Settings):
     """``ClassifierConfig`` fields plus what to write where.
 
     Attributes:
@@ -219,9 +256,38 @@ class ExportConfig:
         False, "Write --output_file as a text GraphDef (.pbtxt) instead of a binary one."
     )
 
+    def validate(self) -> None:
+        """The settings' bounds, then what to write (the paths themselves are checked on
+        disk by ``slimcls.inference.export.check_config``).
+
+        Raises:
+          SlimclsError: nothing to write, an unknown ``--tflite`` mode, ``--tflite``
+            without ``--output_dir``, or ``--is_training``.
+        """
+        super().validate()
+        if not self.output_dir and not self.output_file:
+            raise SlimclsError(
+                "--output_dir (SavedModel) or --output_file (frozen GraphDef) is required"
+            )
+        unknown = [m for m in self.tflite if m not in TFLITE_MODES]
+        if unknown:
+            raise SlimclsError(
+                f"--tflite={','.join(self.tflite)}: unknown {unknown[0]!r}; expected a "
+                f"comma-separated list of {', '.join(TFLITE_MODES)}"
+            )
+        if self.tflite and not self.output_dir:
+            raise SlimclsError(
+                "--tflite needs --output_dir (TF Lite models go to <output_dir>/tflite)"
+            )
+        if self.is_training:
+            raise SlimclsError(
+                "--is_training=true: a frozen or served graph has no variables to train; "
+                "expected --is_training=false (fine-tune with train_image_classifier)"
+            )
+
 
 @dataclasses.dataclass(frozen=True)
-class TfSlimExportConfig:
+class TfSlimExportConfig(Settings):
     """TF-Slim's export flags outside ``ExportConfig``: checked, or explained if unsupported."""
 
     dataset_name: str | None = setting(None, HELP_DATASET_NAME)
@@ -230,3 +296,12 @@ class TfSlimExportConfig:
         "TF-Slim's contrib.quantize eval graph. Not supported (contrib is gone): use "
         "--tflite=dynamic_range or --tflite=float16.",
     )
+
+    def validate(self) -> None:
+        """Raises: SlimclsError: --quantize, with the TF Lite flags that replace it."""
+        super().validate()
+        if self.quantize:
+            raise SlimclsError(
+                "--quantize (TF-Slim's contrib.quantize graph) is not supported; expected "
+                "--tflite=dynamic_range or --tflite=float16 for a quantised model"
+            )

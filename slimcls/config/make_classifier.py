@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from slimcls.config.settings import MIXED_PRECISION, MODEL_NAMES, setting
+from slimcls.config.settings import (
+    MIXED_PRECISION,
+    MODEL_NAMES,
+    Settings,
+    registered_nets,
+    setting,
+)
+from slimcls.core.errors import SlimclsError
 
 #: make_image_classifier's default net (see the README's "Fine-tune on your own photos"
 #: for the measurement behind it).
@@ -14,7 +21,7 @@ CACHE_FEATURES = ("auto", "none")
 
 
 @dataclasses.dataclass(frozen=True)
-class MakeClassifierConfig:
+class MakeClassifierConfig(Settings):
     """``make_image_classifier``'s settings: TF Hub's tool's flag names where it has them."""
 
     image_dir: str = setting(
@@ -33,6 +40,7 @@ class MakeClassifierConfig:
         "Net to fine-tune (a key of nets_factory.NETWORKS whose classifier is one layer on "
         "pooled features: the MobileNets, inception_v3, resnet_*, ...).",
         choices=MODEL_NAMES,
+        more_choices=registered_nets,
     )
     checkpoint_path: str = setting(
         "imagenet",
@@ -82,6 +90,8 @@ class MakeClassifierConfig:
         "Moving-average decay of the batch norms while fine-tuning all layers. None: fit "
         "to the run's length (about 1 - 10/steps; TF-Slim's 0.9997 would leave the "
         "ImageNet statistics in place in a short run).",
+        lower_bound=0,
+        upper_bound=1,
     )
     cache_features: str = setting(
         "auto",
@@ -120,11 +130,35 @@ class MakeClassifierConfig:
         "<output_dir>/head. Fine-tuning writes its own in <output_dir>/fine_tune.",
     )
 
+    def validate(self) -> None:
+        """The settings' choices and bounds, then the ranges a bound cannot say (open
+        at one end).
+
+        Raises:
+          SlimclsError: --validation_fraction outside (0, 1), --dropout_rate or
+            --label_smoothing outside [0, 1).
+        """
+        super().validate()
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise SlimclsError(
+                f"--validation_fraction={self.validation_fraction}; expected a value between 0 "
+                "and 1 (the held-out share evaluated at the end, e.g. 0.2)"
+            )
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise SlimclsError(f"--dropout_rate={self.dropout_rate}; expected a value in [0, 1)")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise SlimclsError(
+                f"--label_smoothing={self.label_smoothing}; expected a value in [0, 1)"
+            )
+
 
 @dataclasses.dataclass(frozen=True)
-class CheckpointsConfig:
+class CheckpointsConfig(Settings):
     """``python -m slimcls checkpoints``: which published checkpoints to list."""
 
     model_name: str | None = setting(
-        None, "List only this net's published checkpoints. None: every net's.", choices=MODEL_NAMES
+        None,
+        "List only this net's published checkpoints. None: every net's.",
+        choices=MODEL_NAMES,
+        more_choices=registered_nets,
     )

@@ -1,5 +1,6 @@
 """What every config module shares: :func:`setting` (a field that describes its flag),
-the choice lists and the help texts used by several commands.
+the choice lists, the help texts used by several commands, and :class:`Settings`, the
+base class that validates a config's values once, when it is built.
 
 Importing this module is cheap (no TensorFlow): the commands answer ``--help`` and reject
 a bad flag before TensorFlow loads.
@@ -10,7 +11,10 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import sys
+from collections.abc import Callable, Collection
 from typing import Any
+
+from slimcls.core.errors import SlimclsError
 
 
 def _net_table():
@@ -41,6 +45,17 @@ _VIDEO_NET = (
     "API only (nets_factory.get_network_fn); the commands take image nets"
 )
 REFUSED_MODEL_NAMES = {name: _VIDEO_NET for name in VIDEO_MODEL_NAMES}
+
+
+def registered_nets() -> set[str]:
+    """Image nets added to ``nets_factory.NETWORKS`` at run time (as TF-Slim's
+    ``networks_map`` allowed): Python callers may pass them as ``model_name``; the flags
+    offer the table's. Empty while nets_factory is not loaded (nothing registered then)."""
+    factory = sys.modules.get("slimcls.nets.nets_factory")
+    networks = getattr(factory, "NETWORKS", {})
+    return {name for name, spec in networks.items() if not getattr(spec, "video", False)}
+
+
 OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
 DECAY_TYPES = ("fixed", "exponential", "polynomial", "cosine")
 MIXED_PRECISION = ("auto", "bfloat16", "float16", "float32")
@@ -85,6 +100,7 @@ def setting(
     default_factory: Any = dataclasses.MISSING,
     refused: dict[str, str] | None = None,
     upper_bound: int | float | None = None,
+    more_choices: Callable[[], Collection[str]] | None = None,
 ) -> Any:
     """A dataclass field that also describes its command-line flag.
 
@@ -101,11 +117,14 @@ def setting(
       default_factory: for nested configs (their fields become flags of the same names).
       refused: values outside ``choices`` that get their own reason when given (the
         video nets for ``--model_name``).
+      more_choices: values outside ``choices`` that Python callers may also pass (not
+        offered by the flag): :func:`registered_nets` for ``model_name``.
     """
     metadata = {
         "help": help,
         "choices": choices,
         "refused": refused,
+        "more_choices": more_choices,
         "flag_default": flag_default,
         "lower_bound": lower_bound,
         "upper_bound": upper_bound,
@@ -162,3 +181,59 @@ HELP_MAX_IMAGE_PIXELS = (
     "decoding) stops the run with one line naming the shard and record, instead of "
     "decoding it into memory. None: no limit."
 )
+
+
+def value_problem(name: str, value: Any, field: dataclasses.Field) -> str | None:
+    """What is wrong with ``value`` for the field ``name`` by its setting's choices and
+    bounds, as one line naming the flag (None: nothing). None always passes: it means
+    "not given" (the default, the net's or the training run's value)."""
+    meta = field.metadata
+    if value is None:
+        return None
+    choices = meta.get("choices")
+    if choices and not isinstance(value, str):
+        return f"--{name}={value!r}; expected one of {', '.join(choices)}"
+    more = meta.get("more_choices")
+    if choices and value not in choices and not (more and value in more()):
+        return unknown_choice(f"--{name}", value, choices, meta.get("refused"))
+    lower, upper = meta.get("lower_bound"), meta.get("upper_bound")
+    if lower is None and upper is None:
+        return None
+    kinds = set(str(field.type).replace(" ", "").split("|")) - {"None"}
+    number = (int,) if kinds == {"int"} else (int, float)
+    if isinstance(value, bool) or not isinstance(value, number):
+        what = "an integer" if kinds == {"int"} else "a number"
+        return f"--{name}={value!r}; expected {what}"
+    if lower is not None and upper is not None:
+        if not lower <= value <= upper:
+            return f"--{name}={value}; expected a value in [{lower}, {upper}]"
+    elif lower is not None and value < lower:
+        return f"--{name}={value}; expected {lower} or more"
+    elif upper is not None and value > upper:
+        return f"--{name}={value}; expected {upper} or less"
+    return None
+
+
+class Settings:
+    """Base of the config dataclasses: a config checks its values when it is built.
+
+    ``__post_init__`` (which ``dataclasses.replace`` runs too) calls :meth:`validate`, so
+    the commands and Python callers get the same one-line :class:`SlimclsError` for a
+    value outside a field's ``choices`` or bounds (declared once, in its :func:`setting`,
+    which also gives the flag its absl bounds) or against a cross-field rule.
+    """
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks every field by its setting; subclasses add their cross-field rules after
+        ``super().validate()``. Call it again after changing a field in place.
+
+        Raises:
+          SlimclsError: one line naming the flag, its value and what was expected.
+        """
+        for field in dataclasses.fields(self):
+            problem = value_problem(field.name, getattr(self, field.name), field)
+            if problem:
+                raise SlimclsError(problem)

@@ -26,12 +26,15 @@ from slimcls.config.settings import (
     MODEL_NAMES,
     OPTIMIZERS,
     REFUSED_MODEL_NAMES,
+    Settings,
+    registered_nets,
     setting,
 )
+from slimcls.core.errors import SlimclsError
 
 
 @dataclasses.dataclass(frozen=True)
-class OptimizerConfig:
+class OptimizerConfig(Settings):
     """TF-Slim's optimizer flags (same names and defaults)."""
 
     optimizer: str = setting(
@@ -56,7 +59,7 @@ class OptimizerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class LearningRateConfig:
+class LearningRateConfig(Settings):
     """TF-Slim's learning-rate flags plus ``warmup_epochs`` and the cosine type."""
 
     learning_rate: float = setting(0.01, "Initial learning rate.", lower_bound=0)
@@ -86,7 +89,7 @@ class LearningRateConfig:
 
 
 @dataclasses.dataclass
-class TrainConfig:
+class TrainConfig(Settings):
     """Everything ``train`` needs; field names are TF-Slim's flag names (see each help)."""
 
     train_dir: str = setting(
@@ -98,7 +101,11 @@ class TrainConfig:
     dataset_split_name: str = setting("train", HELP_SPLIT)
     labels_offset: int = setting(0, HELP_LABELS_OFFSET, lower_bound=0)
     model_name: str = setting(
-        "inception_v3", HELP_MODEL_NAME, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+        "inception_v3",
+        HELP_MODEL_NAME,
+        choices=MODEL_NAMES,
+        more_choices=registered_nets,
+        refused=REFUSED_MODEL_NAMES,
     )
     preprocessing_name: str | None = setting(None, HELP_PREPROCESSING)
     use_grayscale: bool = setting(False, HELP_GRAYSCALE)
@@ -250,9 +257,26 @@ class TrainConfig:
     #: caller draws its own (make_image_classifier).
     progress_bar: bool | None = setting(None, flag=False)
 
+    def validate(self) -> None:
+        """The settings' choices and bounds, then the rules between fields.
+
+        Raises:
+          SlimclsError: --deterministic without --random_seed, or cosine decay without
+            --max_number_of_steps (where it reaches --end_learning_rate).
+        """
+        super().validate()
+        if self.deterministic and self.random_seed is None:
+            raise SlimclsError("--deterministic needs --random_seed (e.g. --random_seed=0)")
+        decay = getattr(self.learning_rate, "learning_rate_decay_type", None)
+        if decay == "cosine" and not self.max_number_of_steps:
+            raise SlimclsError(
+                "--learning_rate_decay_type=cosine needs --max_number_of_steps "
+                "(the step where the rate reaches --end_learning_rate)"
+            )
+
 
 @dataclasses.dataclass(frozen=True)
-class TfSlimDeploymentConfig:
+class TfSlimDeploymentConfig(Settings):
     """TF-Slim's TF1 deployment flags: accepted so old scripts parse, then explained.
 
     Multi-worker training uses TF_CONFIG with tf.distribute; any non-default value here
@@ -268,3 +292,37 @@ class TfSlimDeploymentConfig:
     )
     replicas_to_aggregate: int = setting(1, "TF-Slim's sync-replica count. " + HELP_TF_CONFIG)
     quantize_delay: int = setting(-1, "TF-Slim's quantized training. Not supported: must stay -1.")
+
+    def validate(self) -> None:
+        """Any non-default value (but ``master``) is an error saying what to do instead.
+
+        Raises:
+          SlimclsError: --quantize_delay set, or a parameter-server flag (use TF_CONFIG).
+        """
+        super().validate()
+        if self.quantize_delay >= 0:
+            raise SlimclsError(
+                f"--quantize_delay={self.quantize_delay}: quantization-aware training is not "
+                "supported (it needs TF1's contrib.quantize); leave --quantize_delay=-1"
+            )
+        used = [
+            f"--{f.name}={getattr(self, f.name)}"
+            for f in dataclasses.fields(self)
+            if f.name in _PARAMETER_SERVER_FLAGS and getattr(self, f.name) != f.default
+        ]
+        if used:
+            raise SlimclsError(
+                f"{', '.join(used)} is TF-Slim's parameter-server setup; {_TF_CONFIG_HELP}"
+            )
+
+
+_PARAMETER_SERVER_FLAGS = (
+    "worker_replicas", "num_ps_tasks", "task", "sync_replicas", "replicas_to_aggregate"
+)  # fmt: skip
+_TF_CONFIG_HELP = (
+    "slimcls trains on several machines with tf.distribute instead of parameter servers: "
+    "run the same command on every machine with TF_CONFIG set, e.g. "
+    'TF_CONFIG=\'{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
+    '"task": {"type": "worker", "index": 0}}\' (index 1 on host2), and drop '
+    "--worker_replicas, --num_ps_tasks, --task, --sync_replicas and --replicas_to_aggregate"
+)
