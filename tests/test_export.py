@@ -199,9 +199,9 @@ def test_existing_output_dir_needs_overwrite(exported):
 )
 def test_bad_settings_fail_before_loading(tmp_path, changes, message):
     classifier = classifier_config(tmp_path, "no_dataset")  # nothing exists: not loaded
-    config = dataclasses.replace(ex.ExportConfig(classifier, str(tmp_path / "out")), **changes)
-    with pytest.raises(SlimclsError, match=message):
-        ex.export(config)
+    config = ex.ExportConfig(classifier, str(tmp_path / "out"))
+    with pytest.raises(SlimclsError, match=message):  # the config refuses them when built
+        ex.export(dataclasses.replace(config, **changes))
 
 
 @pytest.mark.heavy

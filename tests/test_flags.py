@@ -214,5 +214,5 @@ def test_eval_top_k_is_a_list_of_positive_integers(command):
     default = flag_defs.config_from_flags(config.EvalConfig, overrides=given)
     assert default.eval_top_k == (5,)  # TF-Slim's Recall_5
     command("eval_image_classifier", "--eval_top_k=1,x")
-    with pytest.raises(SlimclsError, match="--eval_top_k=1,x: expected comma-separated positive"):
+    with pytest.raises(SlimclsError, match="--eval_top_k=1,x: x is not a positive integer"):
         flag_defs.config_from_flags(config.EvalConfig, overrides=given)

@@ -421,7 +421,7 @@ def test_command_line_with_published_weights_from_a_local_mirror(tmp_path):
         server.close()
 
 
-def test_job_eta_before_the_body_speed_is_measured(tmp_path):
+def test_job_eta_before_the_body_speed_is_measured(tmp_path, tiny):  # tiny: its model_name
     """The ETA of a job whose feature pass has not measured the body yet is unknown (it
     once recursed, estimating the feature pass from itself)."""
     from slimcls.workflow import stages

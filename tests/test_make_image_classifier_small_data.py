@@ -65,8 +65,12 @@ def test_batch_norm_decay_reaches_every_batch_norm_of_every_net():
 
 def test_batch_norm_decay_is_a_train_flag_checked_for_range():
     assert config.TrainConfig.__dataclass_fields__["batch_norm_decay"].default is None
-    with pytest.raises(SlimclsError, match=r"--batch_norm_decay=1.5; expected a value in \[0, 1\]"):
-        modeling.plan("mobilenet_v1_025", 3, batch_norm_decay=1.5)
+    for cls, required in (
+        (config.TrainConfig, dict(train_dir="/t", dataset_dir="/d")),
+        (config.MakeClassifierConfig, dict(image_dir="/i", output_dir="/o")),
+    ):
+        with pytest.raises(SlimclsError, match=r"--batch_norm_decay=1.5; expected a value in"):
+            cls(**required, batch_norm_decay=1.5)
     assert modeling.plan("mobilenet_v1_025", 3, batch_norm_decay=0.9).batch_norm_decay == 0.9
 
 

@@ -63,8 +63,8 @@ def test_schedule_errors():
         )
     with pytest.raises(SlimclsError, match="expected one of"):
         optim.learning_rate_schedule(config.LearningRateConfig(learning_rate_decay_type="x"), 1, 1)
-    with pytest.raises(SlimclsError, match="Unknown optimizer 'adamw'"):
-        optim.create_optimizer(config.OptimizerConfig(optimizer="adamw"), 0.1)
+    with pytest.raises(SlimclsError, match="unknown --optimizer 'adamw'; did you mean adam"):
+        optim.create_optimizer(config.OptimizerConfig(optimizer="adamw"), 0.1)  # the config's
 
 
 EXPECTED_SLOTS = {

@@ -56,9 +56,7 @@ def convert(dataset_name: str, dataset_dir: str, source_dir: str | None = None, 
 def _main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; expected only --flags")
-    config = flag_defs.config_from_flags(ConvertConfig)
-    if not config.dataset_name:
-        raise SlimclsError(f"--dataset_name is required; expected one of {list(DATASETS)}")
+    config = flag_defs.config_from_flags(ConvertConfig)  # --dataset_name is required
     convert(**dataclasses.asdict(config))
     return 0
 

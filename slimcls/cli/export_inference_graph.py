@@ -73,12 +73,7 @@ def _say(line: str) -> None:
 def _main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; all options are --flags")
-    tf_slim = flag_defs.config_from_flags(TfSlimExportConfig)
-    if tf_slim.quantize:
-        raise SlimclsError(
-            "--quantize (TF-Slim's contrib.quantize graph) is not supported; expected "
-            "--tflite=dynamic_range or --tflite=float16 for a quantised model"
-        )
+    tf_slim = flag_defs.config_from_flags(TfSlimExportConfig)  # refuses --quantize
     config = config_from_flags()
     _check_dataset_name(tf_slim.dataset_name, config.classifier.dataset_dir)
     from absl import logging as absl_logging

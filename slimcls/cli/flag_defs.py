@@ -2,7 +2,7 @@
 
 Each flag is a dataclass field: same name, default, help text and choices (the field's
 ``setting`` metadata); a nested config (``TrainConfig.optimizer``) contributes its own
-fields. So a default or a choice list is written once, in ``config.py``, and a command
+fields. So a default or a choice list is written once, in :mod:`slimcls.config`, and a command
 turns its parsed flags back into the config with :func:`config_from_flags`.
 
 A command defines its flags when it runs (:func:`define_command_flags` in its ``main``),
@@ -181,19 +181,13 @@ def define_command_flags(
 
 
 def flag_value(spec: FlagSpec, flag_values: flags.FlagValues = FLAGS) -> Any:
-    """The parsed value as the dataclass field wants it (a list flag -> stripped tuple)."""
+    """The parsed value as the dataclass field wants it (a list flag -> stripped tuple;
+    an integer list's digits -> ints; the config checks the values when it is built)."""
     value = flag_values[spec.name].value
     if spec.kind in ("list", "int_list"):
         items = tuple(str(s).strip() for s in value or () if str(s).strip())
-        if spec.kind == "int_list":
-            from slimcls.core.errors import SlimclsError
-
-            if not all(s.isdigit() and int(s) > 0 for s in items):
-                raise SlimclsError(
-                    f"--{spec.name}={','.join(items)}: expected comma-separated positive "
-                    "integers, e.g. 1,3,5"
-                )
-            return tuple(int(s) for s in items)
+        if spec.kind == "int_list":  # what is not a number is left for the config to name
+            return tuple(int(s) if s.isdigit() else s for s in items)
         return items
     return value
 

@@ -26,14 +26,6 @@ from slimcls.core.errors import SlimclsError
 FLAGS = flags.FLAGS
 PROG = "train_image_classifier"
 
-_TF_CONFIG_HELP = (
-    "slimcls trains on several machines with tf.distribute instead of parameter servers: "
-    "run the same command on every machine with TF_CONFIG set, e.g. "
-    'TF_CONFIG=\'{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
-    '"task": {"type": "worker", "index": 0}}\' (index 1 on host2), and drop '
-    "--worker_replicas, --num_ps_tasks, --task, --sync_replicas and --replicas_to_aggregate"
-)
-
 
 def define_flags() -> list[flag_defs.FlagSpec]:
     """This command's flags: TrainConfig's (nested optimizer and learning rate flattened)
@@ -42,24 +34,9 @@ def define_flags() -> list[flag_defs.FlagSpec]:
 
 
 def _check_deployment_flags() -> None:
-    """TF-Slim's parameter-server flags: explain TF_CONFIG; quantize_delay unsupported."""
+    """TF-Slim's deployment flags: the config refuses the parameter-server ones and
+    --quantize_delay (see ``TfSlimDeploymentConfig.validate``); --master is only ignored."""
     deployment = flag_defs.config_from_flags(config.TfSlimDeploymentConfig)
-    if deployment.quantize_delay >= 0:
-        raise SlimclsError(
-            f"--quantize_delay={deployment.quantize_delay}: quantization-aware training is not "
-            "supported (it needs TF1's contrib.quantize); leave --quantize_delay=-1"
-        )
-    defaults = config.TfSlimDeploymentConfig()
-    used = [
-        f"--{name}={getattr(deployment, name)}"
-        for name in ("worker_replicas", "num_ps_tasks", "task", "sync_replicas",
-                     "replicas_to_aggregate")
-        if getattr(deployment, name) != getattr(defaults, name)
-    ]  # fmt: skip
-    if used:
-        raise SlimclsError(
-            f"{', '.join(used)} is TF-Slim's parameter-server setup; {_TF_CONFIG_HELP}"
-        )
     if deployment.master:
         logging.warning("--master=%s is ignored (TF2 has no session target)", deployment.master)
 

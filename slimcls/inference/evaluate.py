@@ -31,41 +31,6 @@ from slimcls.reader import input_pipeline, record_checks
 
 log = logging.getLogger(__name__)
 
-RECALL_K = 5  # TF-Slim's eval/Recall_5, the default of --eval_top_k
-
-
-def top_k_values(values) -> tuple[int, ...]:
-    """``--eval_top_k``'s ks, sorted, duplicates dropped (empty: TF-Slim's 5).
-
-    Raises:
-      SlimclsError: a value that is not a positive integer.
-    """
-    ks = []
-    for value in values or ():
-        try:
-            k = int(str(value).strip())
-        except ValueError:
-            k = 0
-        if k < 1:
-            raise SlimclsError(
-                f"--eval_top_k={','.join(map(str, values))}: {value} is not a positive "
-                "integer; expected comma-separated k values, e.g. 1,3,5"
-            )
-        ks.append(k)
-    return tuple(sorted(set(ks))) or (RECALL_K,)
-
-
-def _check_config(config: EvalConfig) -> None:
-    if config.batch_size is None or config.batch_size < 1:
-        raise SlimclsError(f"--batch_size={config.batch_size} must be at least 1")
-    if config.max_num_batches is not None and config.max_num_batches < 1:
-        raise SlimclsError(
-            f"--max_num_batches={config.max_num_batches} must be at least 1 (or unset: all)"
-        )
-    if config.labels_offset is not None and config.labels_offset < 0:
-        raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
-    top_k_values(config.eval_top_k)
-
 
 class EvalProgress:
     """Progress of one evaluation on a long split: a log line every ``every_secs``.
@@ -109,7 +74,6 @@ class Evaluator:
     """
 
     def __init__(self, config: EvalConfig) -> None:
-        _check_config(config)
         # The net, its inputs and the dataset: given, else the training run's.
         self.spec = run_spec.resolve_run(
             config,
@@ -133,7 +97,7 @@ class Evaluator:
             on_gpu=bool(tf.config.list_logical_devices("GPU")),
         )
         self.num_classes = self.plan.num_classes
-        self.top_k = top_k_values(config.eval_top_k)
+        self.top_k = config.eval_top_k  # sorted, each once (EvalConfig)
         self.split_size = int(self.descriptor.num_samples)
         self.class_names = self.spec.class_names
         self.dataset = input_pipeline.make_dataset(

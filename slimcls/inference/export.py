@@ -101,31 +101,13 @@ def build_serving_module(classifier: Classifier, labels_path: str) -> tf.Module:
 
 
 def check_config(config: ExportConfig) -> None:
-    """Fails early, before the checkpoint is loaded, on settings that cannot work.
+    """Fails early, before the checkpoint is loaded, on outputs that may not be written
+    (``ExportConfig`` checked its values when it was made).
 
     Raises:
-      SlimclsError: nothing to write, an unknown ``--tflite`` mode, ``--tflite``
-        without ``--output_dir``, ``--is_training``, or an output that exists.
+      SlimclsError: an output that exists (without ``overwrite``, or not an export's) or
+        cannot be created.
     """
-    if not config.output_dir and not config.output_file:
-        raise SlimclsError(
-            "--output_dir (SavedModel) or --output_file (frozen GraphDef) is required"
-        )
-    unknown = [m for m in config.tflite if m not in TFLITE_MODES]
-    if unknown:
-        raise SlimclsError(
-            f"--tflite={','.join(config.tflite)}: unknown {unknown[0]!r}; expected a "
-            f"comma-separated list of {', '.join(TFLITE_MODES)}"
-        )
-    if config.tflite and not config.output_dir:
-        raise SlimclsError("--tflite needs --output_dir (TF Lite models go to <output_dir>/tflite)")
-    if config.is_training:
-        raise SlimclsError(
-            "--is_training=true: a frozen or served graph has no variables to train; "
-            "expected --is_training=false (fine-tune with train_image_classifier)"
-        )
-    if config.batch_size is not None and config.batch_size < 1:
-        raise SlimclsError(f"--batch_size={config.batch_size}; expected 1 or more (or unset)")
     if config.output_dir:
         check_output_dir(config.output_dir, config.overwrite)
     if config.output_file:

@@ -15,14 +15,14 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.logs import quiet_tensorflow_info
+from slimcls.model import checkpoints
+from slimcls.model.slim_model import SlimModel
 from slimcls.nets import nets_factory
 from slimcls.preprocessing import preprocessing_factory
 from slimcls.preprocessing.common import BatchedPreprocess
-from slimcls.model.slim_model import SlimModel
 
 Preprocess = Callable[[tf.Tensor], tf.Tensor]
 
@@ -96,7 +96,10 @@ def plan(
     size_flag: str = "--train_image_size",
     batch_norm_decay: float | None = None,
 ) -> ModelPlan:
-    """Resolves defaults (the net's preprocessing and size) and checks every value.
+    """Resolves defaults (the net's preprocessing and size) and checks what depends on
+    the net and the dataset. The values a flag bounds by itself (``labels_offset`` >= 0,
+    ``batch_norm_decay`` in [0, 1]) are checked once, by the config that carries them
+    (:mod:`slimcls.config`).
 
     Args:
       num_classes: the dataset's classes *before* ``labels_offset`` is taken off.
@@ -105,14 +108,12 @@ def plan(
 
     Raises:
       SlimclsError: unknown net or preprocessing, a video net, an image size below the
-        net's minimum, no classes left after ``labels_offset``, channels other than 1
-        or 3, or a ``batch_norm_decay`` outside [0, 1].
+        net's minimum, no classes left after ``labels_offset``, or channels other than 1
+        or 3.
     """
     spec = nets_factory.image_spec(model_name)
     size = int(image_size or spec.default_image_size)
     nets_factory.check_image_size(model_name, size, flag=size_flag)
-    if labels_offset < 0:
-        raise SlimclsError(f"--labels_offset={labels_offset}; expected 0 or more")
     classes = int(num_classes) - labels_offset
     if classes < 1:
         raise SlimclsError(
@@ -120,10 +121,6 @@ def plan(
         )
     if channels not in (1, 3):
         raise SlimclsError(f"images with {channels} channels; expected 1 or 3")
-    if batch_norm_decay is not None and not 0.0 <= batch_norm_decay <= 1.0:
-        raise SlimclsError(
-            f"--batch_norm_decay={batch_norm_decay}; expected a value in [0, 1] (e.g. 0.99)"
-        )
     name = preprocessing_name or spec.preprocessing
     preprocessing_factory.resolve(name)  # fails now, with the choices, not at first use
     return ModelPlan(

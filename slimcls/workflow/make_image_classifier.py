@@ -136,7 +136,8 @@ def remove_ours(path: str, output_dir: str) -> None:
 
 
 def check_config(config: MakeClassifierConfig) -> None:
-    """Checks the values before anything is read or written.
+    """Checks the paths before anything is read or written (the config checked its
+    values when it was built).
 
     Raises:
       SlimclsError: one line naming the bad value and what was expected.
@@ -151,21 +152,6 @@ def check_config(config: MakeClassifierConfig) -> None:
         raise SlimclsError(
             f"--image_dir={config.image_dir!r} {what}; expected a folder with one sub-folder "
             "of images per class"
-        )
-    if not 0.0 < config.validation_fraction < 1.0:
-        raise SlimclsError(
-            f"--validation_fraction={config.validation_fraction}; expected a value between 0 "
-            "and 1 (the held-out share evaluated at the end, e.g. 0.2)"
-        )
-    if not 0.0 <= config.dropout_rate < 1.0:
-        raise SlimclsError(f"--dropout_rate={config.dropout_rate}; expected a value in [0, 1)")
-    if not 0.0 <= config.label_smoothing < 1.0:
-        raise SlimclsError(
-            f"--label_smoothing={config.label_smoothing}; expected a value in [0, 1)"
-        )
-    if config.batch_norm_decay is not None and not 0.0 <= config.batch_norm_decay <= 1.0:
-        raise SlimclsError(
-            f"--batch_norm_decay={config.batch_norm_decay}; expected a value in [0, 1]"
         )
     layout = Layout.of(config)
     if _inside(layout.output_dir, image_dir):
