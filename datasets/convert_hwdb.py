@@ -28,7 +28,14 @@ from slimcls.config import ConvertConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import record_format as rf
-from slimcls.datasets.converter import ConversionPlan, Converter, Encoded, SplitPlan, register
+from slimcls.datasets.converter import (
+    ConversionPlan,
+    Converter,
+    Encoded,
+    SplitPlan,
+    convert,
+    register,
+)
 from slimcls.datasets.image_codec import encode_png
 from slimcls.datasets.parallel import chunked
 
@@ -439,4 +446,4 @@ def convert_hwdb(
         overwrite=overwrite,
         num_workers=num_workers,
     )
-    return HwdbConverter(config, log, progress_stream).run()
+    return convert(config, log, progress_stream)

@@ -606,9 +606,17 @@ class TfSlimExportConfig:
     )
 
 
-#: Converters of ``download_and_convert_data`` (``slimcls.datasets.converter`` registry);
-#: ``tests/test_flags.py`` checks the two agree.
-CONVERTER_NAMES = ("folder", "flowers", "cifar10", "hwdb", "mnist", "adopt")
+def _converter_table() -> dict[str, Any]:
+    """``datasets/converter_table.py``'s names, read by path as :func:`_net_table` reads the
+    net table (importing ``slimcls.datasets`` would load TensorFlow before ``--help``)."""
+    import runpy
+
+    folder = importlib.util.find_spec("slimcls.datasets").submodule_search_locations[0]
+    return runpy.run_path(f"{folder}/converter_table.py")
+
+
+#: Converters of ``download_and_convert_data``, from the one converter table.
+CONVERTER_NAMES = _converter_table()["CONVERTER_NAMES"]
 
 
 @dataclasses.dataclass(frozen=True)
