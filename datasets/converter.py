@@ -12,7 +12,6 @@ is the one way in, for the command and for Python callers alike.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib
 import os
@@ -25,10 +24,9 @@ from typing import Any, ClassVar
 
 from slimcls.config import ConvertConfig
 from slimcls.core import signals
-from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import unwritable_errors, write_text_atomic
-from slimcls.core.locking import DirLock, pid_alive
+from slimcls.core.locking import pid_alive
 from slimcls.datasets import converter_table
 from slimcls.datasets import record_format as rf
 from slimcls.datasets import sharded_output
@@ -146,16 +144,6 @@ def remove_stale_workdirs(log: Callable[[str], None]) -> None:
             shutil.rmtree(os.path.join(root, n), ignore_errors=True)
 
 
-def _remove_if_empty(path: str) -> None:
-    """Removes a directory this run created when a failed run left it empty."""
-    if "://" in path:
-        return
-    try:
-        os.rmdir(path)  # only an empty directory goes
-    except OSError:
-        pass
-
-
 def _stderr_log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -218,7 +206,6 @@ class Converter:
         if self.source_required and not cfg.source_dir:
             raise SlimclsError(self.source_required)
         name = self.output_name()
-        created = not tf.io.gfile.exists(cfg.dataset_dir)
         try:
             with signals.sigterm_raises(), unwritable_errors(f"--dataset_dir={cfg.dataset_dir}"):
                 return self._run(name)
@@ -227,18 +214,10 @@ class Converter:
                 f"stopped by SIGTERM; {cfg.dataset_dir} holds what it held before (the partial "
                 "conversion was removed)"
             ) from None
-        finally:
-            if created:
-                _remove_if_empty(cfg.dataset_dir)
 
     def _run(self, name: str) -> dict[str, Any]:
         cfg = self.config
-        lock = (
-            contextlib.nullcontext()
-            if "://" in cfg.dataset_dir
-            else DirLock(cfg.dataset_dir, what="--dataset_dir", log=self.log)
-        )
-        with lock:
+        with sharded_output.locked_dataset_dir(cfg.dataset_dir, self.log):
             output = sharded_output.OutputPlan(cfg.dataset_dir, name, cfg.overwrite, log=self.log)
             output.check()  # before the input is read or downloaded: nothing to convert into
             remove_stale_workdirs(self.log)  # also when there is nothing to do
