@@ -16,7 +16,7 @@ from typing import Any
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
-from slimcls.datasets import dataset_factory, sharded_output
+from slimcls.datasets import sharded_output, tf_slim_dirs
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.converter import Converter, register
 
@@ -50,7 +50,7 @@ def find_splits(dataset_dir: str, name: str | None) -> tuple[str | None, dict[st
     """
     groups: dict[str | None, dict[str, list[str]]] = {}
     for n in sorted(x.rstrip("/") for x in tf.io.gfile.listdir(dataset_dir)):
-        stem = dataset_factory.record_stem(n)
+        stem = tf_slim_dirs.record_stem(n)
         if stem is None:
             continue
         if name and stem.startswith(name + "_"):
@@ -103,7 +103,7 @@ class AdoptConverter(Converter):
             found, splits = find_splits(d, cfg.output_name)
             if not splits:
                 raise SlimclsError(
-                    f"dataset_dir {d} {dataset_factory.describe_dir(d)}; expected TF-Slim record "
+                    f"dataset_dir {d} {tf_slim_dirs.describe_dir(d)}; expected TF-Slim record "
                     "files (<name>_<split>.tfrecord, <name>_<split>_NNNNN-of-NNNNN.tfrecord or "
                     "<split>-NNNNN-of-NNNNN)"
                 )
@@ -116,12 +116,12 @@ class AdoptConverter(Converter):
         counts: dict[str, int] = {}
         top = -1
         for split, files in sorted(splits.items()):
-            dataset_factory.check_complete(files, d, split)
+            tf_slim_dirs.check_complete(files, d, split)
             self.log(f"counting the records of {name} {split} ({len(files)} files)")
-            counts[split], split_top = dataset_factory.scan_records(files)
+            counts[split], split_top = tf_slim_dirs.scan_records(files)
             top = max(top, split_top)
-        labels, labels_file = dataset_factory.read_tf_slim_labels(d)
-        spec = dataset_factory.TF_SLIM_DATASETS.get(name)
+        labels, labels_file = tf_slim_dirs.read_tf_slim_labels(d)
+        spec = tf_slim_dirs.TF_SLIM_DATASETS.get(name)
         num_classes = spec.num_classes if spec else max([*labels, top]) + 1
         if num_classes < 1:
             raise SlimclsError(f"{d} has no labelled record and no labels.txt; nothing to adopt")
@@ -137,7 +137,7 @@ class AdoptConverter(Converter):
                 f"expected 0..{num_classes - 1} for {num_classes} classes"
             )
         first = next(iter(splits.values()))[0]
-        channels = spec.channels if spec else dataset_factory.sniff_channels(first)
+        channels = spec.channels if spec else tf_slim_dirs.sniff_channels(first)
         info = rf.make_dataset_info(
             name,
             num_classes,

@@ -25,7 +25,14 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import download
 from slimcls.datasets import record_format as rf
-from slimcls.datasets.converter import ConversionPlan, Converter, Encoded, SplitPlan, register
+from slimcls.datasets.converter import (
+    ConversionPlan,
+    Converter,
+    Encoded,
+    SplitPlan,
+    convert,
+    register,
+)
 from slimcls.datasets.image_codec import encode_png
 
 RECORD_BYTES = 1 + 32 * 32 * 3
@@ -424,4 +431,4 @@ def convert_cifar10(
         num_workers=num_workers,
         download_url=download_url,
     )
-    return Cifar10Converter(config, log, progress_stream).run()
+    return convert(config, log, progress_stream)

@@ -33,6 +33,7 @@ from slimcls.datasets.converter import (
     Encoded,
     SplitPlan,
     SplitResults,
+    convert,
     register,
 )
 from slimcls.datasets.image_codec import DEFAULT_MAX_IMAGE_PIXELS, Rejected, load_image
@@ -454,8 +455,7 @@ def convert_folder(
         max_image_size=max_image_size,
         max_file_bytes=max_file_bytes,
     )
-    cls = FlowersConverter if converter == "flowers" else FolderConverter
-    return cls(config, log, progress_stream).run()
+    return convert(config, log, progress_stream)
 
 
 def convert_flowers(
@@ -477,4 +477,4 @@ def convert_flowers(
         download_url=download_url,
         **kwargs,
     )
-    return FlowersConverter(config, log, progress_stream).run()
+    return convert(config, log, progress_stream)

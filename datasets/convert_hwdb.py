@@ -28,7 +28,14 @@ from slimcls.config import ConvertConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import record_format as rf
-from slimcls.datasets.converter import ConversionPlan, Converter, Encoded, SplitPlan, register
+from slimcls.datasets.converter import (
+    ConversionPlan,
+    Converter,
+    Encoded,
+    SplitPlan,
+    convert,
+    register,
+)
 from slimcls.datasets.image_codec import encode_png
 from slimcls.datasets.parallel import chunked
 
@@ -162,40 +169,22 @@ def iter_gnt(
             header = _read_exact(f, HEADER_BYTES)
             if not header:
                 return
-            problem, resync = None, None
-            if len(header) < HEADER_BYTES:
-                problem = f"truncated header ({len(header)} of {HEADER_BYTES} bytes)"
-            else:
-                size, tag, width, height = struct.unpack("<I2sHH", header)
-                n = width * height
-                char = _decode_tag(tag)
-                fits = HEADER_BYTES <= size <= file_size - offset
-                if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
-                    problem = f"absurd dimensions {width}x{height} (limit {MAX_DIMENSION})"
-                    resync = size if fits and size == HEADER_BYTES + n else None
-                elif size != HEADER_BYTES + n:
-                    problem = (
-                        f"size field {size} disagrees with 10 + width*height = {HEADER_BYTES + n}"
-                    )
-                elif offset + size > file_size:
-                    problem = f"truncated record (needs {size} bytes, {file_size - offset} left)"
-                elif char is None:
-                    problem = f"tag code {tag.hex()} is not a GB2312 character"
-                    resync = size
+            problem, resync, fields = _check_header(header, file_size - offset)
             if problem is None:
+                size, char, width, height = fields
+                n = size - HEADER_BYTES
                 if read_pixels:
                     pixels = _read_exact(f, n)
                     got = len(pixels)
                 else:
                     pixels, got = None, _skip(f, n)
-                if got < n:
-                    problem = f"truncated record (needs {size} bytes, {HEADER_BYTES + got} left)"
-                else:
+                if got == n:
                     stats.records[char] += 1
                     stats.bytes_read += size
                     yield char, width, height, pixels
                     offset += size
                     continue
+                problem = f"truncated record (needs {size} bytes, {HEADER_BYTES + got} left)"
             where = f"{source.path} at byte offset {offset}"
             if not skip_corrupt:
                 raise SlimclsError(
@@ -203,16 +192,39 @@ def iter_gnt(
                     "records"
                 )
             stats.corrupt += 1
-            if resync is None:
-                if log:
-                    log(f"skipping corrupt record in {where}: {problem}; rest of the file skipped")
-                return
             if log:
-                log(f"skipping corrupt record in {where}: {problem}")
+                rest = "; rest of the file skipped" if resync is None else ""
+                log(f"skipping corrupt record in {where}: {problem}{rest}")
+            if resync is None:
+                return
             _skip(f, resync - HEADER_BYTES)
             offset += resync
     finally:
         f.close()
+
+
+def _check_header(header: bytes, left: int) -> tuple[str | None, int | None, tuple | None]:
+    """One record's header, ``left`` bytes before the file's end: ``(problem, resync,
+    (size, character, width, height))``. ``problem`` None: a sound header; else ``resync``
+    is the bytes to skip to the next record, None where the rest cannot be trusted."""
+    if len(header) < HEADER_BYTES:
+        return f"truncated header ({len(header)} of {HEADER_BYTES} bytes)", None, None
+    size, tag, width, height = struct.unpack("<I2sHH", header)
+    n = width * height
+    char = _decode_tag(tag)
+    fits = HEADER_BYTES <= size <= left
+    problem, resync = None, None
+    if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
+        problem = f"absurd dimensions {width}x{height} (limit {MAX_DIMENSION})"
+        resync = size if fits and size == HEADER_BYTES + n else None
+    elif size != HEADER_BYTES + n:
+        problem = f"size field {size} disagrees with 10 + width*height = {HEADER_BYTES + n}"
+    elif size > left:
+        problem = f"truncated record (needs {size} bytes, {left} left)"
+    elif char is None:
+        problem = f"tag code {tag.hex()} is not a GB2312 character"
+        resync = size
+    return problem, resync, (size, char, width, height)
 
 
 def read_gnt(path: str, skip_corrupt: bool = False) -> Iterator[tuple[str, np.ndarray]]:
@@ -439,4 +451,4 @@ def convert_hwdb(
         overwrite=overwrite,
         num_workers=num_workers,
     )
-    return HwdbConverter(config, log, progress_stream).run()
+    return convert(config, log, progress_stream)

@@ -6,12 +6,12 @@ the output directory -> write each split's shards -> metadata (``labels.txt``, t
 (``folder``, ``flowers``, ``cifar10``, ``mnist``, ``hwdb``, and ``adopt`` for a directory
 TF-Slim converted) subclasses it, implements only
 :meth:`Converter.plan` (and optionally :meth:`Converter.finish`) and registers itself by
-name with :func:`register`. Entry points look converters up with :func:`get_converter`.
+name with :func:`register`; its module is named in :mod:`converter_table`. :func:`convert`
+is the one way in, for the command and for Python callers alike.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib
 import os
@@ -24,10 +24,10 @@ from typing import Any, ClassVar
 
 from slimcls.config import ConvertConfig
 from slimcls.core import signals
-from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import unwritable_errors, write_text_atomic
-from slimcls.core.locking import DirLock, pid_alive
+from slimcls.core.locking import pid_alive
+from slimcls.datasets import converter_table
 from slimcls.datasets import record_format as rf
 from slimcls.datasets import sharded_output
 from slimcls.datasets.parallel import parallel_map
@@ -37,18 +37,12 @@ from slimcls.datasets.progress import Progress, format_summary
 #: None record is a rejected input and ``note`` its ``rejected.txt`` line (``path<TAB>why``).
 Encoded = tuple[int, "bytes | None", str]
 
-_BUILTIN_MODULES = (
-    "slimcls.datasets.convert_folder",
-    "slimcls.datasets.convert_cifar10",
-    "slimcls.datasets.convert_hwdb",
-    "slimcls.datasets.convert_mnist",
-    "slimcls.datasets.adopt",
-)
 _REGISTRY: dict[str, type[Converter]] = {}
 
 
 def register(name: str) -> Callable[[type[Converter]], type[Converter]]:
-    """Class decorator: makes a :class:`Converter` subclass available as ``name``."""
+    """Class decorator: makes a :class:`Converter` subclass available as ``name`` (a row
+    of :data:`converter_table.CONVERTERS` names the module, so the command offers it)."""
 
     def deco(cls: type[Converter]) -> type[Converter]:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
@@ -60,28 +54,30 @@ def register(name: str) -> Callable[[type[Converter]], type[Converter]]:
     return deco
 
 
-def _load_builtin() -> None:
-    # Importing the modules registers their converters (in the order the command lists them).
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-
-
 def converter_names() -> tuple[str, ...]:
-    """Registered converter names, in the order the command documents them."""
-    _load_builtin()
-    order = {m: i for i, m in enumerate(_BUILTIN_MODULES)}
-    return tuple(sorted(_REGISTRY, key=lambda n: order.get(_REGISTRY[n].__module__, len(order))))
+    """The converter names, in the order the command documents them (the table's)."""
+    return converter_table.CONVERTER_NAMES
 
 
 def get_converter(name: str) -> type[Converter]:
-    """The converter class registered as ``name``.
+    """The converter class registered as ``name``, importing its module on first use.
 
     Raises:
-      SlimclsError: ``name`` is not registered (the message lists the choices).
+      SlimclsError: ``name`` is not in the converter table (the message lists the choices).
+      LookupError: the table's module for ``name`` registers no converter of that name.
     """
-    _load_builtin()
     if name not in _REGISTRY:
-        raise SlimclsError(f"dataset_name {name!r} is unknown; expected one of {converter_names()}")
+        module = converter_table.CONVERTERS.get(name)
+        if module is None:
+            raise SlimclsError(
+                f"dataset_name {name!r} is unknown; expected one of {converter_names()}"
+            )
+        importlib.import_module(f"slimcls.datasets.{module}")  # registers its converters
+        if name not in _REGISTRY:
+            raise LookupError(
+                f"converter_table says {name!r} is in slimcls.datasets.{module}, which registers "
+                f"no converter of that name (expected @register({name!r}))"
+            )
     return _REGISTRY[name]
 
 
@@ -148,16 +144,6 @@ def remove_stale_workdirs(log: Callable[[str], None]) -> None:
             shutil.rmtree(os.path.join(root, n), ignore_errors=True)
 
 
-def _remove_if_empty(path: str) -> None:
-    """Removes a directory this run created when a failed run left it empty."""
-    if "://" in path:
-        return
-    try:
-        os.rmdir(path)  # only an empty directory goes
-    except OSError:
-        pass
-
-
 def _stderr_log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -220,7 +206,6 @@ class Converter:
         if self.source_required and not cfg.source_dir:
             raise SlimclsError(self.source_required)
         name = self.output_name()
-        created = not tf.io.gfile.exists(cfg.dataset_dir)
         try:
             with signals.sigterm_raises(), unwritable_errors(f"--dataset_dir={cfg.dataset_dir}"):
                 return self._run(name)
@@ -229,18 +214,10 @@ class Converter:
                 f"stopped by SIGTERM; {cfg.dataset_dir} holds what it held before (the partial "
                 "conversion was removed)"
             ) from None
-        finally:
-            if created:
-                _remove_if_empty(cfg.dataset_dir)
 
     def _run(self, name: str) -> dict[str, Any]:
         cfg = self.config
-        lock = (
-            contextlib.nullcontext()
-            if "://" in cfg.dataset_dir
-            else DirLock(cfg.dataset_dir, what="--dataset_dir", log=self.log)
-        )
-        with lock:
+        with sharded_output.locked_dataset_dir(cfg.dataset_dir, self.log):
             output = sharded_output.OutputPlan(cfg.dataset_dir, name, cfg.overwrite, log=self.log)
             output.check()  # before the input is read or downloaded: nothing to convert into
             remove_stale_workdirs(self.log)  # also when there is nothing to do
@@ -318,6 +295,23 @@ class Converter:
         return results
 
 
-def convert(config: ConvertConfig, log=None, progress_stream=None) -> dict[str, Any]:
-    """Runs the converter ``config.dataset_name``; returns the ``dataset.json`` contents."""
+def convert(
+    config: ConvertConfig, log: Callable[[str], None] | None = None, progress_stream=None
+) -> dict[str, Any]:
+    """Runs the converter ``config.dataset_name``; returns the ``dataset.json`` contents.
+
+    The one way into conversion: ``download_and_convert_data`` passes its flags' config,
+    and each converter module's keyword function (``convert_folder.convert_folder``...)
+    builds one and calls this. A ``~`` in ``source_dir`` is the user's home.
+
+    Args:
+      config: the command's settings.
+      log: where messages go (default: stderr).
+      progress_stream: where progress bars go (default: stderr).
+
+    Raises:
+      SlimclsError: an unknown converter, or the converter's one-line error.
+    """
+    if config.source_dir:
+        config = dataclasses.replace(config, source_dir=os.path.expanduser(config.source_dir))
     return get_converter(config.dataset_name)(config, log, progress_stream).run()

@@ -4,7 +4,7 @@ Same names and signatures as TF-Slim's module; each is a thin call into the modu
 own the format (:mod:`record_format`) so a record written here is byte-for-byte what the
 converters write. slimcls' own code imports the focused modules directly:
 ``record_format`` (keys, names, labels.txt, dataset.json), ``image_codec``,
-``sharded_output``, ``progress``, ``parallel`` and ``converter``.
+``sharded_output``, ``from_arrays``, ``progress``, ``parallel`` and ``converter``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from slimcls.datasets import record_format as rf
 # TF-Slim's dataset_utils is where its users look for dataset helpers; tests and benchmarks
 # build tiny datasets with these.
 from slimcls.datasets.record_format import read_dataset_json  # noqa: F401
-from slimcls.datasets.sharded_output import write_dataset_from_arrays  # noqa: F401
+from slimcls.datasets.from_arrays import write_dataset_from_arrays  # noqa: F401
 
 LABELS_FILENAME = rf.LABELS_FILENAME
 

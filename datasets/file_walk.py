@@ -96,62 +96,84 @@ def walk_files(
     Returns:
       Paths (``str``; non-UTF-8 names keep their bytes as surrogate escapes).
     """
-    skipped = skipped if skipped is not None else []
     if "://" in top:
-        found = []
-        for dirpath, subdirs, names in tf.io.gfile.walk(top):
-            subdirs[:] = [d for d in subdirs if keep_dir(d.rstrip("/"))]
-            found += [os.path.join(dirpath, n) for n in names if keep_file(n)]
-        return sorted(found)
-    seen_dirs = seen_dirs if seen_dirs is not None else set()
-    seen_files = seen_files if seen_files is not None else {}
-    found: list[str] = []
+        return _walk_url(top, keep_dir, keep_file)
+    walk = _Walk(
+        keep_dir,
+        keep_file,
+        seen_dirs if seen_dirs is not None else set(),
+        seen_files if seen_files is not None else {},
+        skipped if skipped is not None else [],
+    )
     try:
         st = os.stat(top)
     except OSError as e:
-        skipped.append(Skipped(display_name(top), f"cannot read: {e.strerror}"))
+        walk.skipped.append(Skipped(display_name(top), f"cannot read: {e.strerror}"))
         return []
-    seen_dirs.add((st.st_dev, st.st_ino))
+    walk.seen_dirs.add((st.st_dev, st.st_ino))
     stack = [top]
     while stack:
-        d = stack.pop()
+        stack.extend(reversed(walk.visit(stack.pop())))
+    return sorted(walk.found)
+
+
+def _walk_url(top: str, keep_dir, keep_file) -> list[str]:
+    """A ``tf.io.gfile`` URL's files: no symlinks or inodes there, a plain walk."""
+    found = []
+    for dirpath, subdirs, names in tf.io.gfile.walk(top):
+        subdirs[:] = [d for d in subdirs if keep_dir(d.rstrip("/"))]
+        found += [os.path.join(dirpath, n) for n in names if keep_file(n)]
+    return sorted(found)
+
+
+@dataclasses.dataclass
+class _Walk:
+    """One local walk's filters and what it has seen, kept, and left out."""
+
+    keep_dir: Callable[[str], bool]
+    keep_file: Callable[[str], bool]
+    seen_dirs: set[tuple[int, int]]
+    seen_files: dict[tuple[int, int], str]
+    skipped: list[Skipped]
+    found: list[str] = dataclasses.field(default_factory=list)
+
+    def visit(self, directory: str) -> list[str]:
+        """Takes ``directory``'s files; returns its sub-directories not seen yet, in order."""
         try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as e:
-            skipped.append(Skipped(display_name(d), f"cannot list: {e.strerror}"))
-            continue
+            self.skipped.append(Skipped(display_name(directory), f"cannot list: {e.strerror}"))
+            return []
         subdirs = []
         for entry in entries:
-            path = entry.path
             try:
                 st = entry.stat(follow_symlinks=True)  # lstat would not see a link's target
             except OSError as e:
-                if keep_file(entry.name):
+                if self.keep_file(entry.name):
                     why = "a broken symlink" if entry.is_symlink() else e.strerror
-                    skipped.append(Skipped(display_name(path), f"cannot read: {why}"))
+                    self.skipped.append(Skipped(display_name(entry.path), f"cannot read: {why}"))
                 continue
             key = (st.st_dev, st.st_ino)
             if stat.S_ISDIR(st.st_mode):
-                if keep_dir(entry.name) and key not in seen_dirs:
-                    seen_dirs.add(key)
-                    subdirs.append(path)
-                continue
-            if not keep_file(entry.name):
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                skipped.append(Skipped(display_name(path), f"{_kind(st.st_mode)}; not read"))
-            elif key in seen_files:
-                skipped.append(
-                    Skipped(
-                        display_name(path),
-                        f"the same file as {display_name(seen_files[key])}; counted once",
-                    )
-                )
-            else:
-                seen_files[key] = path
-                found.append(path)
-        stack.extend(reversed(subdirs))
-    return sorted(found)
+                if self.keep_dir(entry.name) and key not in self.seen_dirs:
+                    self.seen_dirs.add(key)
+                    subdirs.append(entry.path)
+            elif self.keep_file(entry.name):
+                self._take(entry.path, st, key)
+        return subdirs
+
+    def _take(self, path: str, st: os.stat_result, key: tuple[int, int]) -> None:
+        """A kept name: a regular file seen for the first time is found; else why not."""
+        if not stat.S_ISREG(st.st_mode):
+            self.skipped.append(Skipped(display_name(path), f"{_kind(st.st_mode)}; not read"))
+        elif key in self.seen_files:
+            same = display_name(self.seen_files[key])
+            self.skipped.append(
+                Skipped(display_name(path), f"the same file as {same}; counted once")
+            )
+        else:
+            self.seen_files[key] = path
+            self.found.append(path)
 
 
 def read_file(path: str, max_bytes: int | None = DEFAULT_MAX_FILE_BYTES) -> bytes:

@@ -1,29 +1,32 @@
 """Writing a dataset directory: the output plan, sharded writers and the metadata files.
 
 :class:`OutputPlan` decides whether a conversion is needed and clears what an interrupted
-run left; :class:`ShardedWriter` writes one split's records into contiguous shards under
-temporary names; :func:`write_dataset_metadata` writes ``labels.txt`` and, last,
-``dataset.json``. Names and formats come from :mod:`record_format`. Paths go through
-``tf.io.gfile`` so ``gs://``-style outputs work where TensorFlow supports them.
+run left; :func:`locked_dataset_dir` holds the directory while it is written;
+:class:`ShardedWriter` writes one split's records into contiguous shards under temporary
+names; :func:`write_dataset_metadata` writes ``labels.txt`` and, last, ``dataset.json``.
+Names and formats come from :mod:`record_format`. Paths go through ``tf.io.gfile`` so
+``gs://``-style outputs work where TensorFlow supports them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from slimcls.datasets import record_format as rf
-from slimcls.datasets.image_codec import encode_png
 
 from slimcls.core import diskspace, signals
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic
+from slimcls.core.locking import DirLock
+from slimcls.datasets import record_format as rf
 
 #: Records per shard when ``num_shards`` is not given (a few MB to ~100 MB per shard).
 DEFAULT_RECORDS_PER_SHARD = 5000
@@ -36,6 +39,25 @@ def default_num_shards(num_records: int, requested: int | None = None) -> int:
             raise SlimclsError(f"num_shards {requested} is invalid; expected a positive integer")
         return max(1, min(requested, num_records))
     return max(1, math.ceil(num_records / DEFAULT_RECORDS_PER_SHARD))
+
+
+@contextlib.contextmanager
+def locked_dataset_dir(dataset_dir: str, log: Callable[[str], None]) -> Iterator[None]:
+    """Holds ``dataset_dir``'s lock while a conversion writes it (a URL has no lock file);
+    a directory this call created is removed again when a failed run leaves it empty."""
+    created = not tf.io.gfile.exists(dataset_dir)
+    lock = (
+        contextlib.nullcontext()
+        if "://" in dataset_dir
+        else DirLock(dataset_dir, what="--dataset_dir", log=log)
+    )
+    try:
+        with lock:
+            yield
+    finally:
+        if created and "://" not in dataset_dir:
+            with contextlib.suppress(OSError):
+                os.rmdir(dataset_dir)  # only an empty directory goes
 
 
 # --------------------------------------------------------------------------- output plan
@@ -419,71 +441,3 @@ def write_dataset_metadata(
     )
     rf.write_dataset_json(dataset_dir, info)
     return info
-
-
-def write_dataset_from_arrays(
-    dataset_dir: str,
-    name: str,
-    splits: Mapping[str, tuple[np.ndarray, Iterable[int]]],
-    class_names: Sequence[str],
-    num_shards: int = 1,
-    source: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Writes a complete dataset directory from in-memory arrays, as the converters do.
-
-    For tests and small experiments: images are PNG encoded, shards, ``labels.txt`` and then
-    ``dataset.json`` are written exactly like a converter's output.
-
-    Args:
-      dataset_dir: output directory (created).
-      name: dataset name (``dataset.json`` "name", shard prefix).
-      splits: ``{split: (images uint8 [N, H, W, C], labels [N])}``; C is 1 or 3 and equal
-        across splits.
-      class_names: names of classes ``0..num_classes-1``.
-      num_shards: shards per split (capped at the split's size).
-      source: optional description stored in ``dataset.json``.
-
-    Returns:
-      The ``dataset.json`` contents.
-    """
-    rf.validate_name(name)
-    tf.io.gfile.makedirs(dataset_dir)
-    channels = None
-    counts: dict[str, int] = {}
-    shards: dict[str, int] = {}
-    for split, (images, labels) in splits.items():
-        rf.validate_name(split, "split name")
-        images = np.asarray(images)
-        labels = np.asarray(list(labels), dtype=np.int64)
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
-            raise SlimclsError(
-                f"split {split!r} images have shape {images.shape} and dtype {images.dtype}; "
-                "expected uint8 [N, H, W, 1 or 3]"
-            )
-        if len(labels) != len(images):
-            raise SlimclsError(f"split {split!r} has {len(images)} images but {len(labels)} labels")
-        if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
-            raise SlimclsError(f"split {split!r} has labels outside [0, {len(class_names)})")
-        if channels is not None and images.shape[-1] != channels:
-            raise SlimclsError(
-                f"split {split!r} has {images.shape[-1]} channels, others {channels}"
-            )
-        channels = int(images.shape[-1])
-        n_shards = default_num_shards(len(images), num_shards)
-        with ShardedWriter(dataset_dir, name, split, n_shards, len(images)) as writer:
-            for image, label in zip(images, labels):
-                h, w = image.shape[:2]
-                writer.write(rf.encode_record(encode_png(image), "png", h, w, int(label)))
-        counts[split] = writer.count
-        shards[split] = n_shards
-    return write_dataset_metadata(
-        dataset_dir,
-        name,
-        class_names,
-        counts,
-        shards,
-        channels or 3,
-        source or {"converter": "arrays"},
-    )

@@ -9,7 +9,7 @@ import pytest
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import image_codec, progress, record_format, sharded_output
+from slimcls.datasets import from_arrays, image_codec, progress, record_format, sharded_output
 
 
 def _read_records(path):
@@ -65,7 +65,7 @@ def test_sharded_writer_abort_leaves_nothing(tmp_path):
 def test_write_dataset_from_arrays(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (5, 6, 4, 3), dtype=np.uint8)
-    info = sharded_output.write_dataset_from_arrays(
+    info = from_arrays.write_dataset_from_arrays(
         str(tmp_path), "tiny", {"train": (images, [0, 1, 0, 1, 1])}, ["cat", "dog"], num_shards=2
     )
     assert info["splits"] == {"train": 5} and info["num_classes"] == 2 and info["channels"] == 3
@@ -84,13 +84,52 @@ def test_write_dataset_from_arrays(tmp_path):
 
 def test_write_dataset_from_arrays_rejects_bad_input(tmp_path):
     with pytest.raises(SlimclsError, match="labels outside"):
-        sharded_output.write_dataset_from_arrays(
+        from_arrays.write_dataset_from_arrays(
             str(tmp_path), "x", {"train": (np.zeros((1, 2, 2, 1), np.uint8), [3])}, ["a"]
         )
     with pytest.raises(SlimclsError, match="expected uint8"):
-        sharded_output.write_dataset_from_arrays(
+        from_arrays.write_dataset_from_arrays(
             str(tmp_path), "x", {"train": (np.zeros((1, 2, 2, 2), np.uint8), [0])}, ["a"]
         )
+
+
+def test_write_dataset_from_arrays_checks_every_split_before_writing(tmp_path):
+    good = np.zeros((2, 2, 2, 1), np.uint8)
+    out = tmp_path / "out"
+    with pytest.raises(SlimclsError, match="split 'test' has labels outside"):
+        from_arrays.write_dataset_from_arrays(
+            str(out), "x", {"train": (good, [0, 0]), "test": (good, [0, 5])}, ["a"]
+        )
+    assert not out.exists()  # nothing written, not even the directory
+
+
+def test_write_dataset_from_arrays_goes_through_the_output_plan(tmp_path, monkeypatch):
+    """Like a converter: files of another dataset are refused, and a failed write leaves
+    the dataset already there as it was."""
+    d = str(tmp_path)
+    (tmp_path / "cifar10_train.tfrecord").write_bytes(b"TF-Slim's")
+    images = np.zeros((2, 2, 2, 1), np.uint8)
+    with pytest.raises(SlimclsError, match="already holds files of another dataset"):
+        from_arrays.write_dataset_from_arrays(d, "tiny", {"train": (images, [0, 0])}, ["a"])
+    assert sorted(os.listdir(d)) == ["cifar10_train.tfrecord"]
+    os.remove(tmp_path / "cifar10_train.tfrecord")
+    first = from_arrays.write_dataset_from_arrays(d, "tiny", {"train": (images, [0, 0])}, ["a"])
+    before = {n: (tmp_path / n).read_bytes() for n in os.listdir(d)}
+
+    def die(self, serialized):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(sharded_output.ShardedWriter, "write", die)
+    with pytest.raises(OSError, match="disk gone"):
+        from_arrays.write_dataset_from_arrays(
+            d, "tiny", {"train": (images + 9, [0, 0])}, ["a"], log=lambda m: None
+        )
+    assert {n: (tmp_path / n).read_bytes() for n in os.listdir(d)} == before
+    monkeypatch.undo()
+    kept = from_arrays.write_dataset_from_arrays(
+        d, "tiny", {"train": (images + 9, [0, 0])}, ["a"], overwrite=False, log=lambda m: None
+    )
+    assert kept == first and {n: (tmp_path / n).read_bytes() for n in os.listdir(d)} == before
 
 
 def test_output_plan_complete_is_noop_and_leftovers_are_removed(tmp_path):
@@ -101,7 +140,7 @@ def test_output_plan_complete_is_noop_and_leftovers_are_removed(tmp_path):
     assert os.listdir(d) == [sharded_output.STAGING_DIRNAME]
     plan.discard()
     images = np.zeros((2, 2, 2, 1), np.uint8)
-    sharded_output.write_dataset_from_arrays(d, "tiny", {"train": (images, [0, 0])}, ["a"])
+    from_arrays.write_dataset_from_arrays(d, "tiny", {"train": (images, [0, 0])}, ["a"])
     assert not plan.prepare()  # complete: nothing to do
     assert "nothing to do" in logs[-1]
     # a killed run: a half-written staging folder and a temporary shard of ours
@@ -119,7 +158,7 @@ def test_output_plan_complete_is_noop_and_leftovers_are_removed(tmp_path):
 def test_output_plan_other_name_needs_overwrite(tmp_path):
     d = str(tmp_path)
     images = np.zeros((2, 2, 2, 1), np.uint8)
-    sharded_output.write_dataset_from_arrays(d, "one", {"train": (images, [0, 0])}, ["a"])
+    from_arrays.write_dataset_from_arrays(d, "one", {"train": (images, [0, 0])}, ["a"])
     with pytest.raises(SlimclsError, match="already holds dataset 'one'"):
         sharded_output.OutputPlan(d, "two", log=lambda m: None).prepare()
     assert sharded_output.OutputPlan(d, "one", overwrite=True, log=lambda m: None).prepare()
@@ -129,7 +168,7 @@ def test_output_plan_other_name_needs_overwrite(tmp_path):
 def test_output_plan_missing_shard_means_redo(tmp_path):
     d = str(tmp_path)
     images = np.zeros((4, 2, 2, 1), np.uint8)
-    sharded_output.write_dataset_from_arrays(d, "t", {"train": (images, [0] * 4)}, ["a"], 2)
+    from_arrays.write_dataset_from_arrays(d, "t", {"train": (images, [0] * 4)}, ["a"], 2)
     os.remove(os.path.join(d, "t_train_00001-of-00002.tfrecord"))
     plan = sharded_output.OutputPlan(d, "t", log=lambda m: None)
     assert not plan.is_complete() and plan.prepare()

@@ -9,7 +9,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from helpers import ENV, run_module
+from helpers import ENV, REPO, run_module
 from PIL import Image
 
 from slimcls.datasets import convert_folder, dataset_factory, download
@@ -107,6 +107,7 @@ def test_console_script_installed():
 
 def test_converter_registry_matches_the_flag_choices():
     from slimcls.cli import download_and_convert_data as cli
+    from slimcls.config import ConvertConfig
     from slimcls.core.errors import SlimclsError
     from slimcls.datasets import converter
 
@@ -116,4 +117,40 @@ def test_converter_registry_matches_the_flag_choices():
     with pytest.raises(SlimclsError, match=r"'imagenet' is unknown; expected one of \('folder'"):
         converter.get_converter("imagenet")
     with pytest.raises(SlimclsError, match="--source_dir is required"):
-        cli.convert("folder", "/tmp/unused-out")
+        converter.convert(ConvertConfig("folder", "/tmp/unused-out"))
+
+
+def test_converter_table_is_the_one_list(monkeypatch):
+    """Adding a converter is its module plus one row of ``datasets/converter_table.py``:
+    the flag's choices and the registry both come from that row."""
+    from slimcls import config
+    from slimcls.datasets import converter, converter_table
+
+    assert config.CONVERTER_NAMES == converter_table.CONVERTER_NAMES == converter.converter_names()
+    assert converter_table.CONVERTER_NAMES == tuple(converter_table.CONVERTERS)
+    # A row whose module registers no converter of that name is found on first use.
+    monkeypatch.setitem(converter_table.CONVERTERS, "mnist2", "convert_mnist")
+    with pytest.raises(LookupError, match=r"registers no converter.*@register\('mnist2'\)"):
+        converter.get_converter("mnist2")
+
+
+def test_get_converter_imports_only_its_module():
+    code = (
+        "import sys; from slimcls.datasets import converter; converter.get_converter('mnist'); "
+        "print(sorted(m for m in sys.modules if m.startswith('slimcls.datasets.convert_')))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=REPO, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[-2] == "['slimcls.datasets.convert_mnist']"
+
+
+def test_every_way_in_goes_through_converter_convert(tmp_path, monkeypatch):
+    """The keyword functions and the command build a ConvertConfig and call
+    ``converter.convert``, which expands ``~`` for all of them (it was the command's alone)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    _pets(str(tmp_path / "home" / "pets"))
+    out = str(tmp_path / "out")
+    info = convert_folder.convert_folder("~/pets", out, num_workers=0, log=lambda m: None)
+    assert info["num_classes"] == 2 and sum(info["splits"].values()) == 10

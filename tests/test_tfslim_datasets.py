@@ -11,12 +11,13 @@ import pytest
 import tf_slim as slim
 
 from slimcls.reader import input_pipeline
-from slimcls.cli import download_and_convert_data as cli
+from slimcls.config import ConvertConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import (
     cifar10,
     convert_cifar10,
+    converter,
     dataset_factory,
     dataset_utils,
     flowers,
@@ -27,6 +28,11 @@ from slimcls.datasets import record_format as rf
 from slimcls.datasets.image_codec import encode_png
 
 QUIET = {"num_workers": 0, "log": lambda m: None}
+
+
+def _convert(*args, **kwargs):
+    """``download_and_convert_data`` with these flags, through its one way in."""
+    return converter.convert(ConvertConfig(*args, **kwargs))
 
 
 def _image(i, shape):
@@ -179,7 +185,7 @@ def test_no_dataset_error_is_one_line_saying_what_is_there(tmp_path):
     with pytest.raises(SlimclsError, match=r"holds 2 entries but no TFRecord files \(model"):
         dataset_factory.get_dataset(None, "train", str(ckpt))
     with pytest.raises(SlimclsError, match="expected TF-Slim record files"):
-        cli.convert("adopt", str(ckpt))
+        _convert("adopt", str(ckpt))
 
 
 # ------------------------------------------------------------------ adopt
@@ -187,7 +193,7 @@ def test_no_dataset_error_is_one_line_saying_what_is_there(tmp_path):
 
 def test_adopt_writes_dataset_json_beside_unchanged_shards(tfslim_cifar):
     before = _snapshot(tfslim_cifar)
-    info = cli.convert("adopt", tfslim_cifar)
+    info = _convert("adopt", tfslim_cifar)
     assert info["name"] == "cifar10" and info["splits"] == {"test": 2, "train": 5}
     assert info["num_classes"] == 10 and info["files"]["train"] == ["cifar10_train.tfrecord"]
     after = _snapshot(tfslim_cifar)
@@ -203,7 +209,7 @@ def test_adopt_imagenet_and_named_shards(tmp_path):
     os.makedirs(d)
     for i in range(2):
         _write(os.path.join(d, f"train-{i:05d}-of-00002"), [i + 1, 7], (5, 5, 3))
-    info = cli.convert("adopt", d)
+    info = _convert("adopt", d)
     assert info["name"] == "imagenet" and info["splits"] == {"train": 4}
     assert info["file_pattern"] == "%s-*" and info["num_classes"] == 1001
     labels = rf.read_labels(os.path.join(d, "labels.txt"))  # written: there was none
@@ -216,8 +222,8 @@ def test_adopt_imagenet_and_named_shards(tmp_path):
     _write(os.path.join(p, "my_pets_train_00000-of-00001.tfrecord"), [0, 4], (5, 5, 3))
     _write(os.path.join(p, "other_train.tfrecord"), [0], (5, 5, 3))
     with pytest.raises(SlimclsError, match="several datasets"):
-        cli.convert("adopt", p)
-    info = cli.convert("adopt", p, output_name="my_pets")
+        _convert("adopt", p)
+    info = _convert("adopt", p, output_name="my_pets")
     assert info["splits"] == {"train": 2} and info["num_classes"] == 5
     assert info["file_pattern"] == "my_pets_%s_*.tfrecord"
     assert dataset_factory.get_dataset("my_pets", "train", p).num_samples == 2
@@ -289,7 +295,7 @@ def test_mnist_converter_from_idx_files(tmp_path, gz):
     src = str(tmp_path / "src")
     arrays = _mnist_source(src, gz)
     out = str(tmp_path / "mnist")
-    info = cli.convert("mnist", out, src, num_workers=0)
+    info = _convert("mnist", out, src, num_workers=0)
     assert info["splits"] == {"train": 5, "test": 3} and info["channels"] == 1
     assert {"mnist_train.tfrecord", "mnist_test.tfrecord"} <= set(os.listdir(out))
     assert rf.read_labels(os.path.join(out, "labels.txt"))[9] == "nine"
@@ -304,19 +310,19 @@ def test_mnist_bad_input(tmp_path):
     _mnist_source(src, gz=False)
     os.remove(os.path.join(src, "t10k-labels-idx1-ubyte"))
     with pytest.raises(SlimclsError, match="lacks t10k-labels-idx1-ubyte"):
-        cli.convert("mnist", str(tmp_path / "o1"), src, num_workers=0)
+        _convert("mnist", str(tmp_path / "o1"), src, num_workers=0)
     _mnist_source(src, gz=False, n_test=4)  # labels now 4, images 4: fine; break the magic
     path = os.path.join(src, "t10k-images-idx3-ubyte")
     data = bytearray(open(path, "rb").read())
     data[3] = 1
     open(path, "wb").write(bytes(data))
     with pytest.raises(SlimclsError, match="magic number 2049; expected 2051"):
-        cli.convert("mnist", str(tmp_path / "o2"), src, num_workers=0)
+        _convert("mnist", str(tmp_path / "o2"), src, num_workers=0)
     _mnist_source(src, gz=False, n_test=4)
     with open(path, "ab") as f:
         f.write(b"x")
     with pytest.raises(SlimclsError, match="data bytes; expected 3136"):
-        cli.convert("mnist", str(tmp_path / "o3"), src, num_workers=0)
+        _convert("mnist", str(tmp_path / "o3"), src, num_workers=0)
 
 
 def test_mnist_download_verifies_checksums(tmp_path):
@@ -324,5 +330,5 @@ def test_mnist_download_verifies_checksums(tmp_path):
     _mnist_source(mirror, gz=True)  # generated files: not the published checksums
     out = str(tmp_path / "out")
     with pytest.raises(SlimclsError, match="expected 9912422"):
-        cli.convert("mnist", out, None, download_url="file://" + mirror, num_workers=0)
+        _convert("mnist", out, None, download_url="file://" + mirror, num_workers=0)
     assert not os.path.exists(os.path.join(out, "dataset.json"))

@@ -19,9 +19,6 @@ leftovers of an interrupted run are removed and converted again.
 
 from __future__ import annotations
 
-import dataclasses
-import os
-
 from absl import flags
 
 import slimcls  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -40,24 +37,13 @@ def define_flags() -> list[flag_defs.FlagSpec]:
     return flag_defs.define_command_flags(ConvertConfig)
 
 
-def convert(dataset_name: str, dataset_dir: str, source_dir: str | None = None, **kwargs) -> dict:
-    """Runs the converter ``dataset_name``; returns the ``dataset.json`` contents.
-
-    ``kwargs`` are the other :class:`slimcls.config.ConvertConfig` fields (flag names).
-    """
-    from slimcls.datasets import converter
-
-    if source_dir:
-        source_dir = os.path.expanduser(source_dir)
-    config = ConvertConfig(dataset_name, dataset_dir, source_dir, **kwargs)
-    return converter.convert(config)
-
-
 def _main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise SlimclsError(f"unexpected arguments {argv[1:]}; expected only --flags")
     config = flag_defs.config_from_flags(ConvertConfig)  # --dataset_name is required
-    convert(**dataclasses.asdict(config))
+    from slimcls.datasets import converter
+
+    converter.convert(config)  # the library's one way in
     return 0
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from slimcls.config.settings import Settings, setting
+from slimcls.config.settings import Settings, plain_table, setting
 
-#: Converters of ``download_and_convert_data`` (``slimcls.datasets.converter`` registry);
-#: ``tests/test_flags.py`` checks the two agree.
-CONVERTER_NAMES = ("folder", "flowers", "cifar10", "hwdb", "mnist", "adopt")
+#: Converters of ``download_and_convert_data``, from the one converter table.
+CONVERTER_NAMES = plain_table("datasets", "converter_table").CONVERTER_NAMES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,21 +17,27 @@ from typing import Any
 from slimcls.core.errors import SlimclsError
 
 
-def _net_table():
-    """``slimcls.nets.net_table``, loaded without running ``slimcls.nets``' ``__init__``.
+def plain_table(package: str, module: str):
+    """``slimcls.<package>.<module>``, a module of plain data (the net table, the converter
+    table), loaded without running ``slimcls.<package>``'s ``__init__``.
 
-    That ``__init__`` applies the tf-slim shims (it imports TensorFlow) for the net modules;
-    the table is plain data, and ``--help`` must answer before TensorFlow loads. The module
-    is registered under its own name, so a later ``import`` gives this same object.
+    Those ``__init__`` import TensorFlow (the tf-slim shims), and ``--help`` must answer
+    before TensorFlow loads. The module is registered under its own name, so a later
+    ``import`` gives this same object.
     """
-    name = "slimcls.nets.net_table"
+    name = f"slimcls.{package}.{module}"
     if name not in sys.modules:
-        folder = importlib.util.find_spec("slimcls.nets").submodule_search_locations[0]
-        spec = importlib.util.spec_from_file_location(name, f"{folder}/net_table.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        folder = importlib.util.find_spec(f"slimcls.{package}").submodule_search_locations[0]
+        spec = importlib.util.spec_from_file_location(name, f"{folder}/{module}.py")
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[name] = loaded
+        spec.loader.exec_module(loaded)
     return sys.modules[name]
+
+
+def _net_table():
+    """``slimcls.nets.net_table`` (:func:`plain_table`)."""
+    return plain_table("nets", "net_table")
 
 
 CACHE_IMAGES = ("auto", "memory", "none")

@@ -24,46 +24,47 @@ a V2 bundle prefix) from the cache, downloading and verifying it first when need
 Failures are one-line :class:`SlimclsError` messages saying what happened and how to fix it
 (download the archive by hand and pass ``--checkpoint_path=FILE``, or set the mirror); a
 failed download or verification leaves nothing in the cache.
+
+This module looks records up, installs a download (checking the checkpoint against the net)
+and answers the commands; the cache's layout and lock are :mod:`pretrained_cache`'s, the
+download and the extraction :mod:`pretrained_fetch`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import gzip
-import hashlib
-import http.client
 import json
 import os
-import re
 import shutil
 import sys
-import tarfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from slimcls.core import diskspace
 from slimcls.core.errors import SlimclsError
-from slimcls.core.locking import LOCK_FILENAME, DirLock
+from slimcls.model import pretrained_cache as cache
+from slimcls.model import pretrained_fetch as fetch
+
+# The cache's and the source's public names, where callers have always found them.
+from slimcls.model.pretrained_cache import (  # noqa: F401
+    CACHE_ENV,
+    RECORD_FILE,
+    cache_dir,
+    cache_record,
+    cached_checkpoint,
+    entry_dir,
+)
+from slimcls.model.pretrained_fetch import MIRROR_ENV, posix_basename, source  # noqa: F401
 
 if TYPE_CHECKING:  # importing slimcls.nets imports TensorFlow: only where needed
     from slimcls.nets import published
 
 IMAGENET = "imagenet"
-CACHE_ENV = "SLIMCLS_CACHE_DIR"
-MIRROR_ENV = "SLIMCLS_CHECKPOINT_MIRROR"
-RECORD_FILE = "slimcls_checkpoint.json"
-_RECORD_KIND = "slimcls published checkpoint"
 _PART_SUFFIX = ".slimcls-part"
 _EXTRACT_PREFIX = "slimcls-extract-"
-_BLOCK = 1 << 20
-_ATTEMPTS = 3  # connections per download: a dropped one is resumed from where it stopped
-_TIMEOUT_S = 60
+_MIB = 1 << 20
 
 Log = Callable[[str], None]
 
@@ -105,360 +106,6 @@ def lookup(checkpoint_path: str, model_name: str) -> published.PublishedCheckpoi
         f"--checkpoint_path={checkpoint_path}: {name!r} is not a published checkpoint of "
         f"{model_name}; expected one of {', '.join(IMAGENET + ':' + r.name for r in records)}"
     )
-
-
-# --------------------------------------------------------------------------- cache
-
-
-def cache_dir() -> str:
-    """``$SLIMCLS_CACHE_DIR``, else ``$XDG_CACHE_HOME/slimcls``, else ``~/.cache/slimcls``."""
-    if os.environ.get(CACHE_ENV):
-        return os.path.abspath(os.path.expanduser(os.environ[CACHE_ENV]))
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return os.path.join(os.path.abspath(os.path.expanduser(xdg)), "slimcls")
-    return os.path.join(os.path.expanduser("~"), ".cache", "slimcls")
-
-
-def entry_dir(record: published.PublishedCheckpoint) -> str:
-    """Where the record's verified checkpoint lives in the cache."""
-    return os.path.join(cache_dir(), "checkpoints", record.name)
-
-
-def _work_dir(record: published.PublishedCheckpoint) -> str:
-    """The record's download directory: its lock, the partial archive, the extraction."""
-    return entry_dir(record) + ".download"
-
-
-def _read_record(directory: str) -> dict | None:
-    try:
-        with open(os.path.join(directory, RECORD_FILE), encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("kind") == _RECORD_KIND else None
-
-
-def cached_checkpoint(record: published.PublishedCheckpoint) -> str | None:
-    """The cached checkpoint path of ``record`` when it was downloaded and verified, else
-    None (its files' sha256s are not checked here: see :func:`resolve_checkpoint`)."""
-    data = _read_record(entry_dir(record))
-    return os.path.join(entry_dir(record), data["path"]) if data else None
-
-
-def cache_record(checkpoint: str) -> dict | None:
-    """What slimcls recorded when it verified the cached checkpoint ``checkpoint`` (a path
-    :func:`resolve_checkpoint` returned), or None for any other path.
-
-    Keys include ``model_name``, ``num_classes``, ``moving_averages`` (the checkpoint holds
-    ``<var>/ExponentialMovingAverage`` shadows of every trainable variable) and ``url``.
-    """
-    data = _read_record(os.path.dirname(os.path.abspath(checkpoint)))
-    if data and data.get("path") == os.path.basename(checkpoint):
-        return data
-    return None
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_cached(record: published.PublishedCheckpoint, directory: str, data: dict) -> str:
-    """The cached checkpoint path, after checking every file's recorded sha256."""
-    files = data.get("files")
-    if not isinstance(files, dict) or not files or not isinstance(data.get("path"), str):
-        raise SlimclsError(
-            f"cached checkpoint {directory}: {RECORD_FILE} is damaged; delete {directory} "
-            "to download it again"
-        )
-    for name, want in sorted(files.items()):
-        path = os.path.join(directory, name)
-        if not os.path.isfile(path):
-            raise SlimclsError(
-                f"cached checkpoint file {path} is missing; delete {directory} to download "
-                f"{record.archive} again"
-            )
-        got = _sha256(path)
-        if got != want:
-            raise SlimclsError(
-                f"cached checkpoint file {path} has sha256 {got}, not the {want} recorded "
-                f"when it was verified (changed or damaged on disk); delete {directory} to "
-                f"download {record.archive} again"
-            )
-    return os.path.join(directory, data["path"])
-
-
-# --------------------------------------------------------------------------- sources
-
-
-def source(record: published.PublishedCheckpoint) -> str:
-    """Where the archive is read from: its URL, or the mirror's copy (URL or local path)."""
-    mirror = os.environ.get(MIRROR_ENV, "").strip()
-    if not mirror:
-        return record.url
-    parsed = urllib.parse.urlparse(mirror)
-    if parsed.scheme == "file":
-        return os.path.join(urllib.request.url2pathname(parsed.path), record.archive)
-    if parsed.scheme and len(parsed.scheme) > 1:  # a URL (a single letter is a drive)
-        return mirror.rstrip("/") + "/" + urllib.parse.quote(record.archive)
-    return os.path.join(os.path.expanduser(mirror), record.archive)
-
-
-def _is_url(where: str) -> bool:
-    return "://" in where
-
-
-def _how_to_fix(record: published.PublishedCheckpoint) -> str:
-    by_hand = (
-        f"download {record.url} by hand, extract it and pass --checkpoint_path=<the "
-        f"extracted {posix_basename(record.checkpoint)}>"
-    )
-    mirror = os.environ.get(MIRROR_ENV, "").strip()
-    if mirror:
-        return (
-            f"check {MIRROR_ENV}={mirror} (it must hold an intact {record.archive}), or {by_hand}"
-        )
-    return f"{by_hand}, or set {MIRROR_ENV} to a URL or folder holding {record.archive}"
-
-
-def posix_basename(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
-
-
-# --------------------------------------------------------------------------- download
-
-
-class _Truncated(Exception):
-    """The connection ended before the announced length (resumable)."""
-
-
-def _open(url: str, offset: int):
-    headers = {"User-Agent": "slimcls"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=_TIMEOUT_S)
-
-
-def _content_range(value: str | None) -> tuple[int, int | None] | None:
-    """``bytes START-END/TOTAL`` -> (START, TOTAL or None)."""
-    m = re.match(r"bytes\s+(\d+)-\d+/(\d+|\*)", value or "")
-    if not m:
-        return None
-    return int(m.group(1)), None if m.group(2) == "*" else int(m.group(2))
-
-
-def _fetch_once(url: str, part: str, progress: bool, archive: str, log: Log) -> None:
-    """One connection: appends to ``part`` from its current size (Range), or rewrites it when
-    the server ignores Range.
-
-    Raises:
-      _Truncated: fewer bytes came than announced (call again to resume).
-      urllib.error.URLError, OSError: as urllib raises them.
-    """
-    offset = os.path.getsize(part) if os.path.exists(part) else 0
-    try:
-        response = _open(url, offset)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and offset:  # nothing left past our partial file: it is stale
-            log(f"{archive}: the server refused to resume at byte {offset}; starting over")
-            os.remove(part)
-            response = _open(url, 0)
-            offset = 0
-        else:
-            raise
-    with response:
-        total = None
-        length = response.headers.get("Content-Length")
-        if response.status == 206:
-            found = _content_range(response.headers.get("Content-Range"))
-            if found is None or found[0] != offset:  # not the range we asked for
-                response.close()
-                log(f"{archive}: the server answered another range; starting over")
-                os.remove(part)
-                return _fetch_once(url, part, progress, archive, log)
-            total = found[1]
-        else:
-            if offset:
-                log(f"{archive}: the server ignores resume requests; starting over")
-            offset = 0
-            total = int(length) if length and length.isdigit() else None
-        remaining = (total - offset) if total is not None else None
-        if remaining:  # the archive, and about as much again for the extracted checkpoint
-            diskspace.check_free(part, 2 * remaining)
-        if offset:
-            log(f"{archive}: resuming at {offset / _BLOCK:.1f} MiB")
-        bar = None
-        if progress:
-            from slimcls.datasets.progress import Progress  # numpy only
-
-            size = None if remaining is None else round(remaining / _BLOCK, 1) or 0.1
-            bar = Progress(size, f"downloading {archive}", unit="MiB", log_every_s=5.0)
-        got = 0
-        try:
-            with (
-                diskspace.disk_full_errors(part, remaining),
-                open(part, "ab" if offset else "wb") as out,
-            ):
-                while True:
-                    try:
-                        block = response.read(_BLOCK)
-                    except http.client.IncompleteRead as e:
-                        out.write(e.partial)
-                        got += len(e.partial)
-                        raise _Truncated() from None
-                    if not block:
-                        break
-                    out.write(block)
-                    got += len(block)
-                    if bar is not None:
-                        bar.update(len(block) / _BLOCK)
-        except (TimeoutError, ConnectionError) as e:
-            raise _Truncated() from e
-        finally:
-            if bar is not None:
-                if remaining is not None and got == remaining:
-                    bar.n = bar.total  # the bar's total is rounded to 0.1 MiB
-                bar.close()
-        if remaining is not None and got < remaining:
-            raise _Truncated()
-
-
-def _download(url: str, part: str, progress: bool, record, log: Log) -> None:
-    """Downloads ``url`` into ``part``, resuming a partial file, with up to ``_ATTEMPTS``
-    connections.
-
-    Raises:
-      SlimclsError: offline/unreachable, an HTTP error, or still truncated.
-    """
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            _fetch_once(url, part, progress, record.archive, log)
-            return
-        except SlimclsError:  # a full disk (a ValueError: not one of the network errors below)
-            raise
-        except _Truncated:
-            if attempt < _ATTEMPTS:
-                log(f"{record.archive}: the connection ended early; resuming")
-                continue
-            raise SlimclsError(
-                f"the download of {url} stopped short of its length {_ATTEMPTS} times "
-                f"(truncated); retry later, or {_how_to_fix(record)}"
-            ) from None
-        except urllib.error.HTTPError as e:
-            raise SlimclsError(
-                f"{url} answered HTTP {e.code} {e.reason}; {_how_to_fix(record)}"
-            ) from None
-        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
-            reason = getattr(e, "reason", None) or e
-            raise SlimclsError(
-                f"cannot reach {url} ({reason}): offline, or the host is unreachable; "
-                f"{_how_to_fix(record)}"
-            ) from None
-
-
-# --------------------------------------------------------------------------- extraction
-
-
-def _members(archive_path: str, tar: tarfile.TarFile, target: str) -> dict:
-    """Normalised name -> member, after refusing any hostile member (see
-    :func:`slimcls.datasets.download.check_tar_members`)."""
-    from slimcls.datasets import download
-
-    found = {}
-    for member in download.check_tar_members(archive_path, tar, target):
-        name = member.name
-        while name.startswith("./"):
-            name = name[2:]
-        found[name] = member
-    return found
-
-
-def _checkpoint_members(record, members: Mapping[str, tarfile.TarInfo], log: Log) -> tuple:
-    """(member path of the checkpoint, {member name: file name}) for its files only."""
-
-    def files_of(path: str) -> dict[str, str] | None:
-        member = members.get(path)
-        if member is not None and member.isfile():  # a V1 file
-            return {path: posix_basename(path)}
-        index = members.get(path + ".index")
-        if index is None or not index.isfile():
-            return None
-        data = re.compile(re.escape(path) + r"\.data-\d{5}-of-\d{5}$")
-        files = {n: posix_basename(n) for n, m in members.items() if data.match(n) and m.isfile()}
-        return {path + ".index": posix_basename(path) + ".index", **files} if files else None
-
-    files = files_of(record.checkpoint)
-    if files:
-        return record.checkpoint, files
-    candidates = {n[: -len(".index")] for n in members if n.endswith(".index")}
-    candidates |= {n for n, m in members.items() if n.endswith(".ckpt") and m.isfile()}
-    usable = sorted(c for c in candidates if files_of(c))
-    if len(usable) == 1:
-        log(
-            f"{record.archive} holds its checkpoint as {usable[0]}, not {record.checkpoint} "
-            "as slimcls's table says; using it"
-        )
-        return usable[0], files_of(usable[0])
-    raise SlimclsError(
-        f"archive {record.archive} holds no checkpoint {record.checkpoint}"
-        + (f" (it holds {', '.join(usable)})" if usable else " nor any other checkpoint")
-        + f"; is it the right file? {_how_to_fix(record)}"
-    )
-
-
-def _extract(record, archive_path: str, target: str, log: Log) -> tuple[str, dict[str, str]]:
-    """Extracts the checkpoint's files into ``target``; returns (its path there, sha256s)."""
-    os.makedirs(target)
-    try:
-        _check_compression(archive_path)
-        with diskspace.disk_full_errors(target), tarfile.open(archive_path, "r:*") as tar:
-            members = _members(archive_path, tar, target)
-            member_path, files = _checkpoint_members(record, members, log)
-            digests = {}
-            for name, out_name in files.items():
-                source_file = tar.extractfile(members[name])
-                digest = hashlib.sha256()
-                with source_file, open(os.path.join(target, out_name), "wb") as out:
-                    while block := source_file.read(_BLOCK):
-                        digest.update(block)
-                        out.write(block)
-                digests[out_name] = digest.hexdigest()
-    except SlimclsError:  # hostile members, no checkpoint, a full disk
-        raise
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-        # zlib.error is an Exception subclass raised by gzip on a damaged stream.
-        raise SlimclsError(
-            f"archive {record.archive} is corrupt or not a tar archive ({_first_line(e)}); "
-            f"{_how_to_fix(record)}"
-        ) from None
-    except Exception as e:  # noqa: BLE001  (zlib.error and friends from a damaged stream)
-        if type(e).__module__ in ("zlib", "gzip", "_compression", "lzma", "bz2"):
-            raise SlimclsError(
-                f"archive {record.archive} is corrupt ({_first_line(e)}); {_how_to_fix(record)}"
-            ) from None
-        raise
-    return os.path.join(target, posix_basename(member_path)), digests
-
-
-def _check_compression(archive_path: str) -> None:
-    """Reads a gzip-compressed archive to its end once: gzip checks its CRC and length
-    there, so a damaged download is found even where tar would stop early without an error
-    (tar takes a garbled header after the first member for the end of the archive)."""
-    with open(archive_path, "rb") as f:
-        if f.read(2) != b"\x1f\x8b":
-            return
-    with gzip.open(archive_path, "rb") as f:
-        while f.read(_BLOCK):
-            pass
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 # --------------------------------------------------------------------------- verification
@@ -504,8 +151,8 @@ def check_matches_net(
     Raises:
       SlimclsError: unreadable, another net's checkpoint, or other shapes.
     """
-    from slimcls.model import checkpoints
     from slimcls.core.compat import tf
+    from slimcls.model import checkpoints
 
     try:
         reader = tf.train.load_checkpoint(checkpoint)
@@ -514,8 +161,8 @@ def check_matches_net(
             reader.get_tensor(name)
     except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as e:
         raise SlimclsError(
-            f"the checkpoint in {record.archive} is corrupt or unreadable ({_first_line(e)}); "
-            f"{_how_to_fix(record)}"
+            f"the checkpoint in {record.archive} is corrupt or unreadable ({fetch.first_line(e)}); "
+            f"{fetch.how_to_fix(record)}"
         ) from None
     net = net_variables(record.model_name, record.num_classes, record.image_size)
     missing = sorted(n for n in net if n not in shapes)
@@ -541,7 +188,7 @@ def check_matches_net(
             parts.append(f"has {len(extra)} variables the net lacks (e.g. {extra[0]})")
         raise SlimclsError(
             f"the checkpoint in {record.archive} {what} slimcls's {record.model_name}: "
-            f"{'; '.join(parts)}; is the mirror's file another net's? {_how_to_fix(record)}"
+            f"{'; '.join(parts)}; is the mirror's file another net's? {fetch.how_to_fix(record)}"
         )
     trainable = [n for n, (_, t) in net.items() if t]
     ema = bool(trainable) and all(checkpoints.ema_name(n) in shapes for n in trainable)
@@ -552,52 +199,6 @@ def _parents(key: str) -> Iterator[str]:
     parts = key.split("/")
     for i in range(len(parts) - 1, 0, -1):
         yield "/".join(parts[:i])
-
-
-# --------------------------------------------------------------------------- locking
-
-
-@contextlib.contextmanager
-def _locked(directory: str, record, log: Log) -> Iterator[None]:
-    """Holds ``directory``'s lock, waiting while another live process holds it."""
-    lock = DirLock(directory, what=f"download of {record.archive}", log=log)
-    lock_path = os.path.join(directory, LOCK_FILENAME)
-    said, unlocked_failures = False, 0
-    while True:
-        try:
-            lock.acquire()
-            break
-        except (FileNotFoundError, SlimclsError):
-            holder = _lock_holder(lock_path)
-            if holder is None and not os.path.exists(lock_path):
-                # Released meanwhile, or the directory was removed by the process that just
-                # finished: try again; a directory that cannot be written fails every time.
-                unlocked_failures += 1
-                if unlocked_failures >= 20:
-                    raise
-                time.sleep(0.05)
-                continue
-            if not said:
-                log(
-                    f"waiting for pid {holder.get('pid') if holder else '?'} on "
-                    f"{holder.get('host') if holder else '?'}, which is getting "
-                    f"{record.archive} (lock {lock_path})"
-                )
-                said = True
-            time.sleep(0.2)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _lock_holder(path: str) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- main entry
@@ -623,16 +224,16 @@ def resolve_checkpoint(checkpoint_path: str, model_name: str, *, progress: bool 
     record = lookup(checkpoint_path, model_name)
     log = _stderr
     final = entry_dir(record)
-    data = _read_record(final)
+    data = cache.read_record(final)
     if data is not None:
-        return _check_cached(record, final, data)
-    work = _work_dir(record)
+        return cache.check_cached(record, final, data)
+    work = cache.work_dir(record)
     _check_cache_dir(os.path.dirname(final))
     try:
-        with _locked(work, record, log):
-            data = _read_record(final)  # another process may have finished meanwhile
+        with cache.locked(work, record, log):
+            data = cache.read_record(final)  # another process may have finished meanwhile
             if data is not None:
-                return _check_cached(record, final, data)
+                return cache.check_cached(record, final, data)
             if os.path.exists(final):
                 raise SlimclsError(
                     f"{final} exists but holds no {RECORD_FILE} (not written by slimcls, or "
@@ -653,7 +254,7 @@ def _check_cache_dir(directory: str) -> None:
             raise PermissionError(f"{directory} is not writable")
     except OSError as e:
         raise SlimclsError(
-            f"cannot use the checkpoint cache {directory} ({_first_line(e)}); set {CACHE_ENV} "
+            f"cannot use the checkpoint cache {directory} ({fetch.first_line(e)}); set {CACHE_ENV} "
             "to a directory you can write"
         ) from None
 
@@ -661,10 +262,10 @@ def _check_cache_dir(directory: str) -> None:
 def _fetch_and_install(record, work: str, final: str, progress: bool, log: Log) -> str:
     where = source(record)
     part = os.path.join(work, record.archive + _PART_SUFFIX)
-    if _is_url(where):
+    if fetch.is_url(where):
         log(f"downloading {record.model_name}'s ImageNet checkpoint from {where}")
         try:
-            _download(where, part, progress, record, log)
+            fetch.download(where, part, progress, record, log)
         except SlimclsError:
             _remove(part)
             raise
@@ -679,10 +280,10 @@ def _fetch_and_install(record, work: str, final: str, progress: bool, log: Log) 
         archive_path = where
     target = os.path.join(work, _EXTRACT_PREFIX + uuid.uuid4().hex)
     try:
-        checkpoint, digests = _extract(record, archive_path, target, log)
+        checkpoint, digests = fetch.extract(record, archive_path, target, log)
         found = check_matches_net(record, checkpoint)
         info = {
-            "kind": _RECORD_KIND,
+            "kind": cache.RECORD_KIND,
             "model_name": record.model_name,
             "name": record.name,
             "url": record.url,
@@ -709,7 +310,7 @@ def _fetch_and_install(record, work: str, final: str, progress: bool, log: Log) 
     size = sum(os.path.getsize(os.path.join(final, n)) for n in digests)
     log(
         f"verified {record.model_name}'s checkpoint ({found['variables']} variables, "
-        f"{size / _BLOCK:.1f} MiB"
+        f"{size / _MIB:.1f} MiB"
         + (", with moving averages" if found["moving_averages"] else "")
         + f") into {final}"
     )

@@ -8,6 +8,7 @@ preprocessing function of one argument (the decoded uint8 image; bind sizes with
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import struct
@@ -74,6 +75,35 @@ def parse_batch(
     return outputs, features[record_format.KEY_LABEL]
 
 
+@dataclasses.dataclass(frozen=True)
+class PipelineOptions:
+    """What the stages of one pipeline share, resolved from :func:`make_dataset`'s arguments.
+
+    Attributes:
+      channels: the images' channels (the descriptor's).
+      batch_size: examples per batch.
+      drop_remainder: drop the last partial batch.
+      labels_offset: subtracted from every label.
+      num_classes: labels outside ``0..num_classes-1`` fail the pipeline; None: unchecked.
+      max_pixels: images whose header says more pixels fail before decoding; None: no limit.
+      parallel: ``num_parallel_calls`` of the parse + preprocess map.
+      deterministic: keep the order (eval, or training with a seed).
+      seed: the shuffle and augmentation seed; None: unseeded.
+      input_context: this pipeline's place among the workers' pipelines, or None.
+    """
+
+    channels: int
+    batch_size: int
+    drop_remainder: bool
+    labels_offset: int = 0
+    num_classes: int | None = None
+    max_pixels: int | None = None
+    parallel: int = tf.data.AUTOTUNE
+    deterministic: bool = True
+    seed: int | None = None
+    input_context: tf.distribute.InputContext | None = None
+
+
 def make_dataset(
     descriptor,
     preprocess_fn: Callable[[tf.Tensor], tf.Tensor] | BatchedPreprocess,
@@ -97,125 +127,131 @@ def make_dataset(
     Args:
       descriptor: a ``datasets.dataset_factory.DatasetDescriptor``.
       preprocess_fn: maps one decoded uint8 image ``[H, W, C]`` to a float32 image of the
-        network's size (the same size for every image, so batches can be formed); or a
-        ``BatchedPreprocess``, whose per-batch stage runs after batching with one seed
-        per batch (drawn from ``seed`` when given).
-      batch_size: batch size of this pipeline (per replica under a distribution strategy).
+        network's size (the same for every image, so batches can be formed); or a
+        ``BatchedPreprocess``, whose per-batch stage runs after batching with one seed per
+        batch (drawn from ``seed`` when given).
+      batch_size: per pipeline (per replica under a distribution strategy).
       is_training: shuffle, repeat, drop the last partial batch and allow non-deterministic
         order for speed. In eval mode every record is read exactly once, in file order.
-      labels_offset: subtracted from every label (TF-Slim's flag, e.g. 1 for a background
-        class that the net does not have).
+      labels_offset: subtracted from every label (TF-Slim's flag).
       shuffle_buffer_size: records in the shuffle buffer (training only).
       num_readers: shards read in parallel in training; None = min(#shards, 8).
       num_parallel_calls: parallelism of parse + decode + preprocess; None = AUTOTUNE.
-      seed: shuffle seed. With a seed, training order is also made deterministic
-        (``deterministic=True``) so a run can be reproduced; None = fastest order.
-      input_context: from ``distribute_datasets_from_function``; each input pipeline reads
-        its own subset of shards (of records when there are fewer shards than pipelines).
-      repeat: repeat forever; None = ``is_training``.
-      drop_remainder: drop the last partial batch; None = ``is_training``.
-      cache: with a ``BatchedPreprocess``: keep its per-image outputs (decoded, uint8)
-        in memory after the first pass, so later epochs only shuffle, batch and run the
-        batch stage. The shuffle buffer then holds decoded images (see
-        :func:`cache_bytes`).
-      num_classes: the net's classes: a label (after ``labels_offset``) outside
-        ``0..num_classes-1`` fails the pipeline (``record_checks.input_error`` names it).
-        None: labels are not checked.
-      max_image_pixels: an image whose header says more pixels fails the pipeline before
-        it is decoded. None: no limit.
+      seed: shuffle seed; with one, training order is deterministic too (reproducible).
+      input_context: from ``distribute_datasets_from_function``; each pipeline reads its
+        own shards (records when there are fewer shards than pipelines).
+      repeat, drop_remainder: None = ``is_training``.
+      cache: with a ``BatchedPreprocess``: keep its per-image outputs (decoded, uint8) in
+        memory after the first pass (see :func:`cache_bytes`).
+      num_classes: a label (after ``labels_offset``) outside ``0..num_classes-1`` fails the
+        pipeline (``record_checks.input_error`` names it); None: unchecked.
+      max_image_pixels: an image whose header says more pixels fails before it is decoded.
 
     Returns:
       A dataset of ``(images float32 [B, H, W, C], labels int64 [B])``.
     """
-    autotune = tf.data.AUTOTUNE
-    repeat = is_training if repeat is None else repeat
-    drop_remainder = is_training if drop_remainder is None else drop_remainder
-    parallel = autotune if num_parallel_calls is None else num_parallel_calls
-    deterministic = (not is_training) or seed is not None
-    channels = int(descriptor.channels)
-    files = list(descriptor.files)
+    batched = preprocess_fn if isinstance(preprocess_fn, BatchedPreprocess) else None
+    if cache and batched is None:
+        raise ValueError("cache=True needs a BatchedPreprocess (fixed-size per-image outputs)")
+    options = PipelineOptions(
+        channels=int(descriptor.channels),
+        batch_size=batch_size,
+        drop_remainder=is_training if drop_remainder is None else drop_remainder,
+        labels_offset=labels_offset,
+        num_classes=num_classes,
+        max_pixels=max_image_pixels,
+        parallel=tf.data.AUTOTUNE if num_parallel_calls is None else num_parallel_calls,
+        deterministic=(not is_training) or seed is not None,
+        seed=seed,
+        input_context=input_context,
+    )
+    dataset = _records(list(descriptor.files), is_training, num_readers, options)
+    if cache:  # decode once: records -> per-image stage -> cache; then shuffle decoded images
+        dataset = _map(dataset, lambda s: _parse_one(s, batched.per_image, options), options)
+        dataset = dataset.cache()
+    if is_training and shuffle_buffer_size > 1:
+        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if repeat or (repeat is None and is_training):
+        dataset = dataset.repeat()
+    if batched is not None:
+        dataset = _batched_tail(dataset, batched, options, parsed=cache)
+    else:
+        dataset = _per_image_tail(dataset, preprocess_fn, options)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
-    # Why this order:
-    # 1. Shard per worker first, on file names: each worker then opens only its own files and
-    #    no record is read twice across workers (records when files are too few).
-    # 2. Interleave several shards in parallel so reading is not one file at a time and a
-    #    shuffle buffer sees records of several shards (training). Eval reads files in order.
-    # 3. Shuffle serialized records (small strings, not decoded images) so a large buffer is
-    #    cheap; shuffling before repeat keeps epoch boundaries: every record once per epoch.
-    # 4. Repeat before the expensive map so decoding runs as one continuous stream across
-    #    epochs, without a pipeline drain at each epoch end.
-    # 5. Parse + decode + preprocess in parallel (AUTOTUNE), then batch (vectorised, after
-    #    per-image work that produces equal shapes), then prefetch to overlap with the step.
+
+def _records(
+    files: list[str], is_training: bool, num_readers: int | None, options: PipelineOptions
+) -> tf.data.Dataset:
+    """File names -> this pipeline's serialized records.
+
+    Why the pipeline's order is what it is:
+    1. Shard per worker first, on file names: each worker then opens only its own files and
+       no record is read twice across workers (records when files are too few).
+    2. Interleave several shards in parallel so reading is not one file at a time and a
+       shuffle buffer sees records of several shards (training). Eval reads files in order.
+    3. Shuffle serialized records (small strings, not decoded images) so a large buffer is
+       cheap; shuffling before repeat keeps epoch boundaries: every record once per epoch.
+    4. Repeat before the expensive map so decoding runs as one continuous stream across
+       epochs, without a pipeline drain at each epoch end.
+    5. Parse + decode + preprocess in parallel (AUTOTUNE), then batch (vectorised, after
+       per-image work that produces equal shapes), then prefetch to overlap with the step.
+    """
     dataset = tf.data.Dataset.from_tensor_slices(files)
-    shard_records = False
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        n, i = input_context.num_input_pipelines, input_context.input_pipeline_id
-        if len(files) >= n:
-            dataset = dataset.shard(n, i)
-        else:
-            shard_records = True
-
+    context = options.input_context
+    pipelines = context.num_input_pipelines if context is not None else 1
+    shard_records = pipelines > 1 and len(files) < pipelines
+    if pipelines > 1 and not shard_records:
+        dataset = dataset.shard(pipelines, context.input_pipeline_id)
     if is_training:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        cycle = num_readers or min(len(files), 8)
+        dataset = dataset.shuffle(len(files), seed=options.seed, reshuffle_each_iteration=True)
         dataset = dataset.interleave(
             tf.data.TFRecordDataset,
-            cycle_length=max(1, cycle),
+            cycle_length=max(1, num_readers or min(len(files), 8)),
             block_length=1,
-            num_parallel_calls=autotune,
-            deterministic=deterministic,
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=options.deterministic,
         )
     else:
         # cycle_length=1: file after file, records in the order they were written.
         dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=1)
-
     if shard_records:
-        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        dataset = dataset.shard(pipelines, context.input_pipeline_id)
+    return dataset
 
-    batched = preprocess_fn if isinstance(preprocess_fn, BatchedPreprocess) else None
-    if cache and batched is None:
-        raise ValueError("cache=True needs a BatchedPreprocess (fixed-size per-image outputs)")
-    if cache:
-        # Decode once: records -> per-image stage -> cache; then shuffle decoded images.
-        def parse_one(serialized):
-            image, label = parse_example(serialized, channels, max_image_pixels)
-            return batched.per_image(image), label
 
-        dataset = dataset.map(parse_one, num_parallel_calls=parallel, deterministic=deterministic)
-        dataset = dataset.cache()
-    if is_training and shuffle_buffer_size > 1:
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
+def _map(dataset: tf.data.Dataset, fn, options: PipelineOptions) -> tf.data.Dataset:
+    return dataset.map(fn, num_parallel_calls=options.parallel, deterministic=options.deterministic)
 
-    if batched is not None:
-        return _batched_tail(
-            dataset, batched, batch_size, channels, drop_remainder, labels_offset,
-            parallel, deterministic, seed, input_context, parsed=cache,
-            num_classes=num_classes, max_pixels=max_image_pixels,
-        ).prefetch(autotune)  # fmt: skip
+
+def _parse_one(serialized, fn, options: PipelineOptions):
+    """One record -> ``(fn(decoded image), label)``."""
+    image, label = parse_example(serialized, options.channels, options.max_pixels)
+    return fn(image), label
+
+
+def _labels(labels: tf.Tensor, options: PipelineOptions) -> tf.Tensor:
+    """Labels with the offset taken off, checked against the net's classes when known."""
+    labels = labels - options.labels_offset
+    if options.num_classes is None:
+        return labels
+    return record_checks.checked_labels(labels, options.num_classes)
+
+
+def _per_image_tail(dataset, preprocess_fn, options: PipelineOptions) -> tf.data.Dataset:
+    """Serialized records -> batches: parse, decode and preprocess each image, then batch."""
 
     def parse_and_preprocess(serialized):
-        image, label = parse_example(serialized, channels, max_image_pixels)
-        return tf.cast(preprocess_fn(image), tf.float32), _labels(label, labels_offset, num_classes)
+        image, label = _parse_one(serialized, preprocess_fn, options)
+        return tf.cast(image, tf.float32), _labels(label, options)
 
-    dataset = dataset.map(
-        parse_and_preprocess, num_parallel_calls=parallel, deterministic=deterministic
-    )
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    return dataset.prefetch(autotune)
-
-
-def _labels(labels: tf.Tensor, labels_offset: int, num_classes: int | None) -> tf.Tensor:
-    """Labels with the offset taken off, checked against the net's classes when known."""
-    labels = labels - labels_offset
-    return labels if num_classes is None else record_checks.checked_labels(labels, num_classes)
+    dataset = _map(dataset, parse_and_preprocess, options)
+    return dataset.batch(options.batch_size, drop_remainder=options.drop_remainder)
 
 
 def _batched_tail(
-    dataset, batched, batch_size, channels, drop_remainder, labels_offset, parallel,
-    deterministic, seed, input_context, parsed, num_classes=None, max_pixels=None,
-):  # fmt: skip
+    dataset, batched: BatchedPreprocess, options: PipelineOptions, parsed: bool
+) -> tf.data.Dataset:
     """Serialized records -> batches of preprocessed images, a whole batch per map call:
     :func:`parse_batch` (with ``batched.per_image``), then ``batched.per_batch``.
     ``parsed``: the elements are already ``(per_image outputs, label)``.
@@ -223,22 +259,23 @@ def _batched_tail(
     One seed per batch comes from a seeded stream (each worker its own), so the random
     augmentation is reproducible however many batches are prepared in parallel.
     """
-    if seed is not None and input_context is not None:
-        seed = seed * 1009 + input_context.input_pipeline_id
+    seed = options.seed
+    if seed is not None and options.input_context is not None:
+        seed = seed * 1009 + options.input_context.input_pipeline_id
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.batch(options.batch_size, drop_remainder=options.drop_remainder)
 
     def parse_and_preprocess(elements, pair):
         if parsed:
             images, labels = elements
         else:
-            images, labels = parse_batch(elements, channels, batched.per_image, max_pixels)
+            images, labels = parse_batch(
+                elements, options.channels, batched.per_image, options.max_pixels
+            )
         images = tf.cast(batched.per_batch(images, pair), tf.float32)
-        return images, _labels(labels, labels_offset, num_classes)
+        return images, _labels(labels, options)
 
-    return tf.data.Dataset.zip((dataset, seeds)).map(
-        parse_and_preprocess, num_parallel_calls=parallel, deterministic=deterministic
-    )
+    return _map(tf.data.Dataset.zip((dataset, seeds)), parse_and_preprocess, options)
 
 
 def _output_signature(per_image, channels: int):

@@ -17,8 +17,8 @@ import os
 import time
 from typing import Any
 
-from slimcls.workflow import make_image_classifier as mic
 from slimcls.config import OptimizerConfig
+from slimcls.workflow import make_image_classifier as mic
 
 log = logging.getLogger("slimcls.make_image_classifier")
 
@@ -122,18 +122,45 @@ class HeadStage:
 
         # The validation features are cached for the per-epoch accuracy when they fit.
         eval_fits = fc.cache_fits(self.num_eval, head.feature_dim)[0]
+        started = time.perf_counter()
+        train_cache, eval_cache = self._extract_features(features, split_dataset, eval_fits)
+        feature_seconds = time.perf_counter() - started
+        epochs = self._fit_head(head, features, split_dataset, train_cache, eval_cache, run_dir)
+        first = epochs[0]["seconds"] + (feature_seconds if self.use_cache else 0.0)
+        later = [e["seconds"] for e in epochs[1:]]
+        return {
+            "epochs": config.train_epochs,
+            "steps": config.train_epochs * self.steps_per_epoch,
+            "learning_rate": config.learning_rate,
+            "restored": restore_report.summary(),
+            "feature_cache": {"used": self.use_cache, "bytes": nbytes, "reason": reason},
+            "feature_seconds": round(feature_seconds, 2),
+            "first_epoch_seconds": round(first, 3),
+            "later_epoch_seconds": round(sum(later) / len(later), 4) if later else None,
+            "validation_accuracy": epochs[-1]["validation_accuracy"],
+            "history": [
+                {k: (round(v, 5) if isinstance(v, float) else v) for k, v in e.items()}
+                for e in epochs
+            ],
+        }
+
+    def _extract_features(self, features, split_dataset, eval_fits: bool) -> tuple:
+        """The body's features of the training images (when cached) and of the validation
+        images (when they fit): ``(train_cache or None, eval_cache or None)``."""
+        from slimcls.train import feature_cache as fc
+
         stage = self.progress.stage("features")
         stage.total = (self.num_train if self.use_cache else 0) + (
             self.num_eval if eval_fits else 0
         )
         parts = [f"{self.num_train} training"] if self.use_cache else []
         parts += [f"{self.num_eval} validation"] if eval_fits else []
+        plan = self.plan
         self.progress.begin(
             "features",
-            f"computing {config.model_name} features of {' and '.join(parts) or 'no'} "
-            f"images ({self.plan.image_size}x{self.plan.image_size}, {self.plan.compute_dtype})",
+            f"computing {self.config.model_name} features of {' and '.join(parts) or 'no'} "
+            f"images ({plan.image_size}x{plan.image_size}, {plan.compute_dtype})",
         )
-        feature_start = time.perf_counter()
         train_cache = eval_cache = None
         if self.use_cache:
             train_cache = fc.extract_features(
@@ -143,9 +170,17 @@ class HeadStage:
             eval_cache = fc.extract_features(
                 features, split_dataset(self.eval, False), self.progress.advance
             )
-        feature_seconds = time.perf_counter() - feature_start
         self.progress.end("features")
+        return train_cache, eval_cache
 
+    def _fit_head(
+        self, head, features, split_dataset, train_cache, eval_cache, run_dir: str
+    ) -> list[dict[str, Any]]:
+        """Trains the classifier ``train_epochs`` epochs, on the cached features or through
+        the frozen body; one stats record per epoch (also in ``train_log.csv``)."""
+        from slimcls.train import feature_cache as fc
+
+        config = self.config
         optimizer = OptimizerConfig(
             optimizer="momentum" if config.momentum > 0 else "sgd", momentum=config.momentum
         )
@@ -153,8 +188,7 @@ class HeadStage:
             head, optimizer, config.learning_rate, config.weight_decay,
             config.label_smoothing, config.dropout_rate, seed=config.random_seed,
         )  # fmt: skip
-        steps = config.train_epochs * self.steps_per_epoch
-        self.progress.stage("head").total = steps
+        self.progress.stage("head").total = config.train_epochs * self.steps_per_epoch
         how = "on cached features" if self.use_cache else "through the frozen body"
         self.progress.begin(
             "head", f"training a new {self.plan.num_classes}-class classifier {how}"
@@ -181,31 +215,10 @@ class HeadStage:
             stats["epoch"] = epoch + 1
             epochs.append(stats)
             writer.epoch(int(trainer.step.numpy()), stats, self.steps_per_epoch)
-            validation = stats["validation_accuracy"]
-            log.info(
-                "head epoch %d/%d: loss %.4f, accuracy %.4f, validation accuracy %s (%.3fs)",
-                epoch + 1, config.train_epochs, stats["loss"], stats["accuracy"],
-                "-" if validation is None else f"{validation:.4f}", stats["seconds"],
-            )  # fmt: skip
+            _log_epoch(stats, config.train_epochs)
         writer.close()
         self.progress.end("head")
-        first = epochs[0]["seconds"] + (feature_seconds if self.use_cache else 0.0)
-        later = [e["seconds"] for e in epochs[1:]]
-        return {
-            "epochs": config.train_epochs,
-            "steps": steps,
-            "learning_rate": config.learning_rate,
-            "restored": restore_report.summary(),
-            "feature_cache": {"used": self.use_cache, "bytes": nbytes, "reason": reason},
-            "feature_seconds": round(feature_seconds, 2),
-            "first_epoch_seconds": round(first, 3),
-            "later_epoch_seconds": round(sum(later) / len(later), 4) if later else None,
-            "validation_accuracy": epochs[-1]["validation_accuracy"],
-            "history": [
-                {k: (round(v, 5) if isinstance(v, float) else v) for k, v in e.items()}
-                for e in epochs
-            ],
-        }
+        return epochs
 
     def _summaries_dir(self, run_dir: str) -> str:
         if self.layout.summaries_dir == self.layout.head_dir:
@@ -231,6 +244,15 @@ class HeadStage:
             "checkpoint_path": self.checkpoint,
         }
         run_info.record_run(run_dir, flag_lines(values), self.argv, mic.PROG)
+
+
+def _log_epoch(stats: dict[str, Any], epochs: int) -> None:
+    validation = stats["validation_accuracy"]
+    log.info(
+        "head epoch %d/%d: loss %.4f, accuracy %.4f, validation accuracy %s (%.3fs)",
+        stats["epoch"], epochs, stats["loss"], stats["accuracy"],
+        "-" if validation is None else f"{validation:.4f}", stats["seconds"],
+    )  # fmt: skip
 
 
 class _HeadLog:
