@@ -19,12 +19,12 @@ from helpers import ENV, REPO, stderr_lines
 from PIL import Image
 from slimcls.nets import nets_factory
 
-from slimcls.workflow import make_image_classifier as mic
 from slimcls.config import MakeClassifierConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model import checkpoints, modeling
 from slimcls.train import feature_cache as fc
+from slimcls.workflow import make_image_classifier as mic
 
 TINY = "tiny_mobile"
 SIZE = 16
