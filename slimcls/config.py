@@ -135,6 +135,7 @@ _IMAGENET = (
     "$SLIMCLS_CACHE_DIR; list: python -m slimcls checkpoints"
 )
 _MODEL_NAME = "Name of the net (docs/nets.md lists them with their sizes)."
+_RUN_ELSE = " None: the training run's (its flags.txt), else {}."
 _FROM_RUN = " None: the one recorded in the training run's flags.txt (next to --checkpoint_path)."
 _MODEL_FROM_RUN = (
     " None: the training run's (its flags.txt, next to --checkpoint_path), else the net the "
@@ -413,9 +414,9 @@ class EvalConfig:
         + _IMAGENET
         + "). Required."
     )
-    dataset_dir: str = setting(help=_DATASET_DIR + _FROM_RUN)
-    model_name: str = setting(
-        help=_MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+    dataset_dir: str | None = setting(None, _DATASET_DIR + _FROM_RUN)
+    model_name: str | None = setting(
+        None, _MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
     )
     dataset_name: str | None = setting(None, _DATASET_NAME)
     dataset_split_name: str = setting("test", _SPLIT)
@@ -428,12 +429,12 @@ class EvalConfig:
         "every example once.",
         lower_bound=1,
     )
-    labels_offset: int = setting(0, _LABELS_OFFSET + " Default: the run's.", lower_bound=0)
+    labels_offset: int | None = setting(None, _LABELS_OFFSET + _RUN_ELSE.format("0"), lower_bound=0)
     preprocessing_name: str | None = setting(None, _PREPROCESSING + " Default: the run's.")
     eval_image_size: int | None = setting(
         None, _IMAGE_SIZE + " Default: the run's --train_image_size."
     )
-    use_grayscale: bool = setting(False, _GRAYSCALE + " Default: the run's.")
+    use_grayscale: bool | None = setting(None, _GRAYSCALE + _RUN_ELSE.format("false"))
     moving_average_decay: float | None = setting(
         None,
         "When set (> 0), evaluate the moving averages (EMA shadows). None: the variables.",
@@ -491,8 +492,8 @@ class ClassifierConfig:
         + _IMAGENET
         + "; its ImageNet classes). Required."
     )
-    model_name: str = setting(
-        help=_MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
+    model_name: str | None = setting(
+        None, _MODEL_NAME + _MODEL_FROM_RUN, choices=MODEL_NAMES, refused=REFUSED_MODEL_NAMES
     )
     dataset_dir: str | None = setting(
         None,
@@ -504,12 +505,12 @@ class ClassifierConfig:
         "labels.txt (<id>:<name> per line) naming the classes. None: the one in "
         "--dataset_dir; without either, class ids are the labels.",
     )
-    labels_offset: int = setting(0, _LABELS_OFFSET + " Default: the run's.", lower_bound=0)
+    labels_offset: int | None = setting(None, _LABELS_OFFSET + _RUN_ELSE.format("0"), lower_bound=0)
     preprocessing_name: str | None = setting(None, _PREPROCESSING + " Default: the run's.")
     eval_image_size: int | None = setting(
         None, _IMAGE_SIZE + " Default: the run's --train_image_size."
     )
-    use_grayscale: bool = setting(False, _GRAYSCALE + " Default: the run's.")
+    use_grayscale: bool | None = setting(None, _GRAYSCALE + _RUN_ELSE.format("false"))
     moving_average_decay: float | None = setting(
         None, "When set (> 0), load the moving averages (EMA shadows). None: the variables."
     )
@@ -715,8 +716,7 @@ class MakeClassifierConfig:
     )
     image_size: int | None = setting(
         None,
-        "Height and width the net sees. None: the published checkpoint's (else the net's "
-        "default).",
+        "Height and width the net sees. None: the published checkpoint's (else the net's default).",
         lower_bound=1,
     )
     train_epochs: int = setting(
@@ -732,8 +732,9 @@ class MakeClassifierConfig:
     )
     label_smoothing: float = setting(0.1, "Label smoothing of the training loss.", lower_bound=0)
     weight_decay: float = setting(
-        0.00004, "L2 weight decay (TF-Slim's) on the classifier, and on all layers when "
-        "fine-tuning.", lower_bound=0
+        0.00004,
+        "L2 weight decay (TF-Slim's) on the classifier, and on all layers when fine-tuning.",
+        lower_bound=0,
     )
     do_fine_tuning: bool = setting(
         False,

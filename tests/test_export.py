@@ -182,7 +182,7 @@ def test_frozen_cifarnet_text_graph_def_with_batch_size(tmp_path):
 def test_existing_output_dir_needs_overwrite(exported):
     config = ex.ExportConfig(exported["config"], exported["info"]["output_dir"])
     with pytest.raises(SlimclsError, match="--overwrite"):
-        ex.export_saved_model(config)
+        ex.export(config)
     config = ex.ExportConfig(exported["config"], output_file=exported["graph"]["output_file"])
     with pytest.raises(SlimclsError, match="--output_file=.*--overwrite"):
         ex.export(config)

@@ -2,6 +2,7 @@
 run given without --model_name (the net it holds is read from its variables). The parse-time
 "did you mean" is in tests/test_train_cli.py."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ from helpers import save_model_checkpoint, toy_train_config
 
 from slimcls import train
 from slimcls.core.errors import SlimclsError
-from slimcls.model import checkpoints, model_detect, run_info
+from slimcls.model import checkpoints, model_detect, run_info, run_spec
 from slimcls.model.modeling import create_model
 
 FLAGS = flags.FLAGS
@@ -41,14 +42,16 @@ def test_resuming_with_another_model_name_says_how_to_fix_it(dataset_dir, tmp_pa
 
 @pytest.fixture
 def eval_flags():
-    """Parses eval_image_classifier's flags in this process; returns its config builder."""
+    """Parses eval_image_classifier's flags in this process; returns a builder of its config
+    completed from the training run (``run_spec.resolve_settings``)."""
     from slimcls.cli import eval_image_classifier as entry
 
     def parse(*args):
         FLAGS.unparse_flags()
         entry.define_flags()
         FLAGS(["eval_image_classifier", *args])
-        return entry.config_from_flags()
+        config = entry.config_from_flags()  # completed by the library, as eval does
+        return dataclasses.replace(config, **run_spec.resolve_settings(config))
 
     yield parse
     FLAGS.unparse_flags()

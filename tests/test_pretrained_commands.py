@@ -170,11 +170,12 @@ def test_export_of_imagenet_weights(published_env, tmp_path):
 
 
 def test_settings_are_not_read_from_a_flags_txt_for_imagenet(tmp_path, monkeypatch):
-    from slimcls import cli
+    from slimcls.model import run_spec
 
     (tmp_path / "flags.txt").write_text("--model_name=cifarnet\n")
     monkeypatch.chdir(tmp_path)  # "imagenet" is no path: no training run beside it
-    assert cli.settings_from_run("imagenet", cli.FROM_RUN) == {}
+    settings = run_spec.complete_settings("imagenet", {"labels_offset": 1})
+    assert settings == {**dict.fromkeys(run_spec.FROM_RUN), "labels_offset": 1}
 
 
 def test_classify_cli_unreachable_mirror_is_one_line(tmp_path, monkeypatch, capsys):

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -38,3 +39,28 @@ def test_recipes_say_clearly_when_python_is_missing(tmp_path, script):
         "or set PYTHON=/path/to/python"
     )
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.heavy
+def test_tfslim_nets_tests_runner_runs_upstream_style_tests_against_this_checkout(tmp_path):
+    # A stand-in for research/slim: one test written as TF-Slim's are (its import names).
+    nets = tmp_path / "slim" / "nets"
+    nets.mkdir(parents=True)
+    (nets / "factory_names_test.py").write_text(
+        "from nets import nets_factory\n"
+        "import tensorflow.compat.v1 as tf\n\n\n"
+        "class FactoryTest(tf.test.TestCase):\n"
+        "  def testNamesResolveToSlimcls(self):\n"
+        "    import slimcls.nets.nets_factory as ours\n"
+        "    self.assertIs(nets_factory, ours)\n"
+        "    self.assertIn('inception_v3', nets_factory.networks_map)\n"
+    )
+    proc = subprocess.run(
+        ["bash", os.path.join(REPO, "scripts", "run_tfslim_nets_tests.sh"), str(tmp_path / "slim")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout

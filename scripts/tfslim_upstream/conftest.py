@@ -23,7 +23,15 @@ import _slimcls_tfslim_names  # noqa: E402
 _slimcls_tfslim_names.install()
 for _name in sorted(_slimcls_tfslim_names.NAMES):
     _spec = importlib.util.find_spec(_name)  # top level: locates, imports nothing
-    if _spec is not None and not isinstance(_spec.loader, _slimcls_tfslim_names._AliasLoader):
+    # slimcls's own folder (a checkout's top-level nets/ on sys.path) is fine too: loaded as
+    # ``nets`` it makes itself the alias of ``slimcls.nets`` (one module object).
+    _ours = importlib.util.find_spec(f"slimcls.{_name}")
+    _same = _ours is not None and _spec is not None and _spec.origin == _ours.origin
+    if (
+        _spec is not None
+        and not _same
+        and not isinstance(_spec.loader, _slimcls_tfslim_names._AliasLoader)
+    ):
         raise RuntimeError(
             f"top-level {_name!r} is {_spec.origin or _spec.submodule_search_locations}, not "
             "slimcls's: run from a directory without TF-Slim's packages on sys.path"

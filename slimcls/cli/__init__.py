@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slimcls.core.errors import SlimclsError
@@ -172,99 +172,6 @@ def check_output_dir(flag: str, path: str | None) -> None:
         raise SlimclsError(f"--{flag}={path!r} cannot be created: {parent!r} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SlimclsError(f"--{flag}={path!r} cannot be created: {parent!r} is not writable")
-
-
-#: Settings eval, classify and export take from the training run unless given:
-#: their flag name -> the training flag recorded in flags.txt.
-FROM_RUN = {
-    "model_name": "model_name",
-    "preprocessing_name": "preprocessing_name",
-    "eval_image_size": "train_image_size",
-    "use_grayscale": "use_grayscale",
-    "labels_offset": "labels_offset",
-    "dataset_dir": "dataset_dir",
-}
-#: Given flags that may differ from the run: evaluating a model on another converted
-#: dataset is normal; another net, preprocessing or size would give wrong answers.
-MAY_DIFFER = ("dataset_dir",)
-
-
-def settings_from_run(
-    checkpoint_path: str | None, wanted: Mapping[str, str], flag_values: Any = None
-) -> dict[str, Any]:
-    """Values of ``wanted`` flags (name here -> name in the run) from the training run.
-
-    A flag given on the command line wins, but one that contradicts the run (other than
-    ``MAY_DIFFER``) is an error naming both values. Returns flag name -> value for the
-    flags not given whose run value is known.
-    """
-    from absl import flags
-
-    from slimcls.model import run_info
-    from slimcls.model.pretrained import is_published  # no TensorFlow
-
-    flag_values = flag_values or flags.FLAGS
-    if not checkpoint_path or is_published(checkpoint_path):  # imagenet: no training run
-        return {}
-    from slimcls.core.filesystems import check_file_system
-
-    check_file_system(checkpoint_path, "checkpoint_path")  # before flags.txt is looked for
-    recorded = run_info.read_run_flags(checkpoint_path)
-    found: dict[str, Any] = {}
-    for name, run_name in wanted.items():
-        raw = recorded.get(run_name)
-        if raw is None:
-            continue
-        flag = flag_values[name]
-        try:
-            value = flag.parser.parse(raw) if isinstance(raw, str) else raw
-        except (ValueError, flags.Error):
-            continue  # the run used a value this command does not know; ask the user
-        if not flag.present:
-            found[name] = value
-        elif flag.value != value and name not in MAY_DIFFER:
-            where = os.path.join(run_info.run_dir(checkpoint_path), run_info.FLAGS_FILE)
-            raise SlimclsError(
-                f"--{name}={flag.value} contradicts the training run, which used "
-                f"--{run_name}={value} ({where}); drop --{name} or pass the run's value"
-            )
-    if "model_name" in wanted and "model_name" not in found:
-        flag = flag_values["model_name"]
-        if not flag.present and flag.value is None:
-            found["model_name"] = model_name_of_checkpoint(checkpoint_path)
-    return found
-
-
-def model_name_of_checkpoint(checkpoint_path: str) -> str:
-    """The net a checkpoint without its run's flags.txt holds, when exactly one fits.
-
-    Raises:
-      SlimclsError: none or several registered nets fit (the message says which).
-    """
-    import logging
-
-    from slimcls.model import checkpoints, model_detect
-
-    prefix = checkpoints.resolve_checkpoint(checkpoint_path)
-    names, scope = model_detect.nets_holding(prefix)
-    if len(names) == 1:
-        logging.getLogger("slimcls").info(
-            "--model_name not given and no flags.txt beside %s: it holds %s; using --model_name=%s",
-            prefix,
-            model_detect.describe(names, scope),
-            names[0],
-        )
-        return names[0]
-    if names:
-        raise SlimclsError(
-            f"--model_name is required: checkpoint {prefix} (no flags.txt beside it) holds "
-            f"{model_detect.describe(names, scope)}; pass --model_name=<the one it is>"
-        )
-    raise SlimclsError(
-        f"--model_name is required: checkpoint {prefix} (no flags.txt beside it) holds no "
-        f"registered net's variables (its scopes: {model_detect.scopes_in(prefix)}); pass "
-        "--model_name"
-    )
 
 
 def run(

@@ -32,9 +32,9 @@ def define_flags() -> list[flag_defs.FlagSpec]:
 
 
 def config_from_flags() -> ClassifierConfig:
-    """The library config of the parsed flags, completed from the training run's flags.txt."""
-    from_run = cli.settings_from_run(FLAGS.checkpoint_path, cli.FROM_RUN)
-    return flag_defs.config_from_flags(ClassifierConfig, overrides=from_run)
+    """The library config of the parsed flags; the library completes it from the
+    training run's flags.txt (``slimcls.model.run_spec``)."""
+    return flag_defs.config_from_flags(ClassifierConfig)
 
 
 def _main(argv: list[str]) -> int:

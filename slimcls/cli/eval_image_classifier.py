@@ -34,13 +34,13 @@ def define_flags() -> list[flag_defs.FlagSpec]:
 
 
 def config_from_flags() -> EvalConfig:
-    """The library config of the parsed flags, completed from the training run's flags.txt.
+    """The library config of the parsed flags; the library completes it from the
+    training run's flags.txt (``slimcls.model.run_spec``).
 
     Raises:
-      SlimclsError: a given flag contradicts the run, or a required one is missing.
+      SlimclsError: a required flag is missing.
     """
-    from_run = cli.settings_from_run(FLAGS.checkpoint_path, cli.FROM_RUN)
-    return flag_defs.config_from_flags(EvalConfig, overrides=from_run)
+    return flag_defs.config_from_flags(EvalConfig)
 
 
 def default_eval_dir(config: EvalConfig) -> str:

@@ -45,10 +45,9 @@ def define_flags() -> list[flag_defs.FlagSpec]:
 
 
 def config_from_flags() -> ExportConfig:
-    """The library config of the parsed flags, completed from the training run's flags.txt."""
-    wanted = {RENAME.get(name, name): run_name for name, run_name in cli.FROM_RUN.items()}
-    from_run = cli.settings_from_run(FLAGS.checkpoint_path, wanted)
-    return flag_defs.config_from_flags(ExportConfig, rename=RENAME, overrides=from_run)
+    """The library config of the parsed flags (the library completes it from the training
+    run's flags.txt: ``slimcls.model.run_spec``)."""
+    return flag_defs.config_from_flags(ExportConfig, rename=RENAME)
 
 
 def _check_dataset_name(name: str | None, dataset_dir: str | None) -> None:
@@ -85,12 +84,7 @@ def _main(argv: list[str]) -> int:
     from absl import logging as absl_logging
 
     from slimcls.inference import export as ex
-    from slimcls.nets import nets_factory
 
-    size = config.classifier.eval_image_size
-    if size is not None:  # checked here so the error names export's flag, --image_size
-        nets_factory.check_image_size(config.classifier.model_name, size, flag="--image_size")
-    ex.check_config(config)  # before the checkpoint is loaded
     absl_logging.set_verbosity(absl_logging.WARNING)  # SavedModel writer INFO lines
     info = ex.export(config)
     # stdout: exactly one JSON document (json.load-able); what was written, for people: stderr

@@ -9,7 +9,6 @@ entry in the results; the other files are still classified.
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import io
 import re
@@ -19,11 +18,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from slimcls.model import checkpoints, modeling, pretrained
 from slimcls.config import ClassifierConfig
+from slimcls.model import modeling, run_spec
+from slimcls.model.run_spec import RunSpec
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_factory, dataset_utils, file_walk, image_codec
+from slimcls.datasets import file_walk, image_codec
 from slimcls.model.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).
@@ -72,71 +72,28 @@ class Classifier:
       labels_file: the labels file the names came from (None: ids only).
       plan: the resolved :class:`~slimcls.model.modeling.ModelPlan`.
       channels, image_shape: decoding channels, preprocessed shape.
+      spec: the resolved :class:`~slimcls.model.run_spec.RunSpec`.
     """
 
-    def __init__(self, config: ClassifierConfig) -> None:
-        self.config = config
-        if config.labels_offset < 0:
-            raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
-        published = pretrained.is_published(config.checkpoint_path)
-        self.checkpoint = checkpoints.resolve_checkpoint(
-            pretrained.resolve_checkpoint(config.checkpoint_path, config.model_name)
-        )
-        self.labels_file = config.labels_file
-        # The dataset directory is read as train and eval read it (dataset_factory): a
-        # converted one, a TF-Slim one (its labels.txt; the class count from the checkpoint),
-        # never one a conversion left half-way. A directory that is gone (a training run's,
-        # moved since) leaves the names to --labels_file or the class ids.
-        info = None
-        if config.dataset_dir and tf.io.gfile.isdir(config.dataset_dir):
-            info = dataset_factory.get_dataset_info(None, config.dataset_dir)
-            if not self.labels_file:
-                self.labels_file = info.labels_file
-        labels = dataset_utils.read_label_file(self.labels_file) if self.labels_file else {}
-        if config.num_classes is not None:
-            dataset_classes = config.num_classes + config.labels_offset
-        elif info is not None and info.num_classes:
-            dataset_classes = info.num_classes
-        elif published:  # the net as published: its ImageNet classes, from the table
-            dataset_classes = pretrained.lookup(config.checkpoint_path, config.model_name)
-            dataset_classes = dataset_classes.num_classes + config.labels_offset
-            labels = labels or pretrained.imagenet_class_names(dataset_classes)
-        else:
-            dataset_classes = (
-                modeling.num_classes_in_checkpoint(config.model_name, self.checkpoint)
-                + config.labels_offset
-            )
-        if published:
-            offset = pretrained.labels_offset_for(
-                config.checkpoint_path, config.model_name, dataset_classes, config.labels_offset
-            )
-            size = config.eval_image_size or pretrained.published_image_size(
-                config.checkpoint_path, config.model_name
-            )
-            config = self.config = dataclasses.replace(
-                config, labels_offset=offset, eval_image_size=size
-            )
-        self.plan = modeling.plan(
-            config.model_name,
-            dataset_classes,
-            preprocessing_name=config.preprocessing_name,
-            image_size=config.eval_image_size,
-            channels=int(config.channels or (info.channels if info else None) or 3),
-            use_grayscale=config.use_grayscale,
-            labels_offset=config.labels_offset,
-            size_flag="--eval_image_size",
-        )
-        self.num_classes = self.plan.num_classes
-        self.channels = self.plan.channels
-        self.names = modeling.class_names(labels, self.num_classes, config.labels_offset)
+    def __init__(self, config: ClassifierConfig | RunSpec) -> None:
+        """Restores the net of ``config`` (resolved with :func:`~slimcls.model.run_spec.
+        resolve_run`: the training run's settings fill what is not given), or of a
+        :class:`RunSpec` already resolved (with its checkpoint)."""
+        spec = config if isinstance(config, RunSpec) else run_spec.resolve_run(config)
+        self.spec = spec
+        self.checkpoint = spec.checkpoint
+        self.labels_file = spec.labels_file
+        self.plan = spec.plan
+        self.num_classes = spec.num_classes
+        self.channels = spec.channels
+        self.labels_offset = spec.labels_offset
+        self.names = spec.class_names
         self.preprocess = self.plan.preprocess_fn(is_training=False)
         self.image_shape = self.plan.image_shape
         #: Images above this many pixels are refused from their header (None: no limit).
         self.max_image_pixels: int | None = image_codec.DEFAULT_MAX_IMAGE_PIXELS
         #: Restored from the moving averages (asked for, or those of a published checkpoint).
-        self.moving_averages = bool(config.moving_average_decay) or pretrained.uses_moving_averages(
-            self.checkpoint
-        )
+        self.moving_averages = spec.moving_averages(self.checkpoint)
         self.model: SlimModel = modeling.load(self.plan, self.checkpoint, self.moving_averages)
         self._probabilities = tf.function(
             lambda images: tf.nn.softmax(
@@ -160,7 +117,7 @@ class Classifier:
         return [
             {
                 "class": int(i),
-                "label": int(i) + self.config.labels_offset,
+                "label": int(i) + self.labels_offset,
                 "name": self.names[i],
                 "probability": float(probabilities[i]),
             }

@@ -24,10 +24,9 @@ import numpy as np
 from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_factory
 from slimcls.inference.eval_report import EvalWriter
 from slimcls.inference.split_pass import SplitCounts, SplitPass
-from slimcls.model import checkpoints, memory_bounds, modeling, pretrained, run_info
+from slimcls.model import checkpoints, memory_bounds, modeling, pretrained, run_info, run_spec
 from slimcls.model.slim_model import SlimModel
 
 log = logging.getLogger(__name__)
@@ -63,10 +62,8 @@ def _check_config(config: EvalConfig) -> None:
         raise SlimclsError(
             f"--max_num_batches={config.max_num_batches} must be at least 1 (or unset: all)"
         )
-    if config.labels_offset < 0:
+    if config.labels_offset is not None and config.labels_offset < 0:
         raise SlimclsError(f"--labels_offset={config.labels_offset} must be >= 0")
-    if not config.dataset_dir:
-        raise SlimclsError("--dataset_dir is required (a directory with dataset.json)")
     top_k_values(config.eval_top_k)
 
 
@@ -113,32 +110,18 @@ class Evaluator:
 
     def __init__(self, config: EvalConfig) -> None:
         _check_config(config)
-        self.descriptor = dataset_factory.get_dataset(
-            config.dataset_name, config.dataset_split_name, config.dataset_dir
+        # The net, its inputs and the dataset: given, else the training run's.
+        self.spec = run_spec.resolve_run(
+            config,
+            split_name=config.dataset_split_name,
+            dataset_name=config.dataset_name,
+            resolve_checkpoint=False,  # watch mode: each new checkpoint, when it comes
         )
-        if pretrained.is_published(config.checkpoint_path):  # ImageNet's classes only
-            offset = pretrained.labels_offset_for(
-                config.checkpoint_path,
-                config.model_name,
-                int(self.descriptor.num_classes),
-                config.labels_offset,
-            )
-            size = config.eval_image_size or pretrained.published_image_size(
-                config.checkpoint_path, config.model_name
-            )
-            config = dataclasses.replace(config, labels_offset=offset, eval_image_size=size)
+        self.descriptor = self.spec.dataset
+        config = dataclasses.replace(config, **self.spec.settings)  # every setting known
         self.config = config
         self.moving_averages = config.use_moving_averages
-        self.plan = modeling.plan(
-            config.model_name,
-            self.descriptor.num_classes,
-            preprocessing_name=config.preprocessing_name,
-            image_size=config.eval_image_size,
-            channels=int(self.descriptor.channels or 3),
-            use_grayscale=config.use_grayscale,
-            labels_offset=config.labels_offset,
-            size_flag="--eval_image_size",
-        )
+        self.plan = self.spec.plan
         memory_bounds.check(
             size_flag="--eval_image_size",
             image_size=self.plan.image_size,
@@ -152,9 +135,7 @@ class Evaluator:
         self.num_classes = self.plan.num_classes
         self.top_k = top_k_values(config.eval_top_k)
         self.split_size = int(self.descriptor.num_samples)
-        self.class_names = modeling.class_names(
-            self.descriptor.labels_to_names, self.num_classes, config.labels_offset
-        )
+        self.class_names = self.spec.class_names
         self.split_pass = SplitPass(
             self.descriptor,
             self.plan.preprocess_fn(is_training=False),
@@ -172,6 +153,14 @@ class Evaluator:
     def _build(self) -> None:
         self._model = modeling.build(self.plan)
 
+    def resolve_checkpoint(self) -> str:
+        """The checkpoint prefix ``checkpoint_path`` names now (its newest, for a directory;
+        downloaded, for a published one)."""
+        path = self.config.checkpoint_path
+        return checkpoints.resolve_checkpoint(
+            pretrained.resolve_checkpoint(path, self.config.model_name)
+        )
+
     @property
     def model(self) -> SlimModel:
         if self._model is None:
@@ -187,9 +176,7 @@ class Evaluator:
         """
         model = self.model
         # A published checkpoint's moving averages are its evaluated weights (TF-Slim's).
-        self.moving_averages = self.config.use_moving_averages or pretrained.uses_moving_averages(
-            prefix
-        )
+        self.moving_averages = self.spec.moving_averages(prefix)
         modeling.restore(model, prefix, self.moving_averages)
         start = time.perf_counter()
         what = f"evaluating {os.path.basename(prefix)}"
@@ -249,9 +236,7 @@ def evaluate(config: EvalConfig, checkpoint: str | None = None) -> dict[str, Any
       SlimclsError: bad config, dataset, model or checkpoint.
     """
     evaluator = Evaluator(config)
-    prefix = checkpoint or checkpoints.resolve_checkpoint(
-        pretrained.resolve_checkpoint(config.checkpoint_path, config.model_name)
-    )
+    prefix = checkpoint or evaluator.resolve_checkpoint()
     metrics = evaluator.evaluate(prefix)
     if config.eval_dir:
         EvalWriter(config.eval_dir).write(metrics)

@@ -20,17 +20,16 @@ the checkpoint (its moving averages with ``--moving_average_decay``):
   ``labels.txt`` is an asset (``assets/labels.txt``); ``export.json`` describes both.
 * TF Lite models of ``serving_images`` (``<output_dir>/tflite/``, TF Lite builtin ops
   only, with ``labels.txt``), float32 or post-training quantised.
-* TF-Slim's frozen inference GraphDef (``output_file``): the net alone on a float
-  placeholder named ``input``, weights as constants, op names as TF-Slim's (output
-  ``<Scope>/Predictions/Reshape_1``), for ``label_image`` and other GraphDef tools.
+* TF-Slim's frozen inference GraphDef (``output_file``; :mod:`slimcls.inference.graph_def`):
+  the net alone on a float placeholder named ``input``, weights as constants, op names as
+  TF-Slim's (output ``<Scope>/Predictions/Reshape_1``), for ``label_image`` and other
+  GraphDef tools.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import shutil
 import tempfile
 import uuid
 from typing import Any
@@ -42,19 +41,22 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import unwritable_errors
 from slimcls.core.logs import quiet_tensorflow_info
+from slimcls.inference.export_outputs import (
+    EXPORT_MARKER,
+    WRITTEN_BY,
+    check_output_dir,
+    check_output_file,
+    files_under,
+    remove_tree,
+)
+from slimcls.inference.graph_def import write_graph_def
+from slimcls.model import run_spec
 
 INPUT_NAME = "image_bytes"
 SIGNATURE = "serving_default"
 IMAGES_INPUT_NAME = "images"
 IMAGES_SIGNATURE = "serving_images"
-#: TF-Slim's placeholder name in its exported inference graph.
-GRAPH_INPUT_NAME = "input"
 TFLITE_DIR = "tflite"
-#: Written last into every SavedModel directory this module writes: which files it wrote.
-#: ``--overwrite`` replaces only a directory holding it and nothing else (or an empty one).
-EXPORT_MARKER = ".slimcls-export.json"
-#: ``written_by`` of the marker and of ``<output_file>.json``.
-WRITTEN_BY = "slimcls export_inference_graph"
 
 
 def build_serving_module(classifier: Classifier, labels_path: str) -> tf.Module:
@@ -130,138 +132,42 @@ def check_config(config: ExportConfig) -> None:
         check_output_file(config.output_file, config.overwrite)
 
 
-def _files_under(directory: str) -> list[str]:
-    """Every file below ``directory``, relative to it, sorted ('/'-separated)."""
-    found = []
-    for root, _, files in tf.io.gfile.walk(directory):
-        rel = os.path.relpath(root, directory) if "://" not in directory else root[len(directory) :]
-        rel = rel.strip("/").replace(os.sep, "/")
-        found += [f"{rel}/{f}" if rel and rel != "." else f for f in files]
-    return sorted(found)
-
-
-def _read_json(path: str) -> Any:
-    try:
-        with tf.io.gfile.GFile(path, "rb") as f:
-            return json.loads(f.read().decode("utf-8"))
-    except (tf.errors.OpError, OSError, ValueError):
-        return None
-
-
-def _files(n: int) -> str:
-    return f"{n} file" if n == 1 else f"{n} files"
-
-
-def check_output_dir(out: str, overwrite: bool) -> None:
-    """``out`` may be written: it does not exist, or it is an empty directory, or (with
-    ``overwrite``) an earlier export holding only the files that export wrote.
-
-    Raises:
-      SlimclsError: anything else; nothing is changed.
-    """
-    if not tf.io.gfile.exists(out):
-        parent = os.path.dirname(os.path.abspath(out)) if "://" not in out else None
-        while parent and not os.path.exists(parent):
-            parent = os.path.dirname(parent)
-        if parent and not os.path.isdir(parent):
-            raise SlimclsError(
-                f"--output_dir={out!r} cannot be created: {parent!r} is a file; expected a "
-                "directory path"
-            )
-        return
-    if not tf.io.gfile.isdir(out):
-        raise SlimclsError(
-            f"--output_dir={out!r} is a file; expected a directory (the SavedModel's); "
-            "nothing was changed"
-        )
-    files = _files_under(out)
-    if not files:
-        return  # an empty directory: nothing to lose
-    marker = _read_json(os.path.join(out, EXPORT_MARKER))
-    if not isinstance(marker, dict) or marker.get("written_by") != WRITTEN_BY:
-        raise SlimclsError(
-            f"--output_dir={out!r} holds {_files(len(files))} (e.g. {files[0]!r}) and is not an "
-            f"export of export_inference_graph (no {EXPORT_MARKER}); expected a new or empty "
-            "directory (--overwrite replaces only an earlier export): choose another "
-            "--output_dir (nothing was changed)"
-        )
-    written = set(marker.get("files") or ()) | {EXPORT_MARKER}
-    others = [f for f in files if f not in written]
-    if others:
-        raise SlimclsError(
-            f"--output_dir={out!r} is an earlier export but also holds {_files(len(others))} "
-            f"it did not write (e.g. {others[0]!r}); replacing it would delete them: move them "
-            "away or choose another --output_dir (nothing was changed)"
-        )
-    if not overwrite:
-        raise SlimclsError(f"--output_dir={out!r} already exists; pass --overwrite to replace it")
-
-
-def check_output_file(path: str, overwrite: bool) -> None:
-    """``path`` (and its ``.json`` description) may be written.
-
-    Raises:
-      SlimclsError: ``path`` is a directory, its folder cannot be made, it exists without
-        ``overwrite``, or ``<path>.json`` exists and was not written by this command.
-    """
-    if path.endswith(("/", os.sep)) or tf.io.gfile.isdir(path):
-        raise SlimclsError(
-            f"--output_file={path!r} is a directory; expected a file path for the GraphDef, "
-            "e.g. --output_file=" + os.path.join(path.rstrip("/" + os.sep), "frozen_graph.pb")
-        )
-    if "://" not in path:
-        parent = os.path.dirname(os.path.abspath(path))
-        while not os.path.exists(parent):
-            parent = os.path.dirname(parent)
-        if not os.path.isdir(parent):
-            raise SlimclsError(
-                f"--output_file={path!r} cannot be created: {parent!r} is a file; expected a "
-                "file path in a directory"
-            )
-    if tf.io.gfile.exists(path) and not overwrite:
-        raise SlimclsError(f"--output_file={path!r} already exists; pass --overwrite to replace it")
-    sidecar = path + ".json"
-    if tf.io.gfile.exists(sidecar):
-        described = _read_json(sidecar)
-        if not isinstance(described, dict) or described.get("written_by") != WRITTEN_BY:
-            raise SlimclsError(
-                f"{sidecar} exists and was not written by export_inference_graph; it is where "
-                "the GraphDef's input and output names go: move it away or choose another "
-                "--output_file (nothing was changed)"
-            )
-
-
 def export(config: ExportConfig) -> dict[str, Any]:
-    """Restores the checkpoint once and writes everything ``config`` asks for.
+    """Checks ``config``, resolves and restores the model once, writes what it asks for.
+
+    The settings not given come from the training run (:func:`~slimcls.model.run_spec.
+    resolve_run`); the outputs are checked before the checkpoint is loaded.
 
     Returns:
       ``{"checkpoint", "model_name", "num_classes", "image_size", "channels",
-      "preprocessing_name", "moving_averages"}`` plus ``"saved_model"`` (what
-      :func:`export_saved_model` returns beyond those fields: ``output_dir``,
-      ``labels_file``, ``signatures``, ``tflite``) and ``"graph_def"`` (of
-      :func:`export_graph_def`) for what was written.
+      "preprocessing_name", "moving_averages"}`` plus ``"saved_model"`` (``output_dir``,
+      ``labels_file``, ``signatures``, ``tflite``: what ``export.json`` holds beyond
+      those fields) and ``"graph_def"`` (``output_file``, ``input``, ``input_shape``,
+      ``output_node_names``, ``num_nodes``) for what was written.
 
     Raises:
-      SlimclsError: see :func:`check_config`; bad checkpoint, net or labels.
+      SlimclsError: see :func:`check_config`; bad checkpoint, net or labels, a full disk,
+        a TF Lite conversion failure.
     """
     check_config(config)
-    classifier = Classifier(config.classifier)
-    info = _model_info(config, classifier)
+    spec = run_spec.resolve_run(config.classifier, size_flag="--image_size")
+    classifier = Classifier(spec)
+    info = _model_info(classifier)
     if config.output_dir:
-        saved = export_saved_model(config, classifier)
+        saved = _write_saved_model(config, classifier)
         # the model's fields are above already; "signature" repeats one of "signatures"
         info["saved_model"] = {k: v for k, v in saved.items() if k not in info and k != "signature"}
     if config.output_file:
-        info["graph_def"] = export_graph_def(config, classifier)
+        info["graph_def"] = write_graph_def(config, classifier)
     return info
 
 
-def _model_info(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
+def _model_info(classifier: Classifier) -> dict[str, Any]:
     return {
         "checkpoint": classifier.checkpoint,
-        "model_name": config.classifier.model_name,
+        "model_name": classifier.plan.model_name,
         "num_classes": classifier.num_classes,
-        "labels_offset": classifier.config.labels_offset,
+        "labels_offset": classifier.labels_offset,
         "image_size": classifier.plan.image_size,
         "channels": classifier.channels,
         "input_shape": list(classifier.image_shape),
@@ -270,42 +176,56 @@ def _model_info(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
     }
 
 
-def _write_labels(path: str, classifier: Classifier, offset: int) -> None:
+def _write_labels(path: str, classifier: Classifier) -> None:
+    offset = classifier.labels_offset
     with tf.io.gfile.GFile(path, "w") as f:
         f.write("".join(f"{i + offset}:{name}\n" for i, name in enumerate(classifier.names)))
 
 
-def export_saved_model(
-    config: ExportConfig, classifier: Classifier | None = None
-) -> dict[str, Any]:
+def _write_saved_model(config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
     """Writes the SavedModel (and its TF Lite models) atomically to ``config.output_dir``.
 
     Everything goes to a temporary sibling directory that is renamed when complete, so
     a server watching ``<model_base>`` never sees half a version. An existing
     ``output_dir`` is replaced only with ``overwrite`` and only when it is empty or an
-    earlier export holding nothing else (:func:`check_output_dir`); a full disk is one
-    line and leaves nothing behind.
-
-    Args:
-      classifier: the restored model (None: restored from ``config.classifier``).
+    earlier export holding nothing else (:func:`check_output_dir`, checked again just
+    before the rename: the folder may have changed while the model was written); a full
+    disk is one line and leaves nothing behind.
 
     Returns:
       ``{"output_dir", "checkpoint", ..., "labels_file", "signature", "signatures",
       "tflite"}`` (also written as ``<output_dir>/export.json``). ``signature``
       describes ``serving_default`` (kept for older readers), ``signatures`` both.
-
-    Raises:
-      SlimclsError: bad checkpoint, net, labels, an ``output_dir`` that may not be
-        replaced, a full disk, or a TF Lite conversion failure.
     """
-    if not config.output_dir:
-        raise SlimclsError("--output_dir is required (where the SavedModel goes)")
-    check_config(dataclasses.replace(config, output_file=None))
-    classifier = classifier or Classifier(config.classifier)
     out = config.output_dir
+    parent = os.path.dirname(os.path.abspath(out)) if "://" not in out else os.path.dirname(out)
+    # The variables alone take this much (the graph and TF Lite models come on top).
+    needed = sum(int(v.shape.num_elements()) * v.dtype.size for v in classifier.model.variables)
+    diskspace.check_free(parent, needed)
+    with diskspace.disk_full_errors(out, needed), unwritable_errors(f"--output_dir={out}"):
+        tf.io.gfile.makedirs(parent)
+    base = os.path.basename(out.rstrip("/"))
+    temp = os.path.join(parent, f".{base}.tmp-{uuid.uuid4().hex}")
+    old = os.path.join(parent, f".{base}.old-{uuid.uuid4().hex}")
+    try:
+        with diskspace.disk_full_errors(out, needed), unwritable_errors(f"--output_dir={out}"):
+            info = _write_export_into(temp, config, classifier)
+            check_output_dir(out, config.overwrite)  # again: it may have changed meanwhile
+            if tf.io.gfile.exists(out):  # ours or empty: moved aside, removed once replaced
+                tf.io.gfile.rename(out, old)
+            tf.io.gfile.rename(temp, out)
+    finally:
+        for leftover in (temp, old):
+            if tf.io.gfile.exists(leftover):
+                remove_tree(leftover)
+    return info
+
+
+def _signatures(classifier: Classifier) -> dict[str, Any]:
+    """What ``export.json`` says of the two signatures' inputs and outputs."""
     n = classifier.num_classes
-    shape = "x".join(str(d) for d in classifier.image_shape)
-    signatures = {
+    shape = ", ".join(str(d) for d in classifier.image_shape)
+    return {
         SIGNATURE: {
             "inputs": {INPUT_NAME: f"string [N] encoded {'/'.join(DECODABLE_FORMATS)} bytes"},
             "outputs": {
@@ -315,69 +235,47 @@ def export_saved_model(
             },
         },
         IMAGES_SIGNATURE: {
-            "inputs": {IMAGES_INPUT_NAME: f"float32 [N, {shape.replace('x', ', ')}] preprocessed"},
+            "inputs": {IMAGES_INPUT_NAME: f"float32 [N, {shape}] preprocessed"},
             "outputs": {"classes": "int64 [N]", "probabilities": f"float32 [N, {n}]"},
         },
     }
-    parent = os.path.dirname(os.path.abspath(out)) if "://" not in out else os.path.dirname(out)
-    # The variables alone take this much (the graph and TF Lite models come on top).
-    needed = sum(int(v.shape.num_elements()) * v.dtype.size for v in classifier.model.variables)
-    diskspace.check_free(parent, needed)
-    with (
-        unwritable_errors(f"--output_dir={out}"),
-        tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch,
-    ):
+
+
+def _write_export_into(temp: str, config: ExportConfig, classifier: Classifier) -> dict[str, Any]:
+    """Writes the whole export into the new directory ``temp`` (renamed to
+    ``config.output_dir`` by the caller), the marker last; returns ``export.json``'s data."""
+    out = config.output_dir
+    with tempfile.TemporaryDirectory(prefix="slimcls_labels_") as scratch:
         labels_path = os.path.join(scratch, "labels.txt")
-        _write_labels(labels_path, classifier, classifier.config.labels_offset)
+        _write_labels(labels_path, classifier)
         module = build_serving_module(classifier, labels_path)
-        with diskspace.disk_full_errors(out, needed):
-            tf.io.gfile.makedirs(parent)
-        base = os.path.basename(out.rstrip("/"))
-        temp = os.path.join(parent, f".{base}.tmp-{uuid.uuid4().hex}")
-        old = os.path.join(parent, f".{base}.old-{uuid.uuid4().hex}")
-        try:
-            with diskspace.disk_full_errors(out, needed):
-                with quiet_tensorflow_info():
-                    tf.saved_model.save(
-                        module,
-                        temp,
-                        signatures={
-                            SIGNATURE: module.serve,
-                            IMAGES_SIGNATURE: module.serve_images,
-                        },
-                    )
-                tflite = {}
-                for mode in config.tflite:
-                    name = f"model_{mode}.tflite"
-                    write_tflite(temp, os.path.join(temp, TFLITE_DIR, name), mode)
-                    tflite[mode] = os.path.join(out, TFLITE_DIR, name)
-                if tflite:
-                    _write_labels(
-                        os.path.join(temp, TFLITE_DIR, "labels.txt"),
-                        classifier,
-                        classifier.config.labels_offset,
-                    )
-                info = {
-                    "output_dir": out,
-                    **_model_info(config, classifier),
-                    "labels_file": os.path.join(out, "assets", "labels.txt"),
-                    "signature": {"name": SIGNATURE, **signatures[SIGNATURE]},
-                    "signatures": signatures,
-                    "tflite": tflite,
-                }
-                with tf.io.gfile.GFile(os.path.join(temp, "export.json"), "w") as f:
-                    f.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-                marker = {"written_by": WRITTEN_BY, "files": _files_under(temp)}
-                with tf.io.gfile.GFile(os.path.join(temp, EXPORT_MARKER), "w") as f:
-                    f.write(json.dumps(marker, indent=1) + "\n")
-            check_output_dir(out, config.overwrite)  # again: it may have changed meanwhile
-            if tf.io.gfile.exists(out):  # ours or empty: moved aside, removed once replaced
-                tf.io.gfile.rename(out, old)
-            tf.io.gfile.rename(temp, out)
-        finally:
-            for leftover in (temp, old):
-                if tf.io.gfile.exists(leftover):
-                    _remove_tree(leftover)
+        with quiet_tensorflow_info():
+            tf.saved_model.save(
+                module,
+                temp,
+                signatures={SIGNATURE: module.serve, IMAGES_SIGNATURE: module.serve_images},
+            )
+    tflite = {}
+    for mode in config.tflite:
+        name = f"model_{mode}.tflite"
+        write_tflite(temp, os.path.join(temp, TFLITE_DIR, name), mode)
+        tflite[mode] = os.path.join(out, TFLITE_DIR, name)
+    if tflite:
+        _write_labels(os.path.join(temp, TFLITE_DIR, "labels.txt"), classifier)
+    signatures = _signatures(classifier)
+    info = {
+        "output_dir": out,
+        **_model_info(classifier),
+        "labels_file": os.path.join(out, "assets", "labels.txt"),
+        "signature": {"name": SIGNATURE, **signatures[SIGNATURE]},
+        "signatures": signatures,
+        "tflite": tflite,
+    }
+    with tf.io.gfile.GFile(os.path.join(temp, "export.json"), "w") as f:
+        f.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    marker = {"written_by": WRITTEN_BY, "files": files_under(temp)}
+    with tf.io.gfile.GFile(os.path.join(temp, EXPORT_MARKER), "w") as f:
+        f.write(json.dumps(marker, indent=1) + "\n")
     return info
 
 
@@ -421,130 +319,6 @@ def write_tflite(saved_model_dir: str, path: str, mode: str) -> int:
     with tf.io.gfile.GFile(path, "wb") as f:
         f.write(model)
     return len(model)
-
-
-def frozen_graph_def(classifier: Classifier, batch_size: int | None = None):
-    """TF-Slim's inference graph of the restored net, its weights folded into constants.
-
-    As TF-Slim's ``export_inference_graph`` + ``freeze_graph``: a float32 placeholder
-    ``input`` of shape ``[batch_size, H, W, C]`` (preprocessed images) feeds the net,
-    whose ops keep TF-Slim's names. The net is traced through ``SlimModel.call``, not
-    the Keras ``__call__``, because the latter opens a name scope of the Keras layer
-    (``small_cnn/SmallCNN/...``) that TF-Slim's graphs do not have.
-
-    Returns:
-      ``(graph_def, {"Logits": op name, "Predictions": op name})`` (plus
-      ``"predictions"``, ``<scope>/predictions/Reshape_1``, for tf_slim's ResNets, whose
-      TF-Slim graphs ended there); ops that feed none of them are pruned.
-    """
-    # The public TF2 freezing helper lives here (tf.compat.v1's needs a Session).
-    from tensorflow.python.framework import convert_to_constants
-
-    model = classifier.model
-    outputs: dict[str, str] = {}
-    spec = tf.TensorSpec([batch_size, *classifier.image_shape], tf.float32, GRAPH_INPUT_NAME)
-
-    @tf.function(input_signature=[spec])
-    def inference(input):  # noqa: A002  (the placeholder's name is the argument's)
-        logits, end_points = model.call(input, training=False)
-        predictions = end_points.get("Predictions")
-        if predictions is None:  # every registered net has it; be safe for plugged-in nets
-            predictions = tf.nn.softmax(logits, name="Predictions")
-        outputs["Logits"] = logits.op.name
-        outputs["Predictions"] = predictions.op.name
-        tensors = {"logits": logits, "predictions": predictions}
-        if "predictions" in end_points:  # tf_slim ResNet's own (4-D) softmax, kept for
-            outputs["predictions"] = end_points["predictions"].op.name  # its users' scripts
-            tensors["resnet_predictions"] = end_points["predictions"]
-        return tensors
-
-    with quiet_tensorflow_info():
-        frozen = convert_to_constants.convert_variables_to_constants_v2(
-            inference.get_concrete_function()
-        )
-        graph_def = _sub_graph(frozen.graph.as_graph_def(), list(outputs.values()))
-    return graph_def, outputs
-
-
-def _sub_graph(graph_def, outputs: list[str]):
-    """The nodes ``outputs`` depend on, in their order (``tf.compat.v1.graph_util``'s
-    ``extract_sub_graph``, which is deprecated and prints a three-line warning saying so)."""
-    by_name = {node.name: node for node in graph_def.node}
-    keep: set[str] = set()
-    pending = list(outputs)
-    while pending:
-        name = pending.pop()
-        if name in keep:
-            continue
-        if name not in by_name:
-            raise SlimclsError(f"the frozen graph has no node {name!r}")
-        keep.add(name)
-        for inp in by_name[name].input:
-            pending.append(inp.lstrip("^").split(":")[0])
-    out = tf.compat.v1.GraphDef()
-    out.node.extend(node for node in graph_def.node if node.name in keep)
-    out.library.CopyFrom(graph_def.library)
-    out.versions.CopyFrom(graph_def.versions)
-    return out
-
-
-def export_graph_def(config: ExportConfig, classifier: Classifier | None = None) -> dict[str, Any]:
-    """Writes TF-Slim's frozen inference GraphDef to ``config.output_file``.
-
-    Binary unless ``write_text_graphdef``; written to a temporary name, then renamed.
-    A ``<output_file>.json`` next to it names the input and output nodes. A full disk is
-    one line and leaves no temporary file.
-
-    Returns:
-      ``{"output_file", "input", "input_shape", "output_node_names", "num_nodes"}``.
-
-    Raises:
-      SlimclsError: see :func:`check_output_file`; a full disk.
-    """
-    path = config.output_file
-    check_output_file(path, config.overwrite)
-    classifier = classifier or Classifier(config.classifier)
-    graph_def, nodes = frozen_graph_def(classifier, config.batch_size)
-    parent = os.path.dirname(path)
-    data = str(graph_def) if config.write_text_graphdef else graph_def.SerializeToString()
-    info = {
-        "output_file": path,
-        "format": "text" if config.write_text_graphdef else "binary",
-        "input": GRAPH_INPUT_NAME,
-        "input_shape": [config.batch_size, *classifier.image_shape],
-        "output_node_names": nodes,
-        "num_nodes": len(graph_def.node),
-    }
-    described = {**info, "written_by": WRITTEN_BY}
-    if parent:
-        diskspace.check_free(parent, len(data))
-    temp = f"{path}.tmp-{uuid.uuid4().hex}"
-    try:
-        with (
-            unwritable_errors(f"--output_file={path}"),
-            diskspace.disk_full_errors(path, len(data)),
-        ):
-            if parent:
-                tf.io.gfile.makedirs(parent)
-            with tf.io.gfile.GFile(temp, "w" if config.write_text_graphdef else "wb") as f:
-                f.write(data)
-            tf.io.gfile.rename(temp, path, overwrite=True)
-            with tf.io.gfile.GFile(temp, "w") as f:
-                f.write(json.dumps(described, indent=2) + "\n")
-            tf.io.gfile.rename(temp, path + ".json", overwrite=True)
-    finally:
-        if tf.io.gfile.exists(temp):
-            tf.io.gfile.remove(temp)
-    return info
-
-
-def _remove_tree(path: str) -> None:
-    if "://" in path:
-        tf.io.gfile.rmtree(path)
-    elif os.path.islink(path) or not os.path.isdir(path):
-        os.remove(path)
-    else:
-        shutil.rmtree(path)
 
 
 def load_and_predict(saved_model_dir: str, encoded_images: list[bytes]) -> dict[str, Any]:

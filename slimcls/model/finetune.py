@@ -199,29 +199,12 @@ def restore_for_finetuning(
     prefix = checkpoints.resolve_checkpoint(checkpoint_path)
     check_scopes_match(exclude_scopes, variables, "--checkpoint_exclude_scopes")
     shapes = checkpoints.read_shapes(prefix)
-    excluded, missing, mismatched, to_restore = [], [], [], {}
-    for name, var in variables.items():
-        if any(in_scope(name, s) for s in exclude_scopes):
-            excluded.append(name)
-        elif name not in shapes:
-            missing.append(name)
-        elif list(shapes[name]) != var.shape.as_list():
-            mismatched.append(name)
-        else:
-            to_restore[name] = var
+    excluded, missing, mismatched, to_restore = _sort_variables(variables, shapes, exclude_scopes)
     if mismatched:
-        details = "; ".join(
-            f"{n} {list(shapes[n])} in checkpoint vs {variables[n].shape.as_list()} in model"
-            for n in mismatched[:4]
-        )
-        more = f" and {len(mismatched) - 4} more" if len(mismatched) > 4 else ""
-        fix = ",".join(_fix_scopes(mismatched, exclude_scopes, logits_scopes))
-        hint = _background_hint(mismatched, shapes, num_classes, background_class)
-        raise SlimclsError(
-            f"checkpoint {prefix} does not fit the model: {len(mismatched)} variable(s) have "
-            f"other shapes ({details}{more}); to train them from scratch instead, pass "
-            f"--checkpoint_exclude_scopes={fix}{hint}"
-        )
+        raise _mismatch_error(
+            prefix, mismatched, variables, shapes, exclude_scopes, logits_scopes,
+            _background_hint(mismatched, shapes, num_classes, background_class),
+        )  # fmt: skip
     if missing and not ignore_missing_vars:
         raise SlimclsError(
             f"checkpoint {prefix} lacks {len(missing)} model variable(s): {_some(missing)}; "
@@ -235,6 +218,42 @@ def restore_for_finetuning(
     checkpoints.restore_variables(to_restore, prefix, name_map=name_map)
     return RestoreReport(
         prefix, tuple(to_restore), tuple(excluded), tuple(missing), len(name_map), excluded_by
+    )
+
+
+def _sort_variables(
+    variables: Mapping[str, tf.Variable],
+    shapes: Mapping[str, Sequence[int]],
+    exclude_scopes: Sequence[str],
+) -> tuple[list[str], list[str], list[str], dict[str, tf.Variable]]:
+    """The model's variables as excluded, missing from the checkpoint, of another shape
+    there, and to restore (name -> variable)."""
+    excluded, missing, mismatched, to_restore = [], [], [], {}
+    for name, var in variables.items():
+        if any(in_scope(name, s) for s in exclude_scopes):
+            excluded.append(name)
+        elif name not in shapes:
+            missing.append(name)
+        elif list(shapes[name]) != var.shape.as_list():
+            mismatched.append(name)
+        else:
+            to_restore[name] = var
+    return excluded, missing, mismatched, to_restore
+
+
+def _mismatch_error(prefix, mismatched, variables, shapes, exclude_scopes, logits_scopes, hint):
+    """The one line for variables whose shapes differ: the first few, and the scopes to
+    exclude to train them from scratch."""
+    details = "; ".join(
+        f"{n} {list(shapes[n])} in checkpoint vs {variables[n].shape.as_list()} in model"
+        for n in mismatched[:4]
+    )
+    more = f" and {len(mismatched) - 4} more" if len(mismatched) > 4 else ""
+    fix = ",".join(_fix_scopes(mismatched, exclude_scopes, logits_scopes))
+    return SlimclsError(
+        f"checkpoint {prefix} does not fit the model: {len(mismatched)} variable(s) have "
+        f"other shapes ({details}{more}); to train them from scratch instead, pass "
+        f"--checkpoint_exclude_scopes={fix}{hint}"
     )
 
 

@@ -417,7 +417,7 @@ class Job(HeadStage):
             dataset_dir=self.dataset_dir,
             eval_image_size=self.plan.image_size,
         )
-        export.export_saved_model(
+        export.export(
             ExportConfig(classifier=classifier, output_dir=layout.saved_model_dir, overwrite=True)
         )
         temp = f"{layout.tflite_file}.tmp-{uuid.uuid4().hex}"
