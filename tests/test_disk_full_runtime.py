@@ -97,20 +97,19 @@ def test_summaries_on_a_full_disk_are_one_line_and_cut_back(full_disk):
     fill()
     hook = hooks.SummaryHook(writer, every_secs=0)
     run = hooks.Run(config=None, state=None, save_dir="")
-    run.values = {"cross_entropy": 0.5, "regularization": 0.0, "total_loss": 0.5,
-                  "accuracy": 0.5, "learning_rate": 0.1}  # fmt: skip
+    values = {"cross_entropy": 0.5, "regularization": 0.0, "total_loss": 0.5,
+              "accuracy": 0.5, "learning_rate": 0.1}  # fmt: skip
     hook.begin(run)
     with pytest.raises(SlimclsError) as err:
         for step in range(2, 400):  # enough records to overflow the last pages
-            run.step = step
-            hook._write(run)
+            hook._write(run, hooks.StepMetrics(step, values=values))
     _no_space(err, mount / "train")
     # Cut back to the last good write: whole records only (a half one fails its CRC read).
     after = (mount / "train" / events).read_bytes()
     assert after.startswith(good) and len(after) == writer._sizes[events]
     steps = [tf.compat.v1.Event.FromString(r.numpy()).step
              for r in tf.data.TFRecordDataset(str(mount / "train" / events))]  # fmt: skip
-    assert steps[-1] == run.step - 1  # the failed write left nothing
+    assert steps[-1] == step - 1  # the failed write left nothing
 
 
 def test_eval_outputs_on_a_full_disk(full_disk, tmp_path):

@@ -285,6 +285,41 @@ def test_two_workers_on_localhost_train_one_model(dataset_dir, tmp_path):
     assert int(va["global_step"]) == 8
 
 
+@pytest.mark.heavy
+def test_sigterm_to_one_worker_stops_both_at_the_same_step(dataset_dir, tmp_path):
+    """The signalled worker's stop waits for the next agreement step; there the other
+    worker stops too (peer_stopped), both save that step, and neither hangs."""
+    train_dir = str(tmp_path / "run")
+    flags = _flags(
+        dataset_dir,
+        train_dir,
+        max_number_of_steps=100000,
+        log_every_n_steps=5,
+        save_interval_secs=1,
+        learning_rate_decay_type="fixed",
+    )
+    procs = _start_workers(flags, _free_ports(2))
+    try:
+        deadline = time.monotonic() + 240
+        while not (checkpoints.latest_checkpoint(train_dir) or time.monotonic() > deadline):
+            assert all(p.poll() is None for p in procs), procs[0].stderr.read()[-3000:]
+            time.sleep(0.5)
+        procs[1].send_signal(signal.SIGTERM)
+        errs = [p.communicate(timeout=120)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert procs[1].returncode == 143 and "SIGTERM received" in errs[1], errs[1][-3000:]
+    assert procs[0].returncode == 0, errs[0][-3000:]
+    (line,) = [x for x in errs[0].splitlines() if "another worker stopped at step" in x]
+    step = int(line.split("another worker stopped at step ")[1].split(":")[0])
+    assert step % 5 == 0
+    assert checkpoints.step_of(checkpoints.latest_checkpoint(train_dir)) == step
+    assert f"stopped by SIGTERM after saving {train_dir}" in errs[1]  # its scratch dir
+    assert errs[1].rstrip().endswith(f"model.ckpt-{step}")
+
+
 @pytest.mark.slow
 def test_killed_worker_then_restart_of_both_resumes_from_the_last_checkpoint(dataset_dir, tmp_path):
     train_dir = str(tmp_path / "run")

@@ -19,12 +19,12 @@ from helpers import ENV, REPO, stderr_lines
 from PIL import Image
 from slimcls.nets import nets_factory
 
-from slimcls.workflow import make_image_classifier as mic
 from slimcls.config import MakeClassifierConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model import checkpoints, modeling
 from slimcls.train import feature_cache as fc
+from slimcls.workflow import make_image_classifier as mic
 
 TINY = "tiny_mobile"
 SIZE = 16
@@ -325,15 +325,15 @@ def test_job_progress_eta_covers_the_stages_still_to_run():
 
 @pytest.mark.train_loop
 def test_fine_tuning_all_layers_then_resume_after_an_interruption(job, monkeypatch, caplog):
+    from slimcls.train import hooks
     from slimcls.workflow import stages
 
     cfg = make_config(job, do_fine_tuning=True, fine_tuning_epochs=2, train_epochs=2)
     real = stages._StageHook.after_step
 
-    def interrupt(self, run):  # Ctrl-C after the 3rd fine-tuning step
-        real(self, run)
-        if run.step == 3:
-            run.stop_reason = "SIGINT"
+    def interrupt(self, run, metrics):  # Ctrl-C after the 3rd fine-tuning step
+        real(self, run, metrics)
+        return hooks.StopReason("SIGINT") if metrics.step == 3 else None
 
     monkeypatch.setattr(stages._StageHook, "after_step", interrupt)
     with pytest.raises(KeyboardInterrupt):

@@ -13,7 +13,7 @@ from slimcls import config
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model import modeling
-from slimcls.train import bn_check, optim
+from slimcls.train import bn_check, hooks, optim
 
 
 def _moving_changed(name, decay, size=32, **net_kwargs):
@@ -110,21 +110,16 @@ def test_adam_with_epsilon_one_barely_moves():
     assert moved[1e-8] > 50 * moved[1.0]
 
 
-class _Run:
-    def __init__(self):
-        self.step, self.values, self.stop_reason = 0, {}, None
-
-
 def _hook_result(train_accuracies, eval_accuracy, caplog):
     hook = bn_check.BatchNormCheckHook(lambda: (eval_accuracy, 64), batch_norm_decay=0.9997)
-    run = _Run()
+    run = hooks.Run(config=None, state=None, save_dir="")
     hook.begin(run)
-    for accuracy in train_accuracies:
-        run.step += 1
-        run.values = {"accuracy": accuracy}
-        hook.after_step(run)
+    metrics = hooks.StepMetrics(0)
+    for step, accuracy in enumerate(train_accuracies, 1):
+        metrics = hooks.StepMetrics(step, values={"accuracy": accuracy})
+        hook.after_step(run, metrics)
     with caplog.at_level(logging.WARNING, logger="slimcls.train"):
-        hook.end(run)
+        hook.end(run, metrics, None)
     return hook, [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
 
 

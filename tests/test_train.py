@@ -11,13 +11,13 @@ import threading
 import numpy as np
 import pytest
 from helpers import TOY_CLASSES, TOY_SIZE, toy_train_config
+from slimcls.nets import nets_factory
 
 from slimcls import config, train
-from slimcls.model import checkpoints
 from slimcls.core import compat
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.nets import nets_factory
+from slimcls.model import checkpoints
 from slimcls.train import precision
 from slimcls.train.losses import TRUE_LABEL_LOSS
 
@@ -424,6 +424,25 @@ def test_early_stopping_keeps_the_best_checkpoint(dataset_dir, tmp_path):
     assert checkpoints.all_checkpoints(str(tmp_path / "run" / "best")) == [result.best_checkpoint]
 
 
+@pytest.mark.train_loop
+def test_a_hook_stops_the_run_by_returning_a_stop_reason_and_reports_through_result(
+    dataset_dir, tmp_path
+):
+    from slimcls.train import hooks
+
+    class StopAtThree(hooks.Hook):
+        def after_step(self, run, metrics):
+            return hooks.StopReason("early_stopping") if metrics.step == 3 else None
+
+        def result(self):
+            return {"validation_accuracy": 0.5}
+
+    result = train.train(_config(dataset_dir, tmp_path / "run"), extra_hooks=[StopAtThree()])
+    assert result.stop_reason == "early_stopping" and result.interrupted_by is None
+    assert result.global_step == 3 and checkpoints.step_of(result.checkpoint) == 3
+    assert result.validation_accuracy == 0.5 and result.losses["total_loss"] > 0
+
+
 def test_mixed_precision_auto_follows_the_hardware(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
@@ -466,7 +485,7 @@ def test_cache_images_choice_follows_the_flag_size_and_style(monkeypatch, caplog
     import types
 
     from slimcls.model import modeling
-    from slimcls.train import loop
+    from slimcls.train import plan as train_plan
 
     plan = types.SimpleNamespace(
         strategy=tf.distribute.get_strategy(),
@@ -477,13 +496,13 @@ def test_cache_images_choice_follows_the_flag_size_and_style(monkeypatch, caplog
 
     def choose(mode, preprocess=batched):
         cfg = _config("unused", "unused", cache_images=mode)
-        return loop._cache_images(cfg, plan, preprocess)
+        return train_plan.cache_images(cfg, plan, preprocess)
 
     caplog.set_level(logging.INFO, logger="slimcls")
     assert choose("auto") is True
     assert "caching the decoded training images in memory (3 MB)" in caplog.text
     assert choose("none") is False and choose("memory", per_image) is False
-    monkeypatch.setattr(loop.input_pipeline, "CACHE_LIMIT_BYTES", 1000)
+    monkeypatch.setattr(train_plan.input_pipeline, "CACHE_LIMIT_BYTES", 1000)
     assert choose("auto") is False
     assert "not caching" in caplog.text and "limit of 0 MB" in caplog.text
     assert choose("memory") is True

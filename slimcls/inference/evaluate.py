@@ -25,9 +25,9 @@ from slimcls.config import EvalConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.inference.eval_report import EvalWriter
+from slimcls.inference.split_pass import SplitCounts, SplitPass
 from slimcls.model import checkpoints, memory_bounds, modeling, pretrained, run_info, run_spec
 from slimcls.model.slim_model import SlimModel
-from slimcls.reader import input_pipeline, record_checks
 
 log = logging.getLogger(__name__)
 
@@ -100,37 +100,22 @@ class Evaluator:
         self.top_k = config.eval_top_k  # sorted, each once (EvalConfig)
         self.split_size = int(self.descriptor.num_samples)
         self.class_names = self.spec.class_names
-        self.dataset = input_pipeline.make_dataset(
+        self.split_pass = SplitPass(
             self.descriptor,
             self.plan.preprocess_fn(is_training=False),
             config.batch_size,
-            is_training=False,
+            num_classes=self.num_classes,
             labels_offset=config.labels_offset,
+            top_k=self.top_k,
+            max_batches=config.max_num_batches,
             num_readers=config.num_readers or None,
             num_parallel_calls=config.num_preprocessing_threads or None,
-            num_classes=self.num_classes,
             max_image_pixels=config.max_image_pixels,
         )
-        if config.max_num_batches:
-            self.dataset = self.dataset.take(config.max_num_batches)
         self._model: SlimModel | None = None
-        self._step = None
 
     def _build(self) -> None:
-        model = modeling.build(self.plan)
-        # A k above the number of classes counts every example (in_top_k needs k <= classes).
-        ks = [min(k, self.num_classes) for k in self.top_k]
-
-        @tf.function(reduce_retracing=True)
-        def step(images, labels):
-            logits, _ = model(images, training=False)
-            logits = tf.cast(tf.reshape(logits, [tf.shape(logits)[0], -1]), tf.float32)
-            labels = tf.cast(labels, tf.int32)  # in range: the input pipeline checks them
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-            in_top_k = tf.stack([tf.math.in_top_k(labels, logits, k) for k in ks], axis=-1)
-            return labels, tf.argmax(logits, -1, output_type=tf.int32), in_top_k, losses
-
-        self._model, self._step = model, step
+        self._model = modeling.build(self.plan)
 
     def resolve_checkpoint(self) -> str:
         """The checkpoint prefix ``checkpoint_path`` names now (its newest, for a directory;
@@ -151,71 +136,21 @@ class Evaluator:
 
         Raises:
           SlimclsError: unreadable or incompatible checkpoint, labels out of range,
-            an empty split.
+            an empty or short split, a damaged shard (see :class:`SplitPass`).
         """
         model = self.model
         # A published checkpoint's moving averages are its evaluated weights (TF-Slim's).
         self.moving_averages = self.spec.moving_averages(prefix)
         modeling.restore(model, prefix, self.moving_averages)
         start = time.perf_counter()
-        confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
-        top_k_hits = np.zeros(len(self.top_k), np.int64)
-        loss_sum = 0.0
-        num_batches = 0
-        total = self.split_size
-        if self.config.max_num_batches:
-            total = min(total, self.config.max_num_batches * self.config.batch_size)
-        progress = EvalProgress(total, f"evaluating {os.path.basename(prefix)}")
-        try:
-            for images, labels in self.dataset:
-                hits, loss = self._count(images, labels, confusion)
-                top_k_hits += hits
-                loss_sum += loss
-                num_batches += 1
-                progress.update(int(labels.shape[0]))
-        except tf.errors.DataLossError as e:  # tf.data does not name the file
-            raise input_pipeline.data_loss_error(
-                e, self.descriptor.files, f"split {self.config.dataset_split_name!r}"
-            ) from None
-        except tf.errors.InvalidArgumentError as e:  # a bad record: name it
-            bad = record_checks.input_error(
-                e,
-                self.descriptor.files,
-                channels=int(self.descriptor.channels or 3),
-                num_classes=self.num_classes,
-                labels_offset=self.config.labels_offset,
-                max_pixels=self.config.max_image_pixels,
-                what=f"split {self.config.dataset_split_name!r} of {self.config.dataset_dir}",
-            )
-            raise (bad or e) from None
+        what = f"evaluating {os.path.basename(prefix)}"
+        progress = EvalProgress(self.split_pass.expected_examples, what)
+        counts = self.split_pass.run(model, on_batch=progress.update)
         progress.close()
-        seconds = time.perf_counter() - start
-        num_examples = int(confusion.sum())
-        if num_examples == 0:
-            raise SlimclsError(
-                f"--dataset_split_name={self.config.dataset_split_name!r} of "
-                f"{self.config.dataset_dir!r} has no examples"
-            )
-        if num_examples < self.expected_examples:
-            # A shard cut at a record boundary reads without any error: count instead.
-            raise input_pipeline.short_split_error(self.descriptor, num_examples)
-        return self._metrics(prefix, confusion, top_k_hits, loss_sum, num_batches, seconds)
+        return self._metrics(prefix, counts, time.perf_counter() - start)
 
-    @property
-    def expected_examples(self) -> int:
-        """What one pass reads: the split, or ``--max_num_batches`` full batches of it."""
-        if self.config.max_num_batches:
-            return min(self.split_size, self.config.max_num_batches * self.config.batch_size)
-        return self.split_size
-
-    def _count(self, images, labels, confusion: np.ndarray) -> tuple[int, float]:
-        """Adds one batch to the confusion matrix; returns its top-k hits and loss sum."""
-        labels, preds, in_top_k, losses = (t.numpy() for t in self._step(images, labels))
-        np.add.at(confusion, (labels, preds), 1)
-        return in_top_k.sum(axis=0).astype(np.int64), float(losses.astype(np.float64).sum())
-
-    def _metrics(self, prefix, confusion, top_k_hits, loss_sum, num_batches, seconds):
-        n = int(confusion.sum())
+    def _metrics(self, prefix: str, counts: SplitCounts, seconds: float) -> dict[str, Any]:
+        confusion, n = counts.confusion, counts.num_examples
         support = confusion.sum(axis=1)
         correct = np.diag(confusion)
         per_class = [
@@ -231,12 +166,12 @@ class Evaluator:
         ]
         return {
             "accuracy": float(correct.sum() / n),
-            **{f"recall_{k}": float(hits / n) for k, hits in zip(self.top_k, top_k_hits)},
-            "loss": float(loss_sum / n),
+            **{f"recall_{k}": float(hits / n) for k, hits in zip(self.top_k, counts.top_k_hits)},
+            "loss": float(counts.loss_sum / n),
             "num_examples": n,
             "split_size": self.split_size,
             "truncated": n < self.split_size,
-            "num_batches": num_batches,
+            "num_batches": counts.num_batches,
             "global_step": checkpoints.global_step_of(prefix),
             "checkpoint": prefix,
             "moving_averages": self.moving_averages,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from slimcls.model import modeling
 from slimcls.train import hooks
@@ -67,7 +68,8 @@ class BatchNormCheckHook(hooks.Hook):
       window: training steps averaged for the training-mode accuracy.
 
     After the run, ``train_accuracy`` and ``eval_accuracy`` hold what was compared (None
-    when the check did not run: an interrupted run, or no step).
+    when the check did not run: an interrupted run, or no step); :meth:`result` reports
+    them and the warning.
     """
 
     def __init__(
@@ -79,20 +81,16 @@ class BatchNormCheckHook(hooks.Hook):
         self.evaluate = evaluate
         self.batch_norm_decay = batch_norm_decay
         self._recent: collections.deque[float] = collections.deque(maxlen=window)
-        self._first_step: int | None = None
         self.train_accuracy: float | None = None
         self.eval_accuracy: float | None = None
         self.warning: str | None = None
 
-    def begin(self, run) -> None:
-        self._first_step = run.step
+    def after_step(self, run: hooks.Run, metrics: hooks.StepMetrics) -> None:
+        if "accuracy" in metrics.values:
+            self._recent.append(metrics.values["accuracy"])
 
-    def after_step(self, run) -> None:
-        if "accuracy" in run.values:
-            self._recent.append(run.values["accuracy"])
-
-    def end(self, run) -> None:
-        if run.stop_reason in ("SIGINT", "SIGTERM") or not self._recent:
+    def end(self, run: hooks.Run, metrics: hooks.StepMetrics, stop) -> None:
+        if (stop is not None and stop.interrupt) or not self._recent:
             return
         self.train_accuracy = sum(self._recent) / len(self._recent)
         self.eval_accuracy, n = self.evaluate()
@@ -106,6 +104,13 @@ class BatchNormCheckHook(hooks.Hook):
         )
         if far_below(self.train_accuracy, self.eval_accuracy):
             self.warning = warning_text(
-                self.train_accuracy, self.eval_accuracy, n, run.step, self.batch_norm_decay
+                self.train_accuracy, self.eval_accuracy, n, metrics.step, self.batch_norm_decay
             )
             log.warning("%s", self.warning)
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "train_mode_accuracy": self.train_accuracy,
+            "eval_mode_accuracy": self.eval_accuracy,
+            "batch_norm_warning": self.warning,
+        }

@@ -10,7 +10,8 @@
 
 Workers of a multi-worker run execute the same collectives in the same order, so any
 decision that makes one worker run a collective (a checkpoint reads synchronised
-variables; stopping ends the steps) is taken by all of them together: :func:`agree`.
+variables; stopping ends the steps) is taken by all of them together: :func:`agree`,
+:class:`AgreedCheckpointHook` and :class:`AgreedStop`.
 """
 
 from __future__ import annotations
@@ -226,54 +227,69 @@ def input_parallelism() -> int:
 
 
 class AgreedCheckpointHook(hooks.CheckpointHook):
-    """A multi-worker run's checkpoint and stop decisions, taken by all workers together.
+    """A multi-worker run's checkpoints, taken by all workers together.
 
-    Every ``every_n_steps`` (the loop ends calls on these steps) the workers OR their
-    "a checkpoint is due by my clock" and "I was asked to stop" flags in one all-reduce:
-    all save (the chief to train_dir, the others to their scratch directory; a save reads
-    synchronised variables, a collective) or stop at the same step, so none waits forever
-    for a peer that left. A peer's stop request stops this worker with stop_reason
-    ``"peer_stopped"``.
+    Every ``every_n_steps`` (the loop ends calls on these steps) the workers OR their "a
+    checkpoint is due by my clock" flags in one all-reduce, and all save (the chief to
+    train_dir, the others to their scratch directory; a save reads synchronised
+    variables, a collective) at the same step.
     """
 
     def __init__(self, every_secs: float, strategy, every_n_steps: int, clock=time.monotonic):
         super().__init__(every_secs, clock)
         self.strategy = strategy
         self.every_n_steps = max(1, every_n_steps)
-        self.stop = False
 
-    def after_step(self, run: hooks.Run) -> None:
-        if run.step % self.every_n_steps:
+    def after_step(self, run: hooks.Run, metrics: hooks.StepMetrics) -> None:
+        if metrics.step % self.every_n_steps:
             return
-        due = self.clock() - self._last >= self.every_secs
-        save, stop = agree(self.strategy, [due, run.stop_reason is not None])
-        if stop:
-            self.stop = True
-            if run.stop_reason is None:
-                log.warning("another worker stopped at step %d: stopping too", run.step)
-                run.stop_reason = "peer_stopped"
-        elif save:
-            run.save()
-            self._last = self.clock()
+        (save,) = agree(self.strategy, [self.clock() - self._last >= self.every_secs])
+        if save:
+            self.save(run)
+
+
+class AgreedStop:
+    """How a multi-worker run stops: all workers at the same step.
+
+    A stop one worker's hooks asked for (a signal, early stopping) waits for the next
+    multiple of ``every_n_steps``, where the workers OR their "I was asked to stop" flags
+    in one all-reduce; then every worker stops, a worker that was not asked with the
+    reason ``"peer_stopped"``. So none waits forever in a collective for a peer that left.
+    """
+
+    def __init__(self, strategy, every_n_steps: int):
+        self.strategy = strategy
+        self.every_n_steps = max(1, every_n_steps)
+
+    def __call__(self, asked: hooks.StopReason | None, step: int) -> hooks.StopReason | None:
+        """The stop all workers take at ``step`` (None: go on); ``asked`` is this
+        worker's pending request."""
+        if step % self.every_n_steps:
+            return None
+        (stop,) = agree(self.strategy, [asked is not None])
+        if not stop:
+            return None
+        if asked is None:
+            log.warning("another worker stopped at step %d: stopping too", step)
+            return hooks.StopReason("peer_stopped")
+        return asked
+
+
+def stop_agreement(strategy, every_n_steps: int) -> AgreedStop | None:
+    """:class:`AgreedStop` for a multi-worker run; None (stop at once) on one worker."""
+    return AgreedStop(strategy, every_n_steps) if num_workers(strategy) > 1 else None
 
 
 class WorkerSpeedHook(hooks.Hook):
-    """Logs this worker's own examples/sec (its share of each global batch) every
-    ``every_n_steps``; the chief's progress line carries the global rate."""
+    """Logs this worker's own examples/sec (its share of each global batch) on the steps
+    where the loop measured the speed; the chief's progress line carries the global rate."""
 
-    def __init__(self, every_n_steps: int, task: str, examples_per_step: int):
-        self.every_n_steps = max(1, every_n_steps)
+    def __init__(self, task: str, num_workers: int):
         self.task = task
-        self.examples_per_step = examples_per_step
-        self._start, self._step = time.monotonic(), 0
+        self.num_workers = max(1, num_workers)
 
-    def begin(self, run: hooks.Run) -> None:
-        self._start, self._step = time.monotonic(), run.step
-
-    def after_step(self, run: hooks.Run) -> None:
-        if run.step % self.every_n_steps:
+    def after_step(self, run: hooks.Run, metrics: hooks.StepMetrics) -> None:
+        if metrics.examples_per_sec is None:
             return
-        now = time.monotonic()
-        rate = (run.step - self._step) * self.examples_per_step / max(now - self._start, 1e-9)
-        log.info("%s: step %d, %.1f examples/sec on this worker", self.task, run.step, rate)
-        self._start, self._step = now, run.step
+        rate = metrics.examples_per_sec / self.num_workers
+        log.info("%s: step %d, %.1f examples/sec on this worker", self.task, metrics.step, rate)

@@ -1,17 +1,20 @@
-"""The training loop's side jobs, one small object each.
+"""The training loop's side jobs, one small object each, and what they see.
 
-A hook sees the :class:`Run` (the loop's shared view: config, state, the step just
-done and its metrics) at three moments: :meth:`Hook.begin`, :meth:`Hook.after_step` and
-:meth:`Hook.end`. The loop itself only runs steps and checks the loss; logging,
-summaries, validation and checkpoints are hooks, so a new side job is a new hook.
+A hook sees the run at three moments. :meth:`Hook.begin` gets the :class:`Run` (what does
+not change while the run lasts: config, state, where checkpoints go).
+:meth:`Hook.after_step` gets the run and the step's :class:`StepMetrics`, an immutable
+record the loop makes after each call of the step (step, epoch, the metrics, summary
+images, the speed the loop measured); it returns a :class:`StopReason` to ask the loop
+to stop, or None. :meth:`Hook.end` gets the last step's metrics and the reason the loop
+stopped (None: the last step was reached). What a hook reports for the run's
+``TrainResult`` comes back through :meth:`Hook.result`. Hooks read nothing another hook
+wrote, so their order only decides what happens first (the checkpoint hook runs last).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -30,72 +33,93 @@ from slimcls.train.state import TrainState
 log = logging.getLogger("slimcls.train")
 
 LOSS_KEYS = ("cross_entropy", "aux_loss", "regularization", "total_loss")
-#: Written beside the best checkpoint: its step, accuracy and loss.
-BEST_INFO = "best.json"
+#: Stop reasons that interrupt the run (a signal): no final validation or check.
+SIGNALS = ("SIGINT", "SIGTERM")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
+class StopReason:
+    """Why a hook asks the loop to stop: ``kind`` is ``"SIGINT"``/``"SIGTERM"`` (a
+    signal), ``"early_stopping"`` or ``"peer_stopped"`` (another worker stopped)."""
+
+    kind: str
+    detail: str = ""
+
+    @property
+    def interrupt(self) -> bool:
+        """A signal: it outranks a planned stop asked at the same step."""
+        return self.kind in SIGNALS
+
+
+@dataclasses.dataclass(frozen=True)
+class StepMetrics:
+    """One step's record, made by the loop after each call of the step function.
+
+    Attributes:
+      step: the global step after the call.
+      epoch: epochs of the training split done at ``step``.
+      values: the step's metrics as floats (losses, ``accuracy``, ``learning_rate``).
+      images: the step's summary images (or None).
+      examples_per_sec, seconds_per_step: the speed since the last logged step,
+        measured by the loop on logged steps (every ``--log_every_n_steps``), else None.
+    """
+
+    step: int
+    epoch: float = 0.0
+    values: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    images: Any = None
+    examples_per_sec: float | None = None
+    seconds_per_step: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Run:
-    """What the loop and its hooks share.
+    """What every hook may read about the run; fixed while it lasts.
 
     Attributes:
       config, state: the run's configuration and training state.
       save_dir: where checkpoints go (``train_dir`` on the chief).
-      step: the global step after the last step.
-      values: the last step's metrics as floats.
-      images: the last step's summary images (or None).
-      stop_reason: set to stop the loop after the current step ("SIGINT", ...).
-      checkpoint: the newest checkpoint this run wrote.
-      validation_accuracy: the last validation result.
-      best_checkpoint, best_accuracy: the best validation so far (with validation).
-      examples_per_epoch, global_batch_size: for the epoch count and speeds.
-      examples_per_sec: the last logged speed.
-      csv: the train_log.csv writer (validation rows go there too).
+      start_step: the global step the run (or its resumed part) started at.
+      examples_per_epoch, global_batch_size: for epochs and speeds.
     """
 
     config: TrainConfig
     state: TrainState
     save_dir: str
+    start_step: int = 0
     examples_per_epoch: int = 0
     global_batch_size: int = 1
-    step: int = 0
-    values: dict[str, float] = dataclasses.field(default_factory=dict)
-    images: Any = None
-    stop_reason: str | None = None
-    checkpoint: str | None = None
-    validation_accuracy: float | None = None
-    best_checkpoint: str | None = None
-    best_accuracy: float | None = None
-    examples_per_sec: float | None = None
-    csv: Any = None
 
-    @property
-    def epoch(self) -> float:
-        return self.step * self.global_batch_size / max(self.examples_per_epoch, 1)
+    def epoch_at(self, step: int) -> float:
+        return step * self.global_batch_size / max(self.examples_per_epoch, 1)
 
     def save(self) -> str:
-        """Writes a checkpoint of the whole state at the current step."""
-        self.checkpoint = checkpoints.save_checkpoint(
+        """Writes a checkpoint of the whole state at the current step; returns it."""
+        prefix = checkpoints.save_checkpoint(
             self.state.checkpoint_tensors(),
             self.save_dir,
             self.state.step,
             max_to_keep=self.config.max_checkpoints_to_keep,
         )
-        log.info("Saved checkpoint %s", self.checkpoint)
-        return self.checkpoint
+        log.info("Saved checkpoint %s", prefix)
+        return prefix
 
 
 class Hook:
-    """Does nothing; subclasses override what they need."""
+    """Does nothing; subclasses override what they need (see the module docstring)."""
 
     def begin(self, run: Run) -> None:
         pass
 
-    def after_step(self, run: Run) -> None:
+    def after_step(self, run: Run, metrics: StepMetrics) -> StopReason | None:
+        return None
+
+    def end(self, run: Run, metrics: StepMetrics, stop: StopReason | None) -> None:
         pass
 
-    def end(self, run: Run) -> None:
-        pass
+    def result(self) -> dict[str, Any]:
+        """Fields of ``TrainResult`` this hook reports (after :meth:`end`)."""
+        return {}
 
 
 def curve_loss(values: Mapping[str, float]) -> float:
@@ -130,72 +154,61 @@ class ProgressHook(Hook):
         self.every_n_steps = every_n_steps
         self.stream = stream if stream is not None else sys.stderr
         self.bar = self.stream.isatty() if bar is None else bar
-        self._window_start = self._start = time.monotonic()
-        self._window_steps = 0
-        self._first_step = self._window_first = 0
+        self._start = time.monotonic()
+        self._first_step = 0
 
     def begin(self, run: Run) -> None:
-        self._window_start = self._start = time.monotonic()
-        self._window_steps, self._first_step = 0, run.step
-        self._window_first = run.step
+        self._start, self._first_step = time.monotonic(), run.start_step
 
-    def _eta(self, run: Run) -> str:
+    def _eta(self, run: Run, step: int) -> str:
         total = run.config.max_number_of_steps
-        done = run.step - self._first_step
+        done = step - self._first_step
         if not total or done <= 0:
             return "?"
         per_step = (time.monotonic() - self._start) / done
-        return _duration(per_step * (total - run.step))
+        return _duration(per_step * (total - step))
 
-    def position(self, run: Run) -> str:
-        total = run.config.max_number_of_steps
-        where = (
-            f"step {run.step}/{total} ({100 * run.step / total:.0f}%)"
-            if total
-            else (f"step {run.step}")
-        )
-        return f"{where}, epoch {run.epoch:.2f}"
+    @staticmethod
+    def position(run: Run, metrics: StepMetrics) -> str:
+        total, step = run.config.max_number_of_steps, metrics.step
+        where = f"step {step}/{total} ({100 * step / total:.0f}%)" if total else f"step {step}"
+        return f"{where}, epoch {metrics.epoch:.2f}"
 
-    def after_step(self, run: Run) -> None:
-        # Steps, not calls: with --steps_per_call one call runs several steps.
-        self._window_steps = run.step - self._window_first
+    def after_step(self, run: Run, metrics: StepMetrics) -> None:
+        values = metrics.values
         if self.bar:
             total = run.config.max_number_of_steps or 0
-            filled = int(30 * run.step / total) if total else 0
+            filled = int(30 * metrics.step / total) if total else 0
             self.stream.write(
-                f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.position(run)}, "
-                f"loss {run.values['total_loss']:.4f}, ETA {self._eta(run)}   "
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.position(run, metrics)}, "
+                f"loss {values['total_loss']:.4f}, ETA {self._eta(run, metrics.step)}   "
             )
             self.stream.flush()
-        if not self.every_n_steps or run.step % self.every_n_steps:
+        if not self.every_n_steps or metrics.step % self.every_n_steps:
             return
-        elapsed = time.monotonic() - self._window_start
-        run.examples_per_sec = self._window_steps * run.global_batch_size / max(elapsed, 1e-9)
         if self.bar:
             self.stream.write("\n")
         log.info(
             "%s: loss = %.4f (%s), accuracy = %.4f, lr = %.6g, %.1f examples/sec, "
             "%.3f sec/step, ETA %s",
-            self.position(run),
-            run.values["total_loss"],
-            loss_text(run.values),
-            run.values["accuracy"],
-            run.values["learning_rate"],
-            run.examples_per_sec,
-            elapsed / self._window_steps,
-            self._eta(run),
+            self.position(run, metrics),
+            values["total_loss"],
+            loss_text(values),
+            values["accuracy"],
+            values["learning_rate"],
+            metrics.examples_per_sec or 0.0,
+            metrics.seconds_per_step or 0.0,
+            self._eta(run, metrics.step),
         )
-        self._window_start, self._window_steps = time.monotonic(), 0
-        self._window_first = run.step
 
-    def end(self, run: Run) -> None:
+    def end(self, run: Run, metrics: StepMetrics, stop: StopReason | None) -> None:
         if self.bar:
             self.stream.write("\n")
             self.stream.flush()
 
 
-class CsvLogHook(Hook):
-    """Appends every logged training step, and every validation, to ``train_log.csv``.
+class TrainLog:
+    """``train_log.csv``: a row per logged training step and per validation.
 
     The curves need no TensorBoard: ``pandas.read_csv`` or a spreadsheet reads it. A
     resumed run appends to the same file (the header is written once; rows follow the
@@ -218,33 +231,50 @@ class CsvLogHook(Hook):
         "total_loss",
     )
 
-    def __init__(self, path: str, every_n_steps: int):
+    def __init__(self, path: str):
         self.path = path
-        self.every_n_steps = every_n_steps or 1
-        self.fields: tuple[str, ...] = self.FIELDS
+        self.fields: tuple[str, ...] | None = None
 
-    def begin(self, run: Run) -> None:
+    def open(self) -> None:
+        """Keeps an earlier run's columns, or writes the header."""
         header = ""
         if tf.io.gfile.exists(self.path):
             with tf.io.gfile.GFile(self.path, "r") as f:
                 header = f.readline().strip()
-        if header:  # an earlier run's file: keep its columns
+        if header:
             self.fields = tuple(header.split(","))
         else:
             write_text_atomic(self.path, ",".join(self.FIELDS) + "\n")
-        run.csv = self
+            self.fields = self.FIELDS
 
-    def write(self, run: Run, split: str, **values: float | None) -> None:
-        row = {"step": run.step, "epoch": round(run.epoch, 4), "split": split, **values}
+    def write(self, step: int, epoch: float, split: str, **values: float | None) -> None:
+        if self.fields is None:
+            self.open()
+        row = {"step": step, "epoch": round(epoch, 4), "split": split, **values}
         row["wall_time"] = round(time.time(), 3)
         cells = ["" if row.get(k) is None else _cell(row[k]) for k in self.fields]
         append_text(self.path, ",".join(cells) + "\n")  # a whole row or none
 
-    def after_step(self, run: Run) -> None:
-        if run.step % self.every_n_steps == 0:
-            v = run.values
-            self.write(
-                run,
+
+class CsvLogHook(Hook):
+    """Appends every ``every_n_steps``-th training step to :class:`TrainLog` ``log``
+    (the validation hook writes its rows to the same log)."""
+
+    FIELDS = TrainLog.FIELDS
+
+    def __init__(self, path: str, every_n_steps: int):
+        self.log = TrainLog(path)
+        self.every_n_steps = every_n_steps or 1
+
+    def begin(self, run: Run) -> None:
+        self.log.open()
+
+    def after_step(self, run: Run, metrics: StepMetrics) -> None:
+        if metrics.step % self.every_n_steps == 0:
+            v = metrics.values
+            self.log.write(
+                metrics.step,
+                metrics.epoch,
                 "train",
                 loss=curve_loss(v),
                 total_loss=v["total_loss"],
@@ -252,7 +282,7 @@ class CsvLogHook(Hook):
                 cross_entropy=v["cross_entropy"],
                 regularization=v["regularization"],
                 learning_rate=v["learning_rate"],
-                examples_per_sec=run.examples_per_sec,
+                examples_per_sec=metrics.examples_per_sec,
             )
 
 
@@ -291,43 +321,44 @@ class SummaryHook(Hook):
         self._count = 0
 
     def begin(self, run: Run) -> None:
-        self._last_step = run.step
+        self._last_step = run.start_step
 
-    def _due(self, run: Run) -> bool:
+    def _due(self, step: int) -> bool:
         if self._last is None:
             return True
-        if self.every_steps and run.step % self.every_steps == 0:
+        if self.every_steps and step % self.every_steps == 0:
             return True
         return bool(self.every_secs) and self.clock() - self._last >= self.every_secs
 
-    def after_step(self, run: Run) -> None:
-        means = {"loss": curve_loss(run.values), "accuracy": run.values["accuracy"]}
-        means.update((f"losses/{k}", run.values[k]) for k in LOSS_KEYS if k in run.values)
+    def after_step(self, run: Run, metrics: StepMetrics) -> None:
+        values = metrics.values
+        means = {"loss": curve_loss(values), "accuracy": values["accuracy"]}
+        means.update((f"losses/{k}", values[k]) for k in LOSS_KEYS if k in values)
         for tag, value in means.items():  # each tag once: total_loss is one of LOSS_KEYS
             self._sums[tag] = self._sums.get(tag, 0.0) + value
         self._count += 1
-        if self._due(run):
-            self._write(run)
+        if self._due(metrics.step):
+            self._write(run, metrics)
 
-    def _write(self, run: Run) -> None:
-        now = self.clock()
+    def _write(self, run: Run, metrics: StepMetrics) -> None:
+        now, step = self.clock(), metrics.step
         mean = {k: v / self._count for k, v in self._sums.items()}
         with self.writer.writing():
             for tag, value in mean.items():
-                summaries.scalar(tag, value, run.step)
-            summaries.scalar("learning_rate", run.values["learning_rate"], run.step)
+                summaries.scalar(tag, value, step)
+            summaries.scalar("learning_rate", metrics.values["learning_rate"], step)
             if self._last is not None and now > self._last:
-                steps_per_sec = (run.step - self._last_step) / (now - self._last)
-                summaries.scalar("global_step/sec", steps_per_sec, run.step)
-                summaries.scalar("examples/sec", steps_per_sec * run.global_batch_size, run.step)
-            if run.images is not None and len(run.images):
-                summaries.images("images", _normalised(run.images), run.step)
-        self._last, self._last_step = now, run.step
+                steps_per_sec = (step - self._last_step) / (now - self._last)
+                summaries.scalar("global_step/sec", steps_per_sec, step)
+                summaries.scalar("examples/sec", steps_per_sec * run.global_batch_size, step)
+            if metrics.images is not None and len(metrics.images):
+                summaries.images("images", _normalised(metrics.images), step)
+        self._last, self._last_step = now, step
         self._sums, self._count = {}, 0
 
-    def end(self, run: Run) -> None:
+    def end(self, run: Run, metrics: StepMetrics, stop: StopReason | None) -> None:
         if self._count:
-            self._write(run)
+            self._write(run, metrics)
 
 
 def _normalised(images):
@@ -336,137 +367,45 @@ def _normalised(images):
     return (images - low) / tf.maximum(high - low, 1e-6)
 
 
-class ValidationHook(Hook):
-    """Accuracy and loss on a split every ``every_n_steps`` and at the end of the run.
-
-    Keeps the best checkpoint by accuracy in ``<train_dir>/best/`` (apart from the
-    rotating ones, with ``best.json``) and, with ``patience``, stops the run after that
-    many evaluations without improvement.
-    """
-
-    def __init__(
-        self,
-        validate: Callable[[], tuple[float, float, int]],
-        every_n_steps: int,
-        split: str,
-        writer,
-        best_dir: str | None = None,
-        patience: int | None = None,
-    ) -> None:
-        self.validate = validate
-        self.every_n_steps = every_n_steps
-        self.split = split
-        self.writer = writer
-        self.best_dir = best_dir
-        self.patience = patience
-        self.best_accuracy: float | None = None
-        self.best_checkpoint: str | None = None
-        self._since_best = 0
-        self._last_step: int | None = None
-
-    def begin(self, run: Run) -> None:
-        if self.best_dir:
-            info = _read_json(os.path.join(self.best_dir, BEST_INFO))
-            if info:  # a resumed run keeps the best of its earlier part
-                self.best_accuracy = info.get("accuracy")
-                self.best_checkpoint = info.get("checkpoint")
-
-    def _run(self, run: Run) -> None:
-        accuracy, loss, n = self.validate()
-        log.info(
-            "step %d: validation on %s: accuracy = %.4f, loss = %.4f (%d examples)",
-            run.step,
-            self.split,
-            accuracy,
-            loss,
-            n,
-        )
-        with self.writer.writing():
-            summaries.scalar("accuracy", accuracy, run.step)
-            summaries.scalar("loss", loss, run.step)
-        if run.csv is not None:
-            run.csv.write(run, "validation", loss=loss, accuracy=accuracy, cross_entropy=loss)
-        run.validation_accuracy = accuracy
-        self._last_step = run.step
-        if self.best_accuracy is None or accuracy > self.best_accuracy:
-            self.best_accuracy, self._since_best = accuracy, 0
-            if self.best_dir:
-                self._save_best(run, accuracy, loss)
-        else:
-            self._since_best += 1
-            if self.patience and self._since_best >= self.patience and not run.stop_reason:
-                log.info(
-                    "early stopping: %d evaluations without a better accuracy than %.4f "
-                    "(--early_stopping_patience=%d)",
-                    self._since_best,
-                    self.best_accuracy,
-                    self.patience,
-                )
-                run.stop_reason = "early_stopping"
-
-    def _save_best(self, run: Run, accuracy: float, loss: float) -> None:
-        self.best_checkpoint = checkpoints.save_checkpoint(
-            run.state.checkpoint_tensors(), self.best_dir, run.state.step, max_to_keep=1
-        )
-        info = {
-            "checkpoint": self.best_checkpoint,
-            "global_step": run.state.step,
-            "accuracy": accuracy,
-            "loss": loss,
-            "split": self.split,
-        }
-        write_text_atomic(os.path.join(self.best_dir, BEST_INFO), json.dumps(info) + "\n")
-        log.info("best checkpoint so far: %s (accuracy %.4f)", self.best_checkpoint, accuracy)
-
-    def after_step(self, run: Run) -> None:
-        if self.every_n_steps and run.step % self.every_n_steps == 0:
-            self._run(run)
-
-    def end(self, run: Run) -> None:
-        if run.stop_reason in (None, "early_stopping") and self._last_step != run.step:
-            self._run(run)
-        run.best_checkpoint = self.best_checkpoint
-        run.best_accuracy = self.best_accuracy
-
-
-def _read_json(path: str) -> dict | None:
-    try:
-        with tf.io.gfile.GFile(path) as f:
-            return json.loads(f.read())
-    except (tf.errors.OpError, ValueError):
-        return None
-
-
 class CheckpointHook(Hook):
-    """Saves every ``every_secs``, when the loop stops early, and at the end."""
+    """Saves every ``every_secs`` and at the end (also when the loop stops early)."""
 
     def __init__(self, every_secs: float, clock: Callable[[], float] = time.monotonic):
         self.every_secs = every_secs
         self.clock = clock
         self._last = clock()
+        self.checkpoint: str | None = None  # the newest this run wrote
 
     def begin(self, run: Run) -> None:
         self._last = self.clock()
 
-    def after_step(self, run: Run) -> None:
-        if run.stop_reason is None and self.clock() - self._last >= self.every_secs:
-            run.save()
-            self._last = self.clock()
+    def save(self, run: Run) -> None:
+        self.checkpoint = run.save()
+        self._last = self.clock()
 
-    def end(self, run: Run) -> None:
-        if run.checkpoint is None or checkpoints.step_of(run.checkpoint) != run.step:
-            run.save()
+    def after_step(self, run: Run, metrics: StepMetrics) -> None:
+        if self.clock() - self._last >= self.every_secs:
+            self.save(run)
+
+    def end(self, run: Run, metrics: StepMetrics, stop: StopReason | None) -> None:
+        if self.checkpoint is None or checkpoints.step_of(self.checkpoint) != metrics.step:
+            self.save(run)
+
+    def result(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint}
 
 
-class StopOnSignals:
-    """Turns SIGINT/SIGTERM into ``run.stop_reason``; the loop stops after the step.
+class StopOnSignals(Hook):
+    """SIGINT/SIGTERM as a :class:`StopReason`: the loop stops after the step.
 
-    A second signal gives up at once (KeyboardInterrupt). Only the main thread can
-    install handlers; elsewhere (tests driving the loop from a thread) this is a no-op.
+    Used as a context manager around the loop, which installs the handlers and puts
+    them back. A second signal gives up at once (KeyboardInterrupt). Only the main
+    thread can install handlers; elsewhere (tests driving the loop from a thread) this
+    is a no-op.
     """
 
-    def __init__(self, run: Run, enabled: bool = True):
-        self.run = run
+    def __init__(self, enabled: bool = True):
+        self.pending: StopReason | None = None
         self._old: dict[int, Any] = {}
         self._enabled = enabled and threading.current_thread() is threading.main_thread()
 
@@ -477,10 +416,13 @@ class StopOnSignals:
         return self
 
     def _handle(self, signum, frame) -> None:
-        if self.run.stop_reason:
+        if self.pending is not None:
             raise KeyboardInterrupt
-        self.run.stop_reason = signal.Signals(signum).name
-        log.warning("%s received: saving a checkpoint and stopping", self.run.stop_reason)
+        self.pending = StopReason(signal.Signals(signum).name)
+        log.warning("%s received: saving a checkpoint and stopping", self.pending.kind)
+
+    def after_step(self, run: Run, metrics: StepMetrics) -> StopReason | None:
+        return self.pending
 
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():

@@ -13,14 +13,11 @@ import logging
 import os
 from collections.abc import Mapping
 
-from slimcls.train import optim
-from slimcls.model import finetune
-from slimcls.model import checkpoints
-from slimcls.model import modeling
-from slimcls.model import pretrained
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
+from slimcls.model import checkpoints, finetune, modeling, pretrained
 from slimcls.model.slim_model import SlimModel
+from slimcls.train import optim
 from slimcls.train.precision import LossScale
 
 log = logging.getLogger("slimcls.train")

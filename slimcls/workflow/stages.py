@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from slimcls.workflow import make_image_classifier as mic
 from slimcls.config import (
     ClassifierConfig,
     EvalConfig,
@@ -25,8 +24,9 @@ from slimcls.config import (
     TrainConfig,
 )
 from slimcls.core.errors import SlimclsError
-from slimcls.workflow.job_progress import JobProgress, Stage, format_duration
+from slimcls.workflow import make_image_classifier as mic
 from slimcls.workflow.head import HeadStage, flag_lines
+from slimcls.workflow.job_progress import JobProgress, Stage, format_duration
 
 log = logging.getLogger("slimcls.make_image_classifier")
 
@@ -101,20 +101,23 @@ def _is_converted(directory: str) -> bool:
 
 
 class _StageHook:
-    """Feeds the training loop's steps to the job's progress bar."""
+    """Feeds the training loop's steps to the job's progress bar (a
+    :class:`slimcls.train.hooks.Hook` by its methods: that module imports TensorFlow)."""
 
     def __init__(self, progress: JobProgress) -> None:
         self.progress = progress
-        self._start = 0
 
     def begin(self, run) -> None:
-        self._start = run.step
-
-    def after_step(self, run) -> None:
-        self.progress.advance(to=run.step, detail="fine-tuning all layers")
-
-    def end(self, run) -> None:
         pass
+
+    def after_step(self, run, metrics) -> None:
+        self.progress.advance(to=metrics.step, detail="fine-tuning all layers")
+
+    def end(self, run, metrics, stop) -> None:
+        pass
+
+    def result(self) -> dict[str, Any]:
+        return {}
 
 
 class Job(HeadStage):
