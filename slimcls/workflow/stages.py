@@ -310,34 +310,7 @@ class Job(HeadStage):
             self.progress.skip("fine_tune")
             self.progress.write_line(f"fine-tuning: done ({done['checkpoint']})")
             return done
-        train_config = TrainConfig(
-            train_dir=layout.fine_tune_dir,
-            dataset_dir=self.dataset_dir,
-            model_name=config.model_name,
-            train_image_size=self.plan.image_size,
-            batch_size=config.batch_size,
-            max_number_of_steps=steps,
-            weight_decay=config.weight_decay,
-            batch_norm_decay=decay,
-            optimizer=OptimizerConfig(
-                optimizer="momentum" if config.momentum > 0 else "sgd", momentum=config.momentum
-            ),
-            learning_rate=LearningRateConfig(
-                learning_rate=rate,
-                learning_rate_decay_type="cosine",
-                end_learning_rate=rate / 100,
-            ),
-            label_smoothing=config.label_smoothing,
-            checkpoint_path=head["checkpoint"],
-            mixed_precision=config.mixed_precision,
-            random_seed=config.random_seed,
-            log_every_n_steps=max(1, steps // 10),
-            save_interval_secs=300,
-            save_summaries_secs=120,
-            max_checkpoints_to_keep=2,
-            num_summary_images=0,
-            progress_bar=False if self.progress.is_tty else None,
-        )
+        train_config = self._fine_tune_config(steps, rate, decay, head["checkpoint"])
         if self.output.state["stages"].get("fine_tune") is None:
             self.output.begin("fine_tune", mic.stage_settings(config, "fine_tune"))
         self.progress.stage("fine_tune").total = steps
@@ -369,6 +342,39 @@ class Job(HeadStage):
         }
         self.output.done("fine_tune", done)
         return done
+
+    def _fine_tune_config(self, steps: int, rate: float, decay: float, start: str) -> TrainConfig:
+        """The training run of all layers from the head's checkpoint ``start``: momentum SGD
+        (plain SGD without momentum), cosine decay to 1% of ``rate``."""
+        config, layout = self.config, self.layout
+        return TrainConfig(
+            train_dir=layout.fine_tune_dir,
+            dataset_dir=self.dataset_dir,
+            model_name=config.model_name,
+            train_image_size=self.plan.image_size,
+            batch_size=config.batch_size,
+            max_number_of_steps=steps,
+            weight_decay=config.weight_decay,
+            batch_norm_decay=decay,
+            optimizer=OptimizerConfig(
+                optimizer="momentum" if config.momentum > 0 else "sgd", momentum=config.momentum
+            ),
+            learning_rate=LearningRateConfig(
+                learning_rate=rate,
+                learning_rate_decay_type="cosine",
+                end_learning_rate=rate / 100,
+            ),
+            label_smoothing=config.label_smoothing,
+            checkpoint_path=start,
+            mixed_precision=config.mixed_precision,
+            random_seed=config.random_seed,
+            log_every_n_steps=max(1, steps // 10),
+            save_interval_secs=300,
+            save_summaries_secs=120,
+            max_checkpoints_to_keep=2,
+            num_summary_images=0,
+            progress_bar=False if self.progress.is_tty else None,
+        )
 
     # ------------------------------------------------------------------ 4. evaluation
 
