@@ -158,33 +158,43 @@ def get_dataset_info(name: str | None, dataset_dir: str) -> DatasetInfo:
     check_file_system(dataset_dir, "dataset_dir")
     record_format.check_not_mid_conversion(dataset_dir)
     if tf.io.gfile.exists(record_format.join(dataset_dir, record_format.DATASET_JSON)):
-        info = record_format.read_dataset_json(dataset_dir)
-        held = str(info["name"])
-        if name is not None and name != held:
-            raise SlimclsError(
-                f"dataset_name {name!r} does not match dataset_dir {dataset_dir}, which holds "
-                f"dataset {held!r}"
-            )
-        labels_file = record_format.join(dataset_dir, str(info["labels_file"]))
-        labels = record_format.read_labels(labels_file)
-        num_classes = int(info["num_classes"])
-        channels = int(info["channels"])  # validated: 1 or 3
-        if sorted(labels) != list(range(num_classes)):
-            raise SlimclsError(
-                f"{labels_file} has {len(labels)} labels; expected ids 0..{num_classes - 1} "
-                "as dataset.json num_classes says"
-            )
-        return DatasetInfo(
-            name=held,
-            dataset_dir=dataset_dir,
-            num_classes=num_classes,
-            channels=channels,
-            labels_to_names=labels,
-            labels_file=labels_file,
-            splits={str(k): int(v) for k, v in dict(info["splits"]).items()},
-            sizes_from=SIZES_FROM_JSON,
-            info=info,
+        return _converted_info(name, dataset_dir)
+    return _tf_slim_info(name, dataset_dir)
+
+
+def _converted_info(name: str | None, dataset_dir: str) -> DatasetInfo:
+    """A converted directory: its validated ``dataset.json`` and ``labels.txt``."""
+    info = record_format.read_dataset_json(dataset_dir)
+    held = str(info["name"])
+    if name is not None and name != held:
+        raise SlimclsError(
+            f"dataset_name {name!r} does not match dataset_dir {dataset_dir}, which holds "
+            f"dataset {held!r}"
         )
+    labels_file = record_format.join(dataset_dir, str(info["labels_file"]))
+    labels = record_format.read_labels(labels_file)
+    num_classes = int(info["num_classes"])
+    channels = int(info["channels"])  # validated: 1 or 3
+    if sorted(labels) != list(range(num_classes)):
+        raise SlimclsError(
+            f"{labels_file} has {len(labels)} labels; expected ids 0..{num_classes - 1} "
+            "as dataset.json num_classes says"
+        )
+    return DatasetInfo(
+        name=held,
+        dataset_dir=dataset_dir,
+        num_classes=num_classes,
+        channels=channels,
+        labels_to_names=labels,
+        labels_file=labels_file,
+        splits={str(k): int(v) for k, v in dict(info["splits"]).items()},
+        sizes_from=SIZES_FROM_JSON,
+        info=info,
+    )
+
+
+def _tf_slim_info(name: str | None, dataset_dir: str) -> DatasetInfo:
+    """A TF-Slim directory: its ``labels.txt``, and TF-Slim's counts for a built-in ``name``."""
     labels, labels_file = read_tf_slim_labels(dataset_dir)
     records = [n for n in tf_slim_dirs.listdir(dataset_dir) if record_stem(n)]
     if not labels_file and not records:
