@@ -1,5 +1,6 @@
 """What a run records (flags.txt, runs.jsonl) and what eval/classify/export take from it."""
 
+import dataclasses
 import json
 import os
 
@@ -7,7 +8,7 @@ import pytest
 from absl import flags
 
 from slimcls import cli
-from slimcls.model import run_info
+from slimcls.model import run_info, run_spec
 from slimcls.cli import eval_image_classifier, export_inference_graph
 from slimcls.core.errors import SlimclsError
 
@@ -48,6 +49,11 @@ def test_read_run_flags_from_a_checkpoint_in_the_run(tmp_path):
     assert run_info.read_run_flags(str(tmp_path / "elsewhere" / "x.ckpt")) == {}
 
 
+def completed(config, flag_names=None):
+    """The config as the library completes it from the training run (``run_spec``)."""
+    return dataclasses.replace(config, **run_spec.resolve_settings(config, flag_names))
+
+
 @pytest.fixture
 def eval_flags():
     def parse(*args):
@@ -63,29 +69,29 @@ def eval_flags():
 def test_eval_takes_model_size_and_dataset_from_the_run(tmp_path, eval_flags):
     run_info.record_run(str(tmp_path), FIRST, [], "train")
     entry = eval_flags(f"--checkpoint_path={tmp_path}/model.ckpt-100", "--batch_size=7")
-    config = entry.config_from_flags()
+    config = completed(entry.config_from_flags())
     assert (config.model_name, config.eval_image_size, config.dataset_dir) == (
         "cifarnet",
         24,
         "/data/digits",
     )
     assert config.batch_size == 7 and config.use_grayscale is False
-    config = eval_flags(f"--checkpoint_path={tmp_path}", "--dataset_dir=/other").config_from_flags()
-    assert config.dataset_dir == "/other"  # another dataset is fine
+    config = eval_flags(f"--checkpoint_path={tmp_path}", "--dataset_dir=/other")
+    assert completed(config.config_from_flags()).dataset_dir == "/other"  # another dataset is fine
 
 
 def test_a_flag_contradicting_the_run_names_both_values(tmp_path, eval_flags):
     run_info.record_run(str(tmp_path), FIRST, [], "train")
     entry = eval_flags(f"--checkpoint_path={tmp_path}", "--model_name=inception_v3")
     with pytest.raises(SlimclsError, match="--model_name=inception_v3 .*--model_name=cifarnet"):
-        entry.config_from_flags()
+        completed(entry.config_from_flags())
 
 
 def test_without_a_recorded_run_or_checkpoint_the_directory_is_named(tmp_path, eval_flags):
     """No flags.txt and no checkpoint to tell the net from: the one line says what is missing."""
     entry = eval_flags(f"--checkpoint_path={tmp_path}", "--dataset_dir=/d")
     with pytest.raises(SlimclsError, match="is a directory without checkpoints"):
-        entry.config_from_flags()
+        completed(entry.config_from_flags())
 
 
 def test_export_maps_the_runs_image_size_to_its_image_size_flag(tmp_path):
@@ -94,12 +100,13 @@ def test_export_maps_the_runs_image_size_to_its_image_size_flag(tmp_path):
     export_inference_graph.define_flags()
     try:
         FLAGS(["export", f"--checkpoint_path={tmp_path}", "--output_dir=/o"])
-        config = export_inference_graph.config_from_flags()
-        assert config.classifier.eval_image_size == 24
-        assert config.classifier.model_name == "cifarnet"
+        names = {"eval_image_size": "image_size"}  # export's flag for it
+        config = completed(export_inference_graph.config_from_flags().classifier, names)
+        assert config.eval_image_size == 24
+        assert config.model_name == "cifarnet"
         FLAGS(["export", f"--checkpoint_path={tmp_path}", "--output_dir=/o", "--image_size=32"])
         with pytest.raises(SlimclsError, match="--image_size=32 .*--train_image_size=24"):
-            export_inference_graph.config_from_flags()
+            completed(export_inference_graph.config_from_flags().classifier, names)
     finally:
         FLAGS.unparse_flags()
 
