@@ -607,7 +607,7 @@ class TfSlimExportConfig:
 
 
 #: Converters of ``download_and_convert_data`` (``slimcls.datasets.converter`` registry);
-#: ``tests/test_flags.py`` checks the two agree.
+#: ``tests/cli/test_flags.py`` checks the two agree.
 CONVERTER_NAMES = ("folder", "flowers", "cifar10", "hwdb", "mnist", "adopt")
 
 
