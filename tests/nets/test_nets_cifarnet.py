@@ -6,20 +6,8 @@ import pytest
 from slimcls.core.compat import tf
 from slimcls.nets import cifarnet, nets_factory, small_cnn
 from slimcls.model.slim_model import SlimModel
+from tests.nets.tfslim_variables import CIFARNET_VARIABLES
 
-# TF-Slim's CifarNet (research/slim/nets/cifarnet.py) on 32x32x3 images, 10 classes.
-CIFARNET_VARIABLES = {
-    "CifarNet/conv1/weights": [5, 5, 3, 64],
-    "CifarNet/conv1/biases": [64],
-    "CifarNet/conv2/weights": [5, 5, 64, 64],
-    "CifarNet/conv2/biases": [64],
-    "CifarNet/fc3/weights": [8 * 8 * 64, 384],
-    "CifarNet/fc3/biases": [384],
-    "CifarNet/fc4/weights": [384, 192],
-    "CifarNet/fc4/biases": [192],
-    "CifarNet/logits/weights": [192, 10],
-    "CifarNet/logits/biases": [10],
-}
 CIFARNET_PARAMS = 1_756_426
 CIFARNET_END_POINTS = {
     "conv1": [2, 32, 32, 64],

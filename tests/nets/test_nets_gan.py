@@ -16,10 +16,10 @@ import importlib
 import numpy as np
 import pytest
 import tf_slim as slim
-from tests.nets.test_nets_zoo_a import _digest
 
 from slimcls.core.compat import tf
 from slimcls.nets import cyclegan, dcgan, nets_factory, pix2pix
+from tests.nets.net_checks import variables_digest
 
 
 def _build(fn, shape):
@@ -100,7 +100,7 @@ def test_golden_variables_shapes_and_end_points(name):
     fn, shape, golden, out_shape, end_point_names = GOLDEN[name]
     out, end_points, shapes, trainable = _build(fn, shape)
     total = sum(int(np.prod(s)) for s in shapes.values())
-    assert (total, trainable, _digest(shapes)) == golden
+    assert (total, trainable, variables_digest(shapes)) == golden
     assert out.shape.as_list() == out_shape
     assert sorted(end_points) == sorted(end_point_names)
 

@@ -19,12 +19,11 @@ import importlib
 import numpy as np
 import pytest
 import tf_slim as slim
-from tests.nets.test_nets_checkpoint import _check
-from tests.nets.test_nets_zoo_a import _digest
 
 from slimcls.core.compat import tf
 from slimcls.nets import inception, inception_v1, inception_v2, net_table, nets_factory
 from slimcls.model.slim_model import SlimModel
+from tests.nets.net_checks import check_checkpoint_restores, variables_digest
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted "name:shape"
 # lines) with 1001 classes at 224 under the net's own arg scope.
@@ -78,7 +77,7 @@ def test_golden_variables_end_points_and_losses(name):
     with graph.as_default():
         trainable = sum(int(np.prod(v.shape.as_list())) for v in tf.compat.v1.trainable_variables())
         losses = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)
-    assert (total, trainable, _digest(shapes)) == GOLDEN[name]
+    assert (total, trainable, variables_digest(shapes)) == GOLDEN[name]
     # Weight decay on every conv2d kernel; InceptionV2's separable first layer has none
     # (the inception arg scope does not cover separable_conv2d, in TF-Slim either).
     kernels = [n for n in shapes if n.endswith("/weights")]
@@ -114,7 +113,7 @@ def test_registry_uses_these_modules(name):
         images = tf.compat.v1.placeholder(tf.float32, [2, 224, 224, 3])
         logits, end_points = nets_factory.get_network_fn(name, 1001)(images)
         shapes = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
-    assert _digest(shapes) == GOLDEN[name][2]
+    assert variables_digest(shapes) == GOLDEN[name][2]
     assert logits.shape.as_list() == [2, 1001] and end_points["Logits"] is logits
     assert end_points["Predictions"].shape.as_list() == [2, 1001]
 
@@ -329,4 +328,4 @@ def test_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path, name):
         images = tf.compat.v1.placeholder(tf.float32, [1, 224, 224, 3])
         nets_factory.get_network_fn(name, 5)(images)
         shapes = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
-    _check(tmp_path, name, 5, 224, shapes)
+    check_checkpoint_restores(tmp_path, name, 5, 224, shapes)

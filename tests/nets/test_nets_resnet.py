@@ -18,12 +18,11 @@ import functools
 import numpy as np
 import pytest
 import tf_slim as slim
-from tests.nets.test_nets_checkpoint import _check
-from tests.nets.test_nets_zoo_a import _build, _digest
 
 from slimcls.core.compat import tf
 from slimcls.nets import nets_factory, resnet_utils, resnet_v1, resnet_v2
 from slimcls.model.slim_model import SlimModel
+from tests.nets.net_checks import build_net, check_checkpoint_restores, variables_digest
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted
 # "name:shape" lines), 1000 classes at 224 (resnet_*_200 are in test_nets_zoo_a.py).
@@ -35,10 +34,10 @@ GOLDEN = {
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_parameter_counts_and_variables(name):
-    _, _, shapes = _build(name, 1000, 224)
+    _, _, shapes = build_net(name, 1000, 224)
     total = sum(int(np.prod(s)) for s in shapes.values())
     trainable = sum(int(np.prod(s)) for n, s in shapes.items() if "moving_" not in n)
-    assert (total, trainable, _digest(shapes)) == GOLDEN[name]
+    assert (total, trainable, variables_digest(shapes)) == GOLDEN[name]
 
 
 def _net(fn, size=64, batch=2, **kwargs):
@@ -239,7 +238,7 @@ def test_tiny_resnet_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path, monke
     assert shapes[f"tiny/block1/unit_1/{unit}/shortcut/weights"] == [1, 1, 64, 16]
     assert f"tiny/block1/unit_2/{unit}/shortcut/weights" not in shapes  # identity
     assert ("tiny/postnorm/moving_mean" in shapes) == (module is resnet_v2)
-    _check(tmp_path, "tiny_resnet", 3, 32, shapes)
+    check_checkpoint_restores(tmp_path, "tiny_resnet", 3, 32, shapes)
 
     model = SlimModel(spec.fn, 3, arg_scope=nets_factory.arg_scope_fn("tiny_resnet", 1e-4))
     model.build_variables((32, 32, 3))

@@ -16,12 +16,11 @@ import importlib
 import numpy as np
 import pytest
 import tf_slim as slim
-from tests.nets.test_nets_checkpoint import _check
-from tests.nets.test_nets_zoo_a import _digest
 
 from slimcls.core.compat import tf
 from slimcls.nets import alexnet, net_table, nets_factory, overfeat, vgg
 from slimcls.model.slim_model import SlimModel
+from tests.nets.net_checks import check_checkpoint_restores, variables_digest
 
 # (module, net, arg scope, input side) -> TF-Slim's (all elements, trainable elements,
 # sha256[:16] of the sorted "name:shape" lines) with 1000 classes.
@@ -61,7 +60,7 @@ def test_golden_variables_and_end_points(name):
     with graph.as_default():
         trainable = sum(int(np.prod(v.shape.as_list())) for v in tf.compat.v1.trainable_variables())
         losses = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)
-    assert (total, trainable, _digest(shapes)) == GOLDEN[name][3]
+    assert (total, trainable, variables_digest(shapes)) == GOLDEN[name][3]
     assert len(losses) == len(shapes) // 2  # weight decay on every kernel, none on biases
     assert net.shape.as_list() == [1, 1000] and net.op.name == f"{name}/fc8/squeezed"
     if name in VGG_CONVS:
@@ -167,7 +166,7 @@ def test_alexnet_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path):
     """A checkpoint keyed by TF-Slim's names restores into the registry's alexnet_v2 in a
     TF1 graph and through SlimModel, with the same logits."""
     _, _, shapes, _ = _build("alexnet_v2", num_classes=5)
-    _check(tmp_path, "alexnet_v2", 5, 224, shapes)
+    check_checkpoint_restores(tmp_path, "alexnet_v2", 5, 224, shapes)
 
 
 @pytest.mark.parametrize("name", ["vgg_16", "vgg_19", "alexnet_v2", "vgg_a", "overfeat"])
@@ -180,7 +179,7 @@ def test_registry_uses_these_modules_with_the_same_variables(name):
         images = tf.compat.v1.placeholder(tf.float32, [2, GOLDEN[name][2], GOLDEN[name][2], 3])
         logits, end_points = nets_factory.get_network_fn(name, 1000)(images)
         shapes = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
-    assert _digest(shapes) == GOLDEN[name][3][2]
+    assert variables_digest(shapes) == GOLDEN[name][3][2]
     assert logits.shape.as_list() == [2, 1000]
     assert end_points["Logits"] is logits
     assert end_points["Predictions"].shape.as_list() == [2, 1000]

@@ -16,12 +16,12 @@ import hashlib
 import numpy as np
 import pytest
 from tests.helpers import run_module, stderr_lines
-from tests.nets.test_nets_checkpoint import _graph_logits, _write_checkpoint
 
 from slimcls.model import modeling
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import i3d, i3d_utils, nets_factory, s3dg
+from tests.nets.net_checks import logits_in_graph, write_checkpoint
 
 # name -> (all variables' elements, trainable ones, number of variables, sha256[:16] of the
 # sorted "name:shape" lines), 400 classes.
@@ -208,7 +208,7 @@ def test_checkpoint_round_trip_by_name_in_graph_mode(tmp_path, name):
     same values loaded directly."""
     graph, clip, logits, _, shapes = _build(name, [2, 2, 16, 16, 3], num_classes=6)
     prefix = str(tmp_path / "model.ckpt-0")
-    values = _write_checkpoint(prefix, shapes)
+    values = write_checkpoint(prefix, shapes)
     assert set(tf.train.load_checkpoint(prefix).get_variable_to_shape_map()) == set(shapes)
     clips = np.random.RandomState(1).uniform(-1, 1, (2, 2, 16, 16, 3)).astype("float32")
     with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
@@ -217,7 +217,7 @@ def test_checkpoint_round_trip_by_name_in_graph_mode(tmp_path, name):
         feeds = {v.initializer.inputs[1]: values[v.op.name] for v in variables}
         sess.run([v.initializer for v in variables], feeds)
         direct = sess.run(logits, {clip: clips})
-    restored = _graph_logits(name, 6, clips, prefix)
+    restored = logits_in_graph(name, 6, clips, prefix)
     assert restored.shape == (2, 6)
     assert np.std(restored) > 1e-3  # the restored weights matter
     np.testing.assert_array_equal(restored, direct)

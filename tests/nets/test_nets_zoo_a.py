@@ -10,19 +10,18 @@ the same end-point names, and logits and end points equal to the last bit (max |
 with the same random weights loaded into both. The counts below are TF-Slim's.
 """
 
-import hashlib
 import sys
 
 import numpy as np
 import pytest
 import tf_slim as slim
-from tests.nets.test_nets_checkpoint import _graph_logits, _write_checkpoint
 
 from slimcls.model import modeling
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.nets import nets_factory
 from slimcls.preprocessing import preprocessing_factory
+from tests.nets.net_checks import build_net, logits_in_graph, variables_digest, write_checkpoint
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted
 # "name:shape" lines), at the default image size with TF-Slim's published class count
@@ -55,21 +54,6 @@ def _classes(name):
     return 10 if name == "lenet" else 1001 if "mobilenet" in name else 1000
 
 
-def _build(name, num_classes, size, channels=3, batch=1, **kwargs):
-    """Builds ``name`` in a fresh graph: ``(logits, end_points, {var name: shape})``."""
-    graph = tf.Graph()
-    with graph.as_default():
-        images = tf.compat.v1.placeholder(tf.float32, [batch, size, size, channels])
-        logits, end_points = nets_factory.get_network_fn(name, num_classes, **kwargs)(images)
-        shapes = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
-    return logits, end_points, shapes
-
-
-def _digest(shapes):
-    text = "\n".join(f"{n}:{','.join(map(str, s))}" for n, s in sorted(shapes.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _golden_params():
     for name in sorted(GOLDEN):
         if name in SLOW_GOLDEN or name not in FAST_GOLDEN:
@@ -82,10 +66,10 @@ def _golden_params():
 def test_golden_parameter_counts_and_variables(name):
     spec = nets_factory.NETWORKS[name]
     channels = 1 if name == "lenet" else 3
-    _, _, shapes = _build(name, _classes(name), spec.default_image_size, channels)
+    _, _, shapes = build_net(name, _classes(name), spec.default_image_size, channels)
     total = sum(int(np.prod(s)) for s in shapes.values())
     trainable = sum(int(np.prod(s)) for n, s in shapes.items() if "moving_" not in n)
-    assert (total, trainable, _digest(shapes)) == GOLDEN[name]
+    assert (total, trainable, variables_digest(shapes)) == GOLDEN[name]
 
 
 def test_every_zoo_a_net_has_golden_numbers():
@@ -107,7 +91,7 @@ LENET_VARIABLES = {
 
 
 def test_lenet_variables_and_end_points():
-    logits, end_points, shapes = _build("lenet", 10, 28, channels=1, batch=2)
+    logits, end_points, shapes = build_net("lenet", 10, 28, channels=1, batch=2)
     assert shapes == LENET_VARIABLES
     assert logits.shape.as_list() == [2, 10]
     expected = {
@@ -151,7 +135,7 @@ def _mobilenet_v1_variables(multiplier, num_classes):
 
 @pytest.mark.parametrize("name,multiplier", [("mobilenet_v1_025", 0.25), ("mobilenet_v1", 1.0)])
 def test_mobilenet_v1_variables_and_end_points(name, multiplier):
-    logits, end_points, shapes = _build(name, 5, 64, batch=2)
+    logits, end_points, shapes = build_net(name, 5, 64, batch=2)
     assert shapes == _mobilenet_v1_variables(multiplier, 5)
     assert logits.shape.as_list() == [2, 5]
     last = max(int(1024 * multiplier), 8)
@@ -174,7 +158,7 @@ MOBILENET_END_POINTS = {
 @pytest.mark.parametrize("name", sorted(MOBILENET_END_POINTS))
 def test_mobilenet_builder_end_points(name):
     count, last, shape = MOBILENET_END_POINTS[name]
-    logits, end_points, _ = _build(name, 5, 64, batch=2)
+    logits, end_points, _ = build_net(name, 5, 64, batch=2)
     assert logits.shape.as_list() == [2, 5]
     assert len(end_points) == count
     assert end_points[last].shape.as_list() == shape
@@ -189,7 +173,7 @@ def test_mobilenet_builder_end_points(name):
 
 
 def test_mobilenet_v2_first_block_and_feature_mode():
-    _, end_points, shapes = _build("mobilenet_v2", 0, 64)
+    _, end_points, shapes = build_net("mobilenet_v2", 0, 64)
     # The first block's expansion factor 1 leaves it without an expansion layer.
     assert "layer_2/expansion_output" not in end_points
     assert not any(n.startswith("MobilenetV2/expanded_conv/expand/") for n in shapes)
@@ -313,11 +297,11 @@ def test_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path, name, size):
     """A checkpoint keyed by TF-Slim names restores with no mapping in a TF1 graph
     (``tf.compat.v1.train.Saver``) and into ``SlimModel``; both give the same logits."""
     num_classes = 5
-    _, _, shapes = _build(name, num_classes, size)
+    _, _, shapes = build_net(name, num_classes, size)
     prefix = str(tmp_path / "model.ckpt-0")
-    _write_checkpoint(prefix, shapes)
+    write_checkpoint(prefix, shapes)
     images = np.random.RandomState(1).uniform(-1, 1, (2, size, size, 3)).astype("float32")
-    graph_logits = _graph_logits(name, num_classes, images, prefix)
+    graph_logits = logits_in_graph(name, num_classes, images, prefix)
     wrapper_logits = _wrapper_logits(name, num_classes, images, prefix)
     assert graph_logits.shape == (2, num_classes)
     assert np.std(graph_logits) > 1e-3  # the restored weights matter

@@ -13,7 +13,6 @@ import hashlib
 
 import numpy as np
 import pytest
-from tests.nets.test_nets_checkpoint import _write_checkpoint
 
 import slimcls.nets.inception as inception
 from slimcls.core.compat import tf
@@ -21,6 +20,7 @@ from slimcls.core.errors import SlimclsError
 from slimcls.model.modeling import create_model
 from slimcls.nets import inception_resnet_v2, inception_v4, nets_factory
 from slimcls.nets.nasnet import nasnet, nasnet_utils, pnasnet
+from tests.nets.net_checks import write_checkpoint
 
 # name -> (builder, arg scope, input side, classes): the published layout.
 PUBLISHED = {
@@ -334,7 +334,7 @@ def _checkpoint_round_trip(tmp_path, name, num_classes, size, rtol=1e-4):
         x = tf.compat.v1.placeholder(tf.float32, images.shape)
         logits, _ = nets_factory.get_network_fn(name, num_classes)(x)
         shapes = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
-    _write_checkpoint(prefix, shapes)  # eagerly, outside the graph
+    write_checkpoint(prefix, shapes)  # eagerly, outside the graph
     with graph.as_default():
         with tf.compat.v1.Session(graph=graph) as sess:
             tf.compat.v1.train.Saver().restore(sess, prefix)
