@@ -74,7 +74,7 @@ def batched_preprocess_for_train(
     per-image random values from the same distributions as the per-image ops. Shifting and
     flipping commute with the per-pixel float and greyscale conversions, so the order
     changes nothing. The brightness jitter is left out: the standardisation removes it
-    exactly (see ``per_batch``; ``tests/test_preprocessing.py`` checks it).
+    exactly (see ``per_batch``; ``tests/preprocessing/test_preprocessing.py`` checks it).
     """
 
     def per_image(image):

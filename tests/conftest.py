@@ -79,7 +79,7 @@ def _no_training_loop_in_the_default_tier():
 @pytest.fixture
 def tiny_net(monkeypatch):
     """Registers the tiny BatchNorm + AuxLogits net as ``tiny_aux`` for one test."""
-    from helpers import tiny_spec
+    from tests.helpers import tiny_spec
 
     from slimcls.nets import nets_factory
 
@@ -90,6 +90,6 @@ def tiny_net(monkeypatch):
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
     """The toy dataset: 48 train / 16 validation 12x12 RGB images, 2 shards per split."""
-    from helpers import write_toy_dataset
+    from tests.helpers import write_toy_dataset
 
     return write_toy_dataset(tmp_path_factory.mktemp("toy"))

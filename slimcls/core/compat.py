@@ -14,7 +14,7 @@ tf-slim 1.1.0 (2020) predates Keras 3. On TensorFlow 2.16+ two things break it:
    ``layers.utils``, ``layers.optimizers`` and ``learning`` still use; we alias it back.
 
 Every other slimcls module imports this module before ``tf_slim``; no other module
-patches TensorFlow or tf-slim. ``tests/test_compat.py`` fails loudly when upstream
+patches TensorFlow or tf-slim. ``tests/core/test_compat.py`` fails loudly when upstream
 changes make any of this unnecessary or insufficient.
 """
 

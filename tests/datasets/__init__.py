@@ -1,0 +1,1 @@
+"""Tests of the top-level ``datasets/`` (converters, record format, descriptors)."""
