@@ -89,7 +89,9 @@ if editable_wheel is not None:
 # packages; docs/design.md says why). find_packages keeps the list in step with the folders.
 MAPPED = ("nets", "preprocessing", "datasets")
 PACKAGES = find_packages(include=["slimcls", "slimcls.*"]) + [
-    f"slimcls.{name}" for top in MAPPED for name in [top, *(f"{top}.{sub}" for sub in find_packages(top))]
+    f"slimcls.{name}"
+    for top in MAPPED
+    for name in [top, *(f"{top}.{sub}" for sub in find_packages(top))]
 ]
 
 setup(

@@ -82,9 +82,10 @@ WARMUP_STEPS = 20
 @contextlib.contextmanager
 def _earlier_default(variant: str):
     """For ``tf_nn_lrn`` / ``per_image_aug``: the replaced code path, for one run."""
-    from slimcls.model import modeling
-    from slimcls.core.compat import tf
     from slimcls.nets import cifarnet
+
+    from slimcls.core.compat import tf
+    from slimcls.model import modeling
 
     def tf_nn_lrn(net, name):
         dtype = net.dtype
@@ -125,8 +126,9 @@ def prepare(dataset: str, work_dir: str) -> dict:
         return {"dataset_dir": data.write_shapes(out)}
     sys.path.insert(0, os.path.join(REPO, "scripts"))
     import demo_digits
-    from slimcls.config import ConvertConfig
     from slimcls.datasets import converter
+
+    from slimcls.config import ConvertConfig
 
     images = os.path.join(work_dir, "digits_images")
     if not os.path.exists(os.path.join(out, "dataset.json")):
@@ -148,8 +150,8 @@ def prepare(dataset: str, work_dir: str) -> dict:
 def train_and_evaluate(args) -> dict:
     """One run: train, evaluate on the validation split."""
     from slimcls import train
-    from slimcls.inference import evaluate
     from slimcls.config import EvalConfig, LearningRateConfig, OptimizerConfig, TrainConfig
+    from slimcls.inference import evaluate
 
     train_dir = tempfile.mkdtemp(prefix=f"{args.variant}_{args.seed}_", dir=args.work_dir)
     config = TrainConfig(

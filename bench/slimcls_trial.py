@@ -84,10 +84,11 @@ def do_train(args) -> dict:
 def do_input(args) -> dict:
     """The training input pipeline alone, as training builds it: the same preprocessing
     (CifarNet's batched stage), TrainConfig's default parallelism and --cache_images."""
+    from slimcls.datasets import dataset_factory
+
+    from slimcls.config import TrainConfig
     from slimcls.model import modeling
     from slimcls.reader import input_pipeline
-    from slimcls.config import TrainConfig
-    from slimcls.datasets import dataset_factory
 
     defaults = TrainConfig(train_dir="", dataset_dir="")
     descriptor = dataset_factory.get_dataset(None, "train", args.dataset_dir)
@@ -120,8 +121,9 @@ def do_input(args) -> dict:
 
 def do_flops(args) -> dict:
     """Forward FLOPs of one example through the training graph (tf.compat.v1.profiler)."""
-    from slimcls.core.compat import tf
     from slimcls.nets import nets_factory
+
+    from slimcls.core.compat import tf
 
     spec = nets_factory.get_spec(args.model)
     size = args.image_size or spec.default_image_size
@@ -152,9 +154,9 @@ def do_checkpoint(args) -> dict:
 
 
 def do_eval(args) -> dict:
-    from slimcls.model import checkpoints
     from slimcls.config import EvalConfig
     from slimcls.inference.evaluate import Evaluator
+    from slimcls.model import checkpoints
 
     config = EvalConfig(
         checkpoint_path=args.train_dir,
@@ -182,8 +184,8 @@ def do_eval(args) -> dict:
 def do_classify(args) -> dict:
     import numpy as np
 
-    from slimcls.inference.classify import Classifier
     from slimcls.config import ClassifierConfig
+    from slimcls.inference.classify import Classifier
 
     started = time.perf_counter()
     classifier = Classifier(

@@ -1,10 +1,12 @@
-"""TF-Slim's `preprocessing` package, as research/slim lays it out; installed as ``slimcls.preprocessing``.
+"""TF-Slim's `preprocessing` package, as research/slim lays it out; installed as
+``slimcls.preprocessing``.
 
-``import preprocessing`` (TF-Slim's name) gives this same module object, from an install or from the
-repository root (see _slimcls_tfslim_names); it imports slimcls.core.compat first.
+``import preprocessing`` (TF-Slim's name) gives this same module object, from an install or from
+the repository root (see _slimcls_tfslim_names); it imports slimcls.core.compat first.
 """
 
-if __name__ == "preprocessing":  # loaded by TF-Slim's name from a checkout: become slimcls.preprocessing
+# Loaded by TF-Slim's name from a checkout: become slimcls.preprocessing.
+if __name__ == "preprocessing":
     import _slimcls_tfslim_names
 
     _slimcls_tfslim_names.become_alias(__name__)

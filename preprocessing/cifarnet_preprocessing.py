@@ -9,8 +9,9 @@ RGB unless ``use_grayscale``), and non-square outputs keep height and width apar
 
 from __future__ import annotations
 
-from slimcls.core.compat import tf
 from slimcls.preprocessing.common import BatchedPreprocess, new_seed, split_seed, to_float
+
+from slimcls.core.compat import tf
 
 _PADDING = 4
 

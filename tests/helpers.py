@@ -10,8 +10,8 @@ import sys
 
 import numpy as np
 
-from slimcls.model import checkpoints
 from slimcls.core.compat import tf
+from slimcls.model import checkpoints
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # TensorFlow's C++ logs and Python warnings off: tests read the tools' own stderr lines.

@@ -19,11 +19,11 @@ import numpy as np
 from PIL import Image
 
 from slimcls.config import ClassifierConfig
-from slimcls.model import modeling, run_spec
-from slimcls.model.run_spec import RunSpec
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.datasets import file_walk, image_codec
+from slimcls.model import modeling, run_spec
+from slimcls.model.run_spec import RunSpec
 from slimcls.model.slim_model import SlimModel
 
 #: Extensions picked up when a directory is given (files named explicitly are always tried).

@@ -34,13 +34,13 @@ import tempfile
 import uuid
 from typing import Any
 
-from slimcls.inference.classify import DECODABLE_FORMATS, Classifier
 from slimcls.config import TFLITE_MODES, ExportConfig
 from slimcls.core import diskspace
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import unwritable_errors
 from slimcls.core.logs import quiet_tensorflow_info
+from slimcls.inference.classify import DECODABLE_FORMATS, Classifier
 from slimcls.inference.export_outputs import (
     EXPORT_MARKER,
     WRITTEN_BY,

@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 from absl import flags
-from tests.helpers import ENV, REPO, run_module, stderr_lines
 
-from slimcls.model import checkpoints
 from slimcls.core.errors import SlimclsError
+from slimcls.model import checkpoints
+from tests.helpers import ENV, REPO, run_module, stderr_lines
 
 
 def _run(*args):

@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from tests.helpers import ENV, REPO, stderr_lines
 
 from slimcls import config
 from slimcls.cli import flag_defs
 from slimcls.core.errors import SlimclsError
+from tests.helpers import ENV, REPO, stderr_lines
 
 CLASSIFIER = config.ClassifierConfig(checkpoint_path="/c", model_name="cifarnet")
 #: The fewest arguments that build each config.

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from tests.helpers import ENV, REPO
 from slimcls.core import locking
 from slimcls.core.errors import SlimclsError
+from tests.helpers import ENV, REPO
 
 # Each contender waits for the go file, tries the lock, says HELD <pid> (and keeps it for a
 # while, so a second holder would overlap) or prints the one-line error.

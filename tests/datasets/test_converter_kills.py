@@ -19,12 +19,12 @@ import time
 
 import numpy as np
 import pytest
-from tests.helpers import ENV, REPO
 from PIL import Image
-
-from slimcls.core import locking
 from slimcls.datasets import record_format as rf
 from slimcls.datasets import sharded_output
+
+from slimcls.core import locking
+from tests.helpers import ENV, REPO
 
 pytestmark = [
     pytest.mark.slow,

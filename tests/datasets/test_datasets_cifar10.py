@@ -7,11 +7,11 @@ import tarfile
 
 import numpy as np
 import pytest
+from slimcls.datasets import convert_cifar10, dataset_factory, download
 
-from slimcls.reader import input_pipeline
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import convert_cifar10, dataset_factory, download
+from slimcls.reader import input_pipeline
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 SIZES = {"data_batch_1": 7, "data_batch_2": 5, "test_batch": 4}

@@ -4,6 +4,12 @@ import io
 
 import numpy as np
 import pytest
+from PIL import Image
+
+from slimcls import config as cfg
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.inference import classify as cl
 from tests.helpers import (
     CLASS_NAMES,
     MODEL,
@@ -13,12 +19,6 @@ from tests.helpers import (
     logits_of,
     make_trained_run,
 )
-from PIL import Image
-
-from slimcls.inference import classify as cl
-from slimcls import config as cfg
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,12 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
+
+from slimcls import config
+from slimcls.core.errors import SlimclsError
+from slimcls.inference import eval_report
+from slimcls.inference import evaluate as ev
 from tests.helpers import (
     CLASS_NAMES,
     MODEL,
@@ -16,12 +22,6 @@ from tests.helpers import (
     make_dataset,
     save_model_checkpoint,
 )
-from PIL import Image
-
-from slimcls import config
-from slimcls.inference import eval_report
-from slimcls.inference import evaluate as ev
-from slimcls.core.errors import SlimclsError
 
 
 @pytest.fixture(scope="module")

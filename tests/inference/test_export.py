@@ -8,6 +8,13 @@ import os
 import numpy as np
 import pytest
 from google.protobuf import text_format
+from PIL import Image
+
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.inference import classify as cl
+from slimcls.inference import export as ex
+from slimcls.model.modeling import create_model
 from tests.helpers import (
     CLASS_NAMES,
     SIZE,
@@ -19,13 +26,6 @@ from tests.helpers import (
     stderr_lines,
 )
 from tests.helpers import run_module as run_cli
-from PIL import Image
-
-from slimcls.inference import classify as cl
-from slimcls.inference import export as ex
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
-from slimcls.model.modeling import create_model
 
 #: Op types the TF Lite builtins / tf2onnx reject, which only the bytes signature may hold.
 BYTES_ONLY_OPS = {"DecodeImage", "Substr", "StringFormat", "MapFn", "While", "StatelessWhile"}

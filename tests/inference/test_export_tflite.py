@@ -10,6 +10,10 @@ import sys
 
 import numpy as np
 import pytest
+
+from slimcls.config import TFLITE_MODES
+from slimcls.core.compat import tf
+from slimcls.inference import export as ex
 from tests.helpers import (
     ENV,
     REPO,
@@ -20,10 +24,6 @@ from tests.helpers import (
     preprocess_numpy,
     save_model_checkpoint,
 )
-
-from slimcls.inference import export as ex
-from slimcls.config import TFLITE_MODES
-from slimcls.core.compat import tf
 
 #: Largest |p_tflite - p_savedmodel| allowed per mode. Measured on x86 (XNNPACK) with this
 #: model: float 5e-7, float16 4.5e-4 (float16 weights), dynamic_range 9e-3 (int8 weights).

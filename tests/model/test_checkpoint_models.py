@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.model import checkpoints
 
 
 @pytest.fixture

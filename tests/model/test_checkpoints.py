@@ -6,9 +6,9 @@ import uuid
 import numpy as np
 import pytest
 
-from slimcls.model import checkpoints
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.model import checkpoints
 
 
 def _tensors(step):

@@ -5,18 +5,17 @@ import logging
 
 import numpy as np
 import pytest
+
+from slimcls import train
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.model import checkpoints, finetune
+from slimcls.model.slim_model import SlimModel
+from slimcls.train import optim
 from tests.helpers import TOY_CLASSES as NUM_CLASSES
 from tests.helpers import TOY_SIZE as SIZE
 from tests.helpers import tiny_spec
 from tests.helpers import toy_train_config as _config
-
-from slimcls import train
-from slimcls.train import optim
-from slimcls.model import finetune
-from slimcls.model import checkpoints
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
-from slimcls.model.slim_model import SlimModel
 
 LOGITS = "Tiny/Logits,Tiny/AuxLogits"
 

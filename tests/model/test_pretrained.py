@@ -19,6 +19,10 @@ import threading
 
 import numpy as np
 import pytest
+from slimcls.nets import published
+
+from slimcls.core.errors import SlimclsError
+from slimcls.model import checkpoints, modeling, pretrained
 from tests.pretrained_helpers import (
     NET,
     RECORD,
@@ -28,12 +32,6 @@ from tests.pretrained_helpers import (
     make_sources,
     run_command,
 )
-
-from slimcls.model import pretrained
-from slimcls.model import checkpoints
-from slimcls.model import modeling
-from slimcls.core.errors import SlimclsError
-from slimcls.nets import published
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -12,16 +12,15 @@ import os
 
 import numpy as np
 import pytest
-from tests.helpers import TOY_CLASSES, toy_train_config, write_toy_dataset
 from PIL import Image
-from tests.pretrained_helpers import NET, RECORD, WEIGHTS, make_sources, run_command
+from slimcls.datasets import dataset_utils
 
-from slimcls.model import pretrained
-from slimcls.model import modeling
-from slimcls.inference.classify import Classifier
 from slimcls.config import ClassifierConfig, EvalConfig
 from slimcls.core.errors import SlimclsError
-from slimcls.datasets import dataset_utils
+from slimcls.inference.classify import Classifier
+from slimcls.model import modeling, pretrained
+from tests.helpers import TOY_CLASSES, toy_train_config, write_toy_dataset
+from tests.pretrained_helpers import NET, RECORD, WEIGHTS, make_sources, run_command
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIZE = 32  # mobilenet's smallest input: cheap

@@ -8,9 +8,9 @@ import pytest
 from absl import flags
 
 from slimcls import cli
-from slimcls.model import run_info, run_spec
 from slimcls.cli import eval_image_classifier, export_inference_graph
 from slimcls.core.errors import SlimclsError
+from slimcls.model import run_info, run_spec
 
 FLAGS = flags.FLAGS
 FIRST = [

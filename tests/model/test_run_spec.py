@@ -3,6 +3,12 @@ callers; the run's flags.txt fills what is not given, contradictions are one lin
 
 import numpy as np
 import pytest
+
+from slimcls.config import ClassifierConfig, EvalConfig, ExportConfig
+from slimcls.core.errors import SlimclsError
+from slimcls.inference import classify, evaluate
+from slimcls.inference import export as ex
+from slimcls.model import modeling, run_info, run_spec
 from tests.helpers import (
     CLASS_NAMES,
     MODEL,
@@ -13,12 +19,6 @@ from tests.helpers import (
     make_trained_run,
     preprocess_numpy,
 )
-
-from slimcls.config import ClassifierConfig, EvalConfig, ExportConfig
-from slimcls.core.errors import SlimclsError
-from slimcls.inference import classify, evaluate
-from slimcls.inference import export as ex
-from slimcls.model import modeling, run_info, run_spec
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from slimcls.nets import cifarnet, nets_factory, small_cnn
 
 from slimcls.core.compat import tf
-from slimcls.nets import cifarnet, nets_factory, small_cnn
 from slimcls.model.slim_model import SlimModel
 from tests.nets.tfslim_variables import CIFARNET_VARIABLES
 

@@ -18,9 +18,9 @@ import functools
 import numpy as np
 import pytest
 import tf_slim as slim
+from slimcls.nets import nets_factory, resnet_utils, resnet_v1, resnet_v2
 
 from slimcls.core.compat import tf
-from slimcls.nets import nets_factory, resnet_utils, resnet_v1, resnet_v2
 from slimcls.model.slim_model import SlimModel
 from tests.nets.net_checks import build_net, check_checkpoint_restores, variables_digest
 

@@ -15,12 +15,12 @@ import hashlib
 
 import numpy as np
 import pytest
-from tests.helpers import run_module, stderr_lines
+from slimcls.nets import i3d, i3d_utils, nets_factory, s3dg
 
-from slimcls.model import modeling
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
-from slimcls.nets import i3d, i3d_utils, nets_factory, s3dg
+from slimcls.model import modeling
+from tests.helpers import run_module, stderr_lines
 from tests.nets.net_checks import logits_in_graph, write_checkpoint
 
 # name -> (all variables' elements, trainable ones, number of variables, sha256[:16] of the

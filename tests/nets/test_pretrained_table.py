@@ -1,7 +1,6 @@
 """The published-checkpoint table agrees with the net registry and with itself."""
 
 import pytest
-
 from slimcls.nets import nets_factory, published
 
 
@@ -75,8 +74,7 @@ def test_verification_graph_has_the_restored_models_variables(model):
     """What a published checkpoint is checked against (a TF1 graph of the net) is exactly what
     slimcls's model restores (its eager variables), names and shapes, at the published size
     (auxiliary heads' kernels follow the input size)."""
-    from slimcls.model import pretrained
-    from slimcls.model import modeling
+    from slimcls.model import modeling, pretrained
 
     record = published.default_for(model)
     graph = pretrained.net_variables(model, record.num_classes, record.image_size)

@@ -21,7 +21,7 @@ COMMANDS = tuple(c for c in slimcls_main.COMMANDS if c != "checkpoints")  # it h
 ABSL = {"help", "helpfull", "helpshort", "version", "flagfile"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def command_flags(command: str) -> frozenset:
     out = subprocess.run(
         [sys.executable, "-m", "slimcls", command, "--helpfull"],
@@ -48,7 +48,8 @@ def shown_commands(text: str):
                         if w in ("|", "&&", ";", "#") or w.split("/")[-1] in COMMANDS:
                             break
                         rest.append(w)
-                    flags = [m.group(1) for w in rest if (m := re.match(r"--(?:no)?([a-z][a-z0-9_]*)", w))]
+                    flag = r"--(?:no)?([a-z][a-z0-9_]*)"
+                    flags = [m.group(1) for w in rest if (m := re.match(flag, w))]
                     yield name, flags
                     break
 

@@ -2,8 +2,8 @@
 
 import json
 import os
-import sys
 import subprocess
+import sys
 
 import numpy as np
 import pytest

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from slimcls import config
-from slimcls.train import optim
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.train import optim
 
 
 def _lr(kind, step, **kw):

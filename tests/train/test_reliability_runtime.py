@@ -16,18 +16,17 @@ import time
 
 import numpy as np
 import pytest
-from tests.helpers import ENV, REPO, toy_train_config, write_toy_dataset
+from slimcls.datasets import dataset_factory
 
 from slimcls import config, train
-from slimcls.inference import evaluate
-from slimcls.model import checkpoints
-from slimcls.model import modeling
-from slimcls.reader import input_pipeline
 from slimcls.core import diskspace
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import LOCK_FILENAME
-from slimcls.datasets import dataset_factory
+from slimcls.inference import evaluate
+from slimcls.model import checkpoints, modeling
+from slimcls.reader import input_pipeline
 from slimcls.train.state import create_state, resume_or_finetune
+from tests.helpers import ENV, REPO, toy_train_config, write_toy_dataset
 
 NUM_CLASSES = 4
 SIZE = 12

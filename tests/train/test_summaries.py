@@ -5,8 +5,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from slimcls.train import summaries
 from slimcls.core.compat import tf
+from slimcls.train import summaries
 
 
 def _events(logdir):

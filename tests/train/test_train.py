@@ -11,7 +11,6 @@ import threading
 import numpy as np
 import pytest
 from slimcls.nets import nets_factory
-from tests.helpers import TOY_CLASSES, TOY_SIZE, toy_train_config
 
 from slimcls import config, train
 from slimcls.core import compat
@@ -20,6 +19,7 @@ from slimcls.core.errors import SlimclsError
 from slimcls.model import checkpoints
 from slimcls.train import precision
 from slimcls.train.losses import TRUE_LABEL_LOSS
+from tests.helpers import TOY_CLASSES, TOY_SIZE, toy_train_config
 
 NUM_CLASSES, SIZE = TOY_CLASSES, TOY_SIZE
 _config = toy_train_config

@@ -4,13 +4,6 @@ one-line errors and the same numbers. Driven on a built model, without a trainin
 import shutil
 
 import pytest
-from tests.helpers import (
-    TOY_CLASSES,
-    TOY_SIZE,
-    save_model_checkpoint,
-    toy_train_config,
-    write_toy_dataset,
-)
 from slimcls.datasets import dataset_factory, record_format
 
 from slimcls import config
@@ -19,6 +12,13 @@ from slimcls.core.errors import SlimclsError
 from slimcls.inference import evaluate
 from slimcls.model import modeling
 from slimcls.train import validation
+from tests.helpers import (
+    TOY_CLASSES,
+    TOY_SIZE,
+    save_model_checkpoint,
+    toy_train_config,
+    write_toy_dataset,
+)
 
 
 @pytest.fixture(scope="module")
