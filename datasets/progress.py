@@ -10,6 +10,8 @@ from typing import TextIO
 
 import numpy as np
 
+from slimcls.core.terminal import is_terminal
+
 
 def _fmt_seconds(s: float) -> str:
     if not math.isfinite(s):
@@ -35,10 +37,7 @@ class Progress:
         self.total = total
         self.desc = desc
         self.stream = stream if stream is not None else sys.stderr
-        if is_tty is None:
-            isatty = getattr(self.stream, "isatty", None)
-            is_tty = bool(isatty and isatty())
-        self.is_tty = is_tty
+        self.is_tty = is_terminal(self.stream, is_tty)
         self.log_every_s = log_every_s
         self.unit = unit
         self.n = 0

@@ -25,6 +25,7 @@ from typing import Any
 from slimcls.config import TrainConfig
 from slimcls.core.compat import tf
 from slimcls.core.fileio import append_text, write_text_atomic
+from slimcls.core.terminal import is_terminal
 from slimcls.model import checkpoints
 from slimcls.train import summaries
 from slimcls.train.losses import TRUE_LABEL_LOSS
@@ -153,7 +154,7 @@ class ProgressHook(Hook):
     def __init__(self, every_n_steps: int, bar: bool | None = None, stream=None):
         self.every_n_steps = every_n_steps
         self.stream = stream if stream is not None else sys.stderr
-        self.bar = self.stream.isatty() if bar is None else bar
+        self.bar = is_terminal(self.stream, bar)
         self._start = time.monotonic()
         self._first_step = 0
 

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from slimcls.core.terminal import is_terminal
+
 
 def format_duration(seconds: float | None) -> str:
     """``75`` -> ``1m15s``; None or not finite -> ``?``."""
@@ -93,10 +95,7 @@ class JobProgress:
         self.stages = {s.name: s for s in stages}
         self.order = [s.name for s in stages]
         self.stream = stream if stream is not None else sys.stderr
-        if is_tty is None:
-            isatty = getattr(self.stream, "isatty", None)
-            is_tty = bool(isatty and isatty())
-        self.is_tty = is_tty
+        self.is_tty = is_terminal(self.stream, is_tty)
         self.log_every_s = log_every_s
         self.clock = clock
         self.start_time = clock()
