@@ -4,6 +4,7 @@ mode), ``classify_image`` and ``export_inference_graph``."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from slimcls.config.settings import (
     HELP_DATASET_DIR,
@@ -54,6 +55,22 @@ def top_k_values(values) -> tuple[int, ...]:
     return tuple(sorted(set(ks))) or (RECALL_K,)
 
 
+def from_run(name: str) -> Any:
+    """The field of a setting eval, classify and export take from the training run when
+    not given (``slimcls.model.run_spec``): one definition for each of their configs."""
+    fields = {
+        "labels_offset": lambda: setting(
+            None, HELP_LABELS_OFFSET + HELP_RUN_ELSE.format("0"), lower_bound=0
+        ),
+        "preprocessing_name": lambda: setting(None, HELP_PREPROCESSING + " Default: the run's."),
+        "eval_image_size": lambda: setting(
+            None, HELP_IMAGE_SIZE + " Default: the run's --train_image_size."
+        ),
+        "use_grayscale": lambda: setting(None, HELP_GRAYSCALE + HELP_RUN_ELSE.format("false")),
+    }
+    return fields[name]()
+
+
 @dataclasses.dataclass
 class EvalConfig(Settings):
     """What ``eval_image_classifier`` evaluates (TF-Slim's flag names; see each help).
@@ -86,14 +103,10 @@ class EvalConfig(Settings):
         "every example once.",
         lower_bound=1,
     )
-    labels_offset: int | None = setting(
-        None, HELP_LABELS_OFFSET + HELP_RUN_ELSE.format("0"), lower_bound=0
-    )
-    preprocessing_name: str | None = setting(None, HELP_PREPROCESSING + " Default: the run's.")
-    eval_image_size: int | None = setting(
-        None, HELP_IMAGE_SIZE + " Default: the run's --train_image_size."
-    )
-    use_grayscale: bool | None = setting(None, HELP_GRAYSCALE + HELP_RUN_ELSE.format("false"))
+    labels_offset: int | None = from_run("labels_offset")
+    preprocessing_name: str | None = from_run("preprocessing_name")
+    eval_image_size: int | None = from_run("eval_image_size")
+    use_grayscale: bool | None = from_run("use_grayscale")
     moving_average_decay: float | None = setting(
         None,
         "When set (> 0), evaluate the moving averages (EMA shadows). None: the variables.",
@@ -172,14 +185,10 @@ class ClassifierConfig(Settings):
         "labels.txt (<id>:<name> per line) naming the classes. None: the one in "
         "--dataset_dir; without either, class ids are the labels.",
     )
-    labels_offset: int | None = setting(
-        None, HELP_LABELS_OFFSET + HELP_RUN_ELSE.format("0"), lower_bound=0
-    )
-    preprocessing_name: str | None = setting(None, HELP_PREPROCESSING + " Default: the run's.")
-    eval_image_size: int | None = setting(
-        None, HELP_IMAGE_SIZE + " Default: the run's --train_image_size."
-    )
-    use_grayscale: bool | None = setting(None, HELP_GRAYSCALE + HELP_RUN_ELSE.format("false"))
+    labels_offset: int | None = from_run("labels_offset")
+    preprocessing_name: str | None = from_run("preprocessing_name")
+    eval_image_size: int | None = from_run("eval_image_size")
+    use_grayscale: bool | None = from_run("use_grayscale")
     moving_average_decay: float | None = setting(
         None, "When set (> 0), load the moving averages (EMA shadows). None: the variables."
     )
