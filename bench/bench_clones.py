@@ -40,6 +40,7 @@ import common  # noqa: E402
 def make_dataset(root: str, image_size: int, num_images: int) -> str:
     """Random RGB images (10 classes, 2 shards) as a converted dataset under ``root``."""
     import numpy as np
+
     from slimcls.datasets import dataset_utils
 
     path = os.path.join(root, f"bench_{image_size}")

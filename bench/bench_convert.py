@@ -152,9 +152,8 @@ def _vm_hwm_mb(pid):
 def child(kind, src, out, num_workers):
     """Runs one conversion in this (child) process and prints its timing as JSON."""
     sys.path.insert(0, ROOT)
-    from slimcls.datasets import convert_cifar10, convert_folder, convert_hwdb
-
     import slimcls  # noqa: F401
+    from slimcls.datasets import convert_cifar10, convert_folder, convert_hwdb
 
     quiet = lambda msg: None  # noqa: E731
     devnull = open(os.devnull, "w")

@@ -82,10 +82,9 @@ WARMUP_STEPS = 20
 @contextlib.contextmanager
 def _earlier_default(variant: str):
     """For ``tf_nn_lrn`` / ``per_image_aug``: the replaced code path, for one run."""
-    from slimcls.nets import cifarnet
-
     from slimcls.core.compat import tf
     from slimcls.model import modeling
+    from slimcls.nets import cifarnet
 
     def tf_nn_lrn(net, name):
         dtype = net.dtype
@@ -126,9 +125,9 @@ def prepare(dataset: str, work_dir: str) -> dict:
         return {"dataset_dir": data.write_shapes(out)}
     sys.path.insert(0, os.path.join(REPO, "scripts"))
     import demo_digits
-    from slimcls.datasets import converter
 
     from slimcls.config import ConvertConfig
+    from slimcls.datasets import converter
 
     images = os.path.join(work_dir, "digits_images")
     if not os.path.exists(os.path.join(out, "dataset.json")):

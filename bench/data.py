@@ -27,6 +27,7 @@ def write(out: str, image_size: int, num_train: int, num_test: int = 0) -> str:
         return out
     import numpy as np
     from bench_convert import _smooth_images
+
     from slimcls.datasets import dataset_utils
 
     rng = np.random.default_rng(0)
@@ -104,6 +105,7 @@ def write_shapes(out: str, num_train: int = 2000, num_validation: int = 500, siz
     if os.path.exists(os.path.join(out, "dataset.json")):
         return out
     import numpy as np
+
     from slimcls.datasets import dataset_utils
 
     rng = np.random.default_rng(0)

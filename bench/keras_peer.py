@@ -105,11 +105,10 @@ def build(keras, tf, model: str, image_size: int):
 
 
 def dataset(args, image_size: int):
+    from slimcls.config import TrainConfig
     from slimcls.datasets import dataset_factory
     from slimcls.nets import nets_factory
     from slimcls.preprocessing import preprocessing_factory
-
-    from slimcls.config import TrainConfig
     from slimcls.reader import input_pipeline
 
     defaults = TrainConfig(train_dir="", dataset_dir="")

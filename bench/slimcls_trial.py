@@ -84,9 +84,8 @@ def do_train(args) -> dict:
 def do_input(args) -> dict:
     """The training input pipeline alone, as training builds it: the same preprocessing
     (CifarNet's batched stage), TrainConfig's default parallelism and --cache_images."""
-    from slimcls.datasets import dataset_factory
-
     from slimcls.config import TrainConfig
+    from slimcls.datasets import dataset_factory
     from slimcls.model import modeling
     from slimcls.reader import input_pipeline
 
@@ -121,9 +120,8 @@ def do_input(args) -> dict:
 
 def do_flops(args) -> dict:
     """Forward FLOPs of one example through the training graph (tf.compat.v1.profiler)."""
-    from slimcls.nets import nets_factory
-
     from slimcls.core.compat import tf
+    from slimcls.nets import nets_factory
 
     spec = nets_factory.get_spec(args.model)
     size = args.image_size or spec.default_image_size

@@ -13,13 +13,12 @@ import contextlib
 import re
 from typing import Any
 
-from slimcls.datasets import record_format as rf
-from slimcls.datasets import sharded_output, tf_slim_dirs
-from slimcls.datasets.converter import Converter, register
-
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import DirLock
+from slimcls.datasets import record_format as rf
+from slimcls.datasets import sharded_output, tf_slim_dirs
+from slimcls.datasets.converter import Converter, register
 
 #: Class names TF-Slim's converters write into labels.txt (used when it is missing).
 TF_SLIM_CLASS_NAMES = {

@@ -19,6 +19,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+
+from slimcls.config import ConvertConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.datasets import download
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.converter import (
@@ -30,10 +34,6 @@ from slimcls.datasets.converter import (
     register,
 )
 from slimcls.datasets.image_codec import encode_png
-
-from slimcls.config import ConvertConfig
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
 
 RECORD_BYTES = 1 + 32 * 32 * 3
 _CHUNK = 500

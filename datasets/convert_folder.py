@@ -22,6 +22,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from slimcls.config import ConvertConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.datasets import file_walk
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.converter import (
@@ -35,10 +38,6 @@ from slimcls.datasets.converter import (
 )
 from slimcls.datasets.image_codec import DEFAULT_MAX_IMAGE_PIXELS, Rejected, load_image
 from slimcls.datasets.parallel import chunked
-
-from slimcls.config import ConvertConfig
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
 
 SPLITS = ("train", "validation")
 _CHUNK = 32

@@ -23,6 +23,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from slimcls.config import ConvertConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.converter import (
     ConversionPlan,
@@ -34,10 +38,6 @@ from slimcls.datasets.converter import (
 )
 from slimcls.datasets.image_codec import encode_png
 from slimcls.datasets.parallel import chunked
-
-from slimcls.config import ConvertConfig
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
 
 HEADER_BYTES = 10
 #: Larger than any HWDB character (~100-300 px); refuses absurd sizes before allocating.

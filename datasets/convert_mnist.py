@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.datasets import download
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.converter import ConversionPlan, Converter, Encoded, SplitPlan, register
 from slimcls.datasets.image_codec import encode_png
-
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
 
 CLASS_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049

@@ -22,16 +22,15 @@ import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from slimcls.datasets import converter_table, sharded_output
-from slimcls.datasets import record_format as rf
-from slimcls.datasets.parallel import parallel_map
-from slimcls.datasets.progress import Progress, format_summary
-
 from slimcls.config import ConvertConfig
 from slimcls.core import signals
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import unwritable_errors, write_text_atomic
 from slimcls.core.locking import pid_alive
+from slimcls.datasets import converter_table, sharded_output
+from slimcls.datasets import record_format as rf
+from slimcls.datasets.parallel import parallel_map
+from slimcls.datasets.progress import Progress, format_summary
 
 #: What a worker returns per input item: ``(label, serialized record or None, note)``; a
 #: None record is a rejected input and ``note`` its ``rejected.txt`` line (``path<TAB>why``).

@@ -25,6 +25,12 @@ import dataclasses
 import logging
 from typing import Any
 
+from tf_slim.data import dataset as slim_dataset
+from tf_slim.data import tfexample_decoder
+
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
+from slimcls.core.filesystems import check_file_system
 from slimcls.datasets import record_format, tf_slim_dirs
 
 # TF-Slim directories' names, where callers have always found them.
@@ -41,12 +47,6 @@ from slimcls.datasets.tf_slim_dirs import (  # noqa: F401
     sniff_channels,
     split_file_regex,
 )
-from tf_slim.data import dataset as slim_dataset
-from tf_slim.data import tfexample_decoder
-
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
-from slimcls.core.filesystems import check_file_system
 
 log = logging.getLogger("slimcls.datasets")
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 
+from slimcls.core.compat import tf
+from slimcls.core.fileio import write_text_atomic
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.from_arrays import write_dataset_from_arrays  # noqa: F401
 
 # TF-Slim's dataset_utils is where its users look for dataset helpers; tests and benchmarks
 # build tiny datasets with these.
 from slimcls.datasets.record_format import read_dataset_json  # noqa: F401
-
-from slimcls.core.compat import tf
-from slimcls.core.fileio import write_text_atomic
 
 LABELS_FILENAME = rf.LABELS_FILENAME
 

@@ -18,12 +18,11 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 
-from slimcls.datasets import record_format as rf
-from slimcls.datasets.progress import Progress
-
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import TMP_SUFFIX
+from slimcls.datasets import record_format as rf
+from slimcls.datasets.progress import Progress
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from slimcls.core.errors import SlimclsError
 from slimcls.datasets import record_format as rf
 from slimcls.datasets import sharded_output
 from slimcls.datasets.image_codec import encode_png
-
-from slimcls.core.errors import SlimclsError
 
 
 def write_dataset_from_arrays(

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from slimcls.datasets import record_format as rf
 
 from slimcls.core import diskspace, signals
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.core.fileio import TMP_SUFFIX, write_text_atomic
 from slimcls.core.locking import DirLock
+from slimcls.datasets import record_format as rf
 
 #: Records per shard when ``num_shards`` is not given (a few MB to ~100 MB per shard).
 DEFAULT_RECORDS_PER_SHARD = 5000

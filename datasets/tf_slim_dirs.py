@@ -17,10 +17,10 @@ import re
 from collections.abc import Mapping
 
 from PIL import Image
-from slimcls.datasets import record_format
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import record_format
 
 
 @dataclasses.dataclass(frozen=True)

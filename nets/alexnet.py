@@ -11,9 +11,9 @@ layers of the paper are left out and the fully connected layers are convolutions
 from __future__ import annotations
 
 import tf_slim as slim
-from slimcls.nets._conv_classifier import EndPoints, conv_classifier
 
 from slimcls.core.compat import tf
+from slimcls.nets._conv_classifier import EndPoints, conv_classifier
 
 
 def alexnet_v2_arg_scope(weight_decay: float = 0.0005) -> dict:

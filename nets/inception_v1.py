@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tf_slim as slim
-from slimcls.nets import inception_utils
 
 from slimcls.core.compat import tf
+from slimcls.nets import inception_utils
 
 __all__ = [
     "inception_v1",

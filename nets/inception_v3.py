@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tf_slim as slim
-from slimcls.nets import inception_utils
 from tf_slim.nets import inception_v3 as _tf_slim_inception_v3
 
 from slimcls.core.compat import tf
+from slimcls.nets import inception_utils
 
 #: The trunk, reused from tf_slim: ``inception_v3_base(inputs, final_endpoint, min_depth,
 #: depth_multiplier, scope) -> (net, end_points)``.

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import tf_slim as slim
-from slimcls.nets import inception_utils
 
 from slimcls.core.compat import tf
+from slimcls.nets import inception_utils
 
 _v1 = tf.compat.v1
 

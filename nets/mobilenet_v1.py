@@ -13,9 +13,9 @@ import functools
 from collections.abc import Callable, Sequence
 
 import tf_slim as slim
-from slimcls.nets import inception_utils
 
 from slimcls.core.compat import tf
+from slimcls.nets import inception_utils
 
 #: A full convolution layer of the body (only the first layer is one).
 Conv = collections.namedtuple("Conv", ["kernel", "stride", "depth"])

@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import tf_slim as slim
-from slimcls.nets.net_table import NETS, NetRow
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.nets.net_table import NETS, NetRow
 
 
 @dataclasses.dataclass(frozen=True)

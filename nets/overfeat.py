@@ -11,9 +11,9 @@ a 6x6 VALID one, so 231x231 input gives 1x1 logits).
 from __future__ import annotations
 
 import tf_slim as slim
-from slimcls.nets._conv_classifier import EndPoints, conv_classifier
 
 from slimcls.core.compat import tf
+from slimcls.nets._conv_classifier import EndPoints, conv_classifier
 
 
 def overfeat_arg_scope(weight_decay: float = 0.0005) -> dict:

@@ -26,9 +26,9 @@ import contextlib
 from collections.abc import Callable
 
 import tf_slim as slim
-from slimcls.nets import resnet_utils
 
 from slimcls.core.compat import tf
+from slimcls.nets import resnet_utils
 
 __all__ = [
     "bottleneck",

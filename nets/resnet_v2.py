@@ -21,9 +21,9 @@ the ``global_pool`` / ``<scope>/logits`` end points.
 from __future__ import annotations
 
 import tf_slim as slim
-from slimcls.nets import resnet_utils
 
 from slimcls.core.compat import tf
+from slimcls.nets import resnet_utils
 
 __all__ = [
     "bottleneck",

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tf_slim as slim
-from slimcls.nets import i3d_utils
 
 from slimcls.core.compat import tf
+from slimcls.nets import i3d_utils
 
 _v1 = tf.compat.v1
 

@@ -15,9 +15,9 @@ The three nets differ only in how many 3x3 convolutions each of the five blocks 
 from __future__ import annotations
 
 import tf_slim as slim
-from slimcls.nets._conv_classifier import EndPoints, conv_classifier
 
 from slimcls.core.compat import tf
+from slimcls.nets._conv_classifier import EndPoints, conv_classifier
 
 #: Output depth of the convolutions of blocks conv1 ... conv5 (each block ends in a 2x2
 #: stride-2 max pool).

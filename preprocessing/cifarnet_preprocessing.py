@@ -9,9 +9,8 @@ RGB unless ``use_grayscale``), and non-square outputs keep height and width apar
 
 from __future__ import annotations
 
-from slimcls.preprocessing.common import BatchedPreprocess, new_seed, split_seed, to_float
-
 from slimcls.core.compat import tf
+from slimcls.preprocessing.common import BatchedPreprocess, new_seed, split_seed, to_float
 
 _PADDING = 4
 

@@ -9,9 +9,8 @@ and inside ``Dataset.map``.
 
 from __future__ import annotations
 
-from slimcls.preprocessing.common import split_seed, to_unit_float
-
 from slimcls.core.compat import tf
+from slimcls.preprocessing.common import split_seed, to_unit_float
 
 
 def _to_unit_gray(image: tf.Tensor, output_height: int, output_width: int) -> tf.Tensor:

@@ -13,9 +13,8 @@ they were trained on.
 
 from __future__ import annotations
 
-from slimcls.preprocessing.common import resize_bilinear_tf1, split_seed, to_unit_float
-
 from slimcls.core.compat import tf
+from slimcls.preprocessing.common import resize_bilinear_tf1, split_seed, to_unit_float
 
 
 def _resize(image: tf.Tensor, height: int, width: int) -> tf.Tensor:

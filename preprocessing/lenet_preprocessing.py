@@ -9,9 +9,8 @@ the crop; that only matters for non-square outputs, where this module keeps them
 
 from __future__ import annotations
 
-from slimcls.preprocessing.common import to_float
-
 from slimcls.core.compat import tf
+from slimcls.preprocessing.common import to_float
 
 
 def preprocess_image(

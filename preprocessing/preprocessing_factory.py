@@ -10,11 +10,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from slimcls.nets.net_table import NETS
-from slimcls.preprocessing.common import BatchedPreprocess
-
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.nets.net_table import NETS
+from slimcls.preprocessing.common import BatchedPreprocess
 
 #: preprocessing style -> module implementing ``preprocess_image``.
 STYLES: dict[str, str] = {

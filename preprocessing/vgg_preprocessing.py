@@ -13,9 +13,8 @@ luminance minus the luminance of the means.
 
 from __future__ import annotations
 
-from slimcls.preprocessing.common import resize_bilinear_tf1, split_seed, to_float
-
 from slimcls.core.compat import tf
+from slimcls.preprocessing.common import resize_bilinear_tf1, split_seed, to_float
 
 R_MEAN, G_MEAN, B_MEAN = 123.68, 116.78, 103.94
 RESIZE_SIDE_MIN = 256

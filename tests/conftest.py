@@ -80,7 +80,6 @@ def _no_training_loop_in_the_default_tier():
 def tiny_net(monkeypatch):
     """Registers the tiny BatchNorm + AuxLogits net as ``tiny_aux`` for one test."""
     from slimcls.nets import nets_factory
-
     from tests.helpers import tiny_spec
 
     monkeypatch.setitem(nets_factory.NETWORKS, "tiny_aux", tiny_spec())

@@ -12,10 +12,10 @@ import threading
 import time
 
 import numpy as np
-from slimcls.nets import published
 
 from slimcls.core.compat import tf
 from slimcls.model import modeling
+from slimcls.nets import published
 
 NET = "mobilenet_v1_025"
 RECORD = published.default_for(NET)  # mobilenet_v1_0.25_224.tgz -> mobilenet_v1_0.25_224.ckpt

@@ -17,10 +17,10 @@ import copy
 from collections.abc import Callable, Iterator, Mapping
 
 import tf_slim as slim
-from slimcls.nets.mobilenet import conv_blocks
-from slimcls.nets.mobilenet.conv_blocks import _fixed_padding, _make_divisible  # noqa: F401
 
 from slimcls.core.compat import tf
+from slimcls.nets.mobilenet import conv_blocks
+from slimcls.nets.mobilenet.conv_blocks import _fixed_padding, _make_divisible  # noqa: F401
 
 
 @slim.add_arg_scope

@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 import tf_slim as slim
-from slimcls.nets.mobilenet import conv_blocks as ops
-from slimcls.nets.mobilenet import mobilenet as lib
 
 from slimcls.core.compat import tf
+from slimcls.nets.mobilenet import conv_blocks as ops
+from slimcls.nets.mobilenet import mobilenet as lib
 
 op = lib.op
 expand_input = ops.expand_input_by_factor

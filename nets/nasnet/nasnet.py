@@ -18,9 +18,9 @@ import copy
 from collections.abc import Callable, Iterator
 
 import tf_slim as slim
-from slimcls.nets.nasnet import nasnet_utils
 
 from slimcls.core.compat import tf
+from slimcls.nets.nasnet import nasnet_utils
 
 _v1 = tf.compat.v1
 arg_scope = slim.arg_scope

@@ -11,9 +11,9 @@ from __future__ import annotations
 import copy
 
 import tf_slim as slim
-from slimcls.nets.nasnet import nasnet, nasnet_utils
 
 from slimcls.core.compat import tf
+from slimcls.nets.nasnet import nasnet, nasnet_utils
 
 _v1 = tf.compat.v1
 arg_scope = slim.arg_scope

@@ -10,8 +10,8 @@ import tarfile
 import numpy as np
 import pytest
 from PIL import Image
-from slimcls.datasets import convert_folder, dataset_factory, download
 
+from slimcls.datasets import convert_folder, dataset_factory, download
 from tests.helpers import ENV, REPO, run_module
 
 
@@ -106,11 +106,10 @@ def test_console_script_installed():
 
 
 def test_converter_registry_matches_the_flag_choices():
-    from slimcls.datasets import converter
-
     from slimcls.cli import download_and_convert_data as cli
     from slimcls.config import ConvertConfig
     from slimcls.core.errors import SlimclsError
+    from slimcls.datasets import converter
 
     assert converter.converter_names() == cli.DATASETS
     for name in cli.DATASETS:
@@ -124,9 +123,8 @@ def test_converter_registry_matches_the_flag_choices():
 def test_converter_table_is_the_one_list(monkeypatch):
     """Adding a converter is its module plus one row of ``datasets/converter_table.py``:
     the flag's choices and the registry both come from that row."""
-    from slimcls.datasets import converter, converter_table
-
     from slimcls import config
+    from slimcls.datasets import converter, converter_table
 
     assert config.CONVERTER_NAMES == converter_table.CONVERTER_NAMES == converter.converter_names()
     assert converter_table.CONVERTER_NAMES == tuple(converter_table.CONVERTERS)

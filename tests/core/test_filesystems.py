@@ -62,7 +62,6 @@ def test_every_path_flag_of_every_command_is_checked(config_class, flag):
 
 def test_library_readers_check_too():
     from slimcls.datasets import dataset_factory
-
     from slimcls.model import checkpoints
 
     with pytest.raises(SlimclsError, match="^--checkpoint_path=.*no file system for http://"):

@@ -20,10 +20,10 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from slimcls.datasets import record_format as rf
-from slimcls.datasets import sharded_output
 
 from slimcls.core import locking
+from slimcls.datasets import record_format as rf
+from slimcls.datasets import sharded_output
 from tests.helpers import ENV, REPO
 
 pytestmark = [

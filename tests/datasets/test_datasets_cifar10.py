@@ -7,10 +7,10 @@ import tarfile
 
 import numpy as np
 import pytest
-from slimcls.datasets import convert_cifar10, dataset_factory, download
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_cifar10, dataset_factory, download
 from slimcls.reader import input_pipeline
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -7,9 +7,9 @@ import tarfile
 import zipfile
 
 import pytest
-from slimcls.datasets import download
 
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import download
 
 
 def _file(tmp_path, data=b"hello archive"):

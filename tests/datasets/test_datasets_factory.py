@@ -5,9 +5,9 @@ import os
 
 import numpy as np
 import pytest
-from slimcls.datasets import dataset_factory, dataset_utils
 
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_factory, dataset_utils
 
 
 @pytest.fixture

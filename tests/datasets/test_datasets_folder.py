@@ -8,10 +8,10 @@ import signal
 import numpy as np
 import pytest
 from PIL import Image
-from slimcls.datasets import convert_folder, dataset_factory, file_walk
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_folder, dataset_factory, file_walk
 
 
 def _save(path, img, fmt, **kw):

@@ -6,9 +6,9 @@ import zipfile
 
 import numpy as np
 import pytest
-from slimcls.datasets import convert_hwdb, dataset_factory
 
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_hwdb, dataset_factory
 from slimcls.reader import input_pipeline
 
 CHARS = ["啊", "阿", "埃", "挨", "哎"]

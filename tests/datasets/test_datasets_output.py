@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
-from slimcls.datasets import from_arrays, image_codec, progress, record_format, sharded_output
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import from_arrays, image_codec, progress, record_format, sharded_output
 
 
 def _read_records(path):

@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from slimcls.datasets import record_format as rf
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import record_format as rf
 from slimcls.reader.input_pipeline import parse_example
 
 
@@ -77,6 +77,7 @@ def test_labels_reject_line_breaks_and_non_utf8(tmp_path):
 
 def test_parse_example_uses_the_spec():
     import numpy as np
+
     from slimcls.datasets.image_codec import encode_png
 
     img = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)

@@ -13,10 +13,10 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from slimcls.datasets import convert_folder, converter, sharded_output
 
 from slimcls.core import locking
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_folder, converter, sharded_output
 from tests.helpers import ENV, REPO
 
 

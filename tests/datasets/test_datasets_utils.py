@@ -4,10 +4,10 @@ import contextlib
 import os
 
 import pytest
-from slimcls.datasets import dataset_utils, record_format
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils, record_format
 
 
 def test_image_to_tfexample_matches_the_converters_records():

@@ -25,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from slimcls.datasets import convert_cifar10, convert_hwdb, image_codec
 
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_cifar10, convert_hwdb, image_codec
 
 #: Examples per property: the default run, and the ``--run-slow`` one.
 SIZES = [pytest.param(60, id="fast"), pytest.param(1500, id="big", marks=pytest.mark.slow)]

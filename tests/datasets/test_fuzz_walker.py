@@ -14,9 +14,9 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from slimcls.datasets import convert_folder
 
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import convert_folder
 
 SIZES = [pytest.param(40, id="fast"), pytest.param(400, id="big", marks=pytest.mark.slow)]
 WALK_TIMEOUT_S = 60  # a hang, not slowness: generous for loaded CI machines

@@ -9,6 +9,10 @@ import struct
 import numpy as np
 import pytest
 import tf_slim as slim
+
+from slimcls.config import ConvertConfig
+from slimcls.core.compat import tf
+from slimcls.core.errors import SlimclsError
 from slimcls.datasets import (
     cifar10,
     convert_cifar10,
@@ -21,10 +25,6 @@ from slimcls.datasets import (
 )
 from slimcls.datasets import record_format as rf
 from slimcls.datasets.image_codec import encode_png
-
-from slimcls.config import ConvertConfig
-from slimcls.core.compat import tf
-from slimcls.core.errors import SlimclsError
 from slimcls.reader import input_pipeline
 
 QUIET = {"num_workers": 0, "log": lambda m: None}

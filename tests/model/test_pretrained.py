@@ -19,10 +19,10 @@ import threading
 
 import numpy as np
 import pytest
-from slimcls.nets import published
 
 from slimcls.core.errors import SlimclsError
 from slimcls.model import checkpoints, modeling, pretrained
+from slimcls.nets import published
 from tests.pretrained_helpers import (
     NET,
     RECORD,

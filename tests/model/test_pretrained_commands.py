@@ -13,10 +13,10 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from slimcls.datasets import dataset_utils
 
 from slimcls.config import ClassifierConfig, EvalConfig
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_utils
 from slimcls.inference.classify import Classifier
 from slimcls.model import modeling, pretrained
 from tests.helpers import TOY_CLASSES, toy_train_config, write_toy_dataset

@@ -4,10 +4,10 @@ variables, write a TF-Slim-style checkpoint and compare the logits it restores t
 import hashlib
 
 import numpy as np
-from slimcls.nets import nets_factory
 
 from slimcls.core.compat import tf
 from slimcls.model.slim_model import SlimModel
+from slimcls.nets import nets_factory
 
 
 def build_net(name, num_classes, size, channels=3, batch=1, **kwargs):

@@ -2,9 +2,9 @@
 TF1 graph (tf.compat.v1.train.Saver) and through the TF2 wrapper, with the same logits."""
 
 import pytest
-from slimcls.nets import nets_factory
 
 from slimcls.core.compat import tf
+from slimcls.nets import nets_factory
 from tests.nets.net_checks import check_checkpoint_restores
 from tests.nets.tfslim_variables import CIFARNET_VARIABLES, inception_v3_variables
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from slimcls.nets import cifarnet, nets_factory, small_cnn
 
 from slimcls.core.compat import tf
 from slimcls.model.slim_model import SlimModel
+from slimcls.nets import cifarnet, nets_factory, small_cnn
 from tests.nets.tfslim_variables import CIFARNET_VARIABLES
 
 CIFARNET_PARAMS = 1_756_426

@@ -1,10 +1,10 @@
 """The net registry: every registered net's end points and shapes, errors, size checks."""
 
 import pytest
-from slimcls.nets import nets_factory
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.nets import nets_factory
 
 # Graph construction of the deepest nets takes 10-30 s on 2 shared cores.
 SLOW_TO_BUILD = {"resnet_v1_101", "resnet_v1_152", "resnet_v2_101", "resnet_v2_152"}
@@ -162,10 +162,9 @@ def test_tfslim_api_builds_tfslim_variables_and_slimcls_adds_its_keywords():
 
 def test_net_table_is_the_one_list():
     """Model-name choices and preprocessing aliases come from the table."""
+    from slimcls import config
     from slimcls.nets import net_table
     from slimcls.preprocessing import preprocessing_factory
-
-    from slimcls import config
 
     assert set(nets_factory.NETWORKS) == set(net_table.NETS)
     assert config.MODEL_NAMES == net_table.MODEL_NAMES

@@ -16,9 +16,9 @@ import importlib
 import numpy as np
 import pytest
 import tf_slim as slim
-from slimcls.nets import cyclegan, dcgan, nets_factory, pix2pix
 
 from slimcls.core.compat import tf
+from slimcls.nets import cyclegan, dcgan, nets_factory, pix2pix
 from tests.nets.net_checks import variables_digest
 
 

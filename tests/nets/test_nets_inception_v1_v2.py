@@ -19,10 +19,10 @@ import importlib
 import numpy as np
 import pytest
 import tf_slim as slim
-from slimcls.nets import inception, inception_v1, inception_v2, net_table, nets_factory
 
 from slimcls.core.compat import tf
 from slimcls.model.slim_model import SlimModel
+from slimcls.nets import inception, inception_v1, inception_v2, net_table, nets_factory
 from tests.nets.net_checks import check_checkpoint_restores, variables_digest
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted "name:shape"

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from slimcls.nets import inception_v3, nets_factory
 
 from slimcls.core.compat import tf
+from slimcls.nets import inception_v3, nets_factory
 from tests.nets.tfslim_variables import BASE_CONVS, bn_conv_variables, inception_v3_variables
 
 TF_SLIM_BASE_PARAMS = 21_802_784  # research/slim inception_v3_test: base, without logits

@@ -18,10 +18,10 @@ import functools
 import numpy as np
 import pytest
 import tf_slim as slim
-from slimcls.nets import nets_factory, resnet_utils, resnet_v1, resnet_v2
 
 from slimcls.core.compat import tf
 from slimcls.model.slim_model import SlimModel
+from slimcls.nets import nets_factory, resnet_utils, resnet_v1, resnet_v2
 from tests.nets.net_checks import build_net, check_checkpoint_restores, variables_digest
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted

@@ -16,10 +16,10 @@ import importlib
 import numpy as np
 import pytest
 import tf_slim as slim
-from slimcls.nets import alexnet, net_table, nets_factory, overfeat, vgg
 
 from slimcls.core.compat import tf
 from slimcls.model.slim_model import SlimModel
+from slimcls.nets import alexnet, net_table, nets_factory, overfeat, vgg
 from tests.nets.net_checks import check_checkpoint_restores, variables_digest
 
 # (module, net, arg scope, input side) -> TF-Slim's (all elements, trainable elements,

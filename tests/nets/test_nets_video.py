@@ -15,11 +15,11 @@ import hashlib
 
 import numpy as np
 import pytest
-from slimcls.nets import i3d, i3d_utils, nets_factory, s3dg
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model import modeling
+from slimcls.nets import i3d, i3d_utils, nets_factory, s3dg
 from tests.helpers import run_module, stderr_lines
 from tests.nets.net_checks import logits_in_graph, write_checkpoint
 

@@ -15,12 +15,12 @@ import sys
 import numpy as np
 import pytest
 import tf_slim as slim
-from slimcls.nets import nets_factory
-from slimcls.preprocessing import preprocessing_factory
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model import modeling
+from slimcls.nets import nets_factory
+from slimcls.preprocessing import preprocessing_factory
 from tests.nets.net_checks import build_net, logits_in_graph, variables_digest, write_checkpoint
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted

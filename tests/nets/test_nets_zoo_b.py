@@ -13,13 +13,13 @@ import hashlib
 
 import numpy as np
 import pytest
-import slimcls.nets.inception as inception
-from slimcls.nets import inception_resnet_v2, inception_v4, nets_factory
-from slimcls.nets.nasnet import nasnet, nasnet_utils, pnasnet
 
+import slimcls.nets.inception as inception
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model.modeling import create_model
+from slimcls.nets import inception_resnet_v2, inception_v4, nets_factory
+from slimcls.nets.nasnet import nasnet, nasnet_utils, pnasnet
 from tests.nets.net_checks import write_checkpoint
 
 # name -> (builder, arg scope, input side, classes): the published layout.

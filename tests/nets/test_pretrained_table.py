@@ -1,6 +1,7 @@
 """The published-checkpoint table agrees with the net registry and with itself."""
 
 import pytest
+
 from slimcls.nets import nets_factory, published
 
 

@@ -3,9 +3,9 @@ the recipes written there, in NumPy, give what the styles' eval preprocessing gi
 
 import numpy as np
 import pytest
-from slimcls.preprocessing import preprocessing_factory
 
 from slimcls.core.compat import tf
+from slimcls.preprocessing import preprocessing_factory
 
 
 def _bilinear_tf1(image, h, w):

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from slimcls.preprocessing import preprocessing_factory
 
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.preprocessing import preprocessing_factory
 
 STYLES = sorted(preprocessing_factory.STYLES)
 # Styles with no random ops (the same output in training and evaluation).

@@ -283,6 +283,7 @@ def test_bench_precision_refuses_unknown_choices_before_running_anything(tmp_pat
 def test_uint8_export_holds_the_split_the_other_sides_read(tmp_path):
     import data
     import numpy as np
+
     from slimcls.datasets import dataset_utils
 
     rng = np.random.default_rng(3)

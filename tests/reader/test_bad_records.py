@@ -9,11 +9,11 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-from slimcls.datasets import dataset_factory, record_format
 
 from slimcls import config, train
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_factory, record_format
 from slimcls.inference import evaluate
 from slimcls.reader import record_checks
 from tests.helpers import save_model_checkpoint, toy_train_config, write_toy_dataset

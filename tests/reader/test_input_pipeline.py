@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+
+from slimcls.core.compat import tf
 from slimcls.datasets import (
     dataset_factory,
     dataset_utils,
@@ -9,8 +11,6 @@ from slimcls.datasets import (
     record_format,
     sharded_output,
 )
-
-from slimcls.core.compat import tf
 from slimcls.reader import input_pipeline
 
 
@@ -139,9 +139,8 @@ def test_batched_preprocessing_keeps_labels_with_images_and_is_seeded(striped):
 
 
 def test_training_uses_the_batched_stage_where_the_style_has_one():
-    from slimcls.preprocessing.common import BatchedPreprocess
-
     from slimcls.model import modeling
+    from slimcls.preprocessing.common import BatchedPreprocess
 
     assert isinstance(modeling.plan("cifarnet", 10).train_input_fn(), BatchedPreprocess)
     assert not isinstance(

@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 import pytest
-from slimcls.nets import nets_factory
 
 from slimcls import config
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model import modeling
+from slimcls.nets import nets_factory
 from slimcls.train import bn_check, hooks, optim
 from tests.helpers import write_toy_dataset
 

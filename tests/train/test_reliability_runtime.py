@@ -16,12 +16,12 @@ import time
 
 import numpy as np
 import pytest
-from slimcls.datasets import dataset_factory
 
 from slimcls import config, train
 from slimcls.core import diskspace
 from slimcls.core.errors import SlimclsError
 from slimcls.core.locking import LOCK_FILENAME
+from slimcls.datasets import dataset_factory
 from slimcls.inference import evaluate
 from slimcls.model import checkpoints, modeling
 from slimcls.reader import input_pipeline

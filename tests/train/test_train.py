@@ -10,13 +10,13 @@ import threading
 
 import numpy as np
 import pytest
-from slimcls.nets import nets_factory
 
 from slimcls import config, train
 from slimcls.core import compat
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model import checkpoints
+from slimcls.nets import nets_factory
 from slimcls.train import precision
 from slimcls.train.losses import TRUE_LABEL_LOSS
 from tests.helpers import TOY_CLASSES, TOY_SIZE, toy_train_config

@@ -4,11 +4,11 @@ one-line errors and the same numbers. Driven on a built model, without a trainin
 import shutil
 
 import pytest
-from slimcls.datasets import dataset_factory, record_format
 
 from slimcls import config
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
+from slimcls.datasets import dataset_factory, record_format
 from slimcls.inference import evaluate
 from slimcls.model import modeling
 from slimcls.train import validation

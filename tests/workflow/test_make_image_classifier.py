@@ -16,12 +16,12 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from slimcls.nets import nets_factory
 
 from slimcls.config import MakeClassifierConfig, OptimizerConfig
 from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.model import checkpoints, modeling
+from slimcls.nets import nets_factory
 from slimcls.train import feature_cache as fc
 from slimcls.workflow import make_image_classifier as mic
 from tests.helpers import ENV, REPO, stderr_lines
@@ -448,7 +448,6 @@ def standin_archive(folder, model_name):
     """The published archive of ``model_name`` (TF-Slim's layout) with the registry net's
     initial weights: what a mirror would serve, for tests without the network."""
     from slimcls.nets import published
-
     from tests.pretrained_helpers import bundle_files, make_archive, save_v2
 
     record = published.default_for(model_name)
