@@ -145,6 +145,7 @@ def test_feature_mode_unsupported_is_a_clear_error():
         nets_factory.get_network_fn("vgg_16", 0)(images)
 
 
+@pytest.mark.heavy  # builds every net twice: --full (CI) runs it
 def test_tfslim_api_builds_tfslim_variables_and_slimcls_adds_its_keywords():
     """get_network_fn is TF-Slim's API: NASNet's evaluation graph has no auxiliary head there
     (as in research/slim); slimcls's own wrapper passes always_build_aux_head from the table."""

@@ -118,6 +118,7 @@ def test_registry_uses_these_modules(name):
     assert end_points["Predictions"].shape.as_list() == [2, 1001]
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_base_without_root_block_starts_at_mixed_3b(name):
     net, end_points, shapes, _ = _build(_base(name), [2, 28, 28, 192], include_root_block=False)
@@ -154,6 +155,7 @@ def test_base_stops_at_final_endpoint(name):
     assert not any("Mixed_4c" in n for n in shapes)
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @pytest.mark.parametrize("num_classes", [0, None])
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_feature_mode_returns_pooled_features(name, num_classes):
@@ -164,6 +166,7 @@ def test_feature_mode_returns_pooled_features(name, num_classes):
     assert not any("Conv2d_0c_1x1" in n or "Conv2d_1c_1x1" in n for n in shapes)
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_global_pool_any_input_size(name):
     logits, end_points, _, _ = _build(_net(name), [2, 256, 256, 3], num_classes=3, global_pool=True)
@@ -178,6 +181,7 @@ def test_global_pool_any_input_size(name):
     assert logits.shape.as_list() == [2, side, side, 3]
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_inception_v2_pool_shrinks_to_small_inputs():
     logits, end_points, _, _ = _build(inception_v2.inception_v2, [1, 112, 112, 3], num_classes=4)
     assert end_points["Mixed_5c"].shape.as_list() == [1, 4, 4, 1024]
@@ -211,6 +215,7 @@ def test_inception_v2_first_layer_is_separable(depth_multiplier, min_depth, dept
     assert end_points["Conv2d_1a_7x7"].shape.as_list() == [1, 32, 32, pointwise]
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_inception_v2_ordinary_first_convolution_keeps_end_point_shapes():
     base = inception_v2.inception_v2_base
     _, separable, _, _ = _build(base, [1, 64, 64, 3])
@@ -226,6 +231,7 @@ def test_inception_v2_ordinary_first_convolution_keeps_end_point_shapes():
     }
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_inception_v2_depth_multiplier_scales_every_layer():
     net, end_points, shapes, _ = _build(
         inception_v2.inception_v2, [1, 64, 64, 3], num_classes=2, depth_multiplier=0.25
@@ -239,6 +245,7 @@ def test_inception_v2_depth_multiplier_scales_every_layer():
             inception_v2.inception_v2(tf.zeros([1, 64, 64, 3]), 2, depth_multiplier=bad)
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_inception_v2_nchw():
     base = inception_v2.inception_v2_base
     _, nhwc, nhwc_vars, _ = _build(base, [1, 64, 64, 3], use_separable_conv=False)
@@ -262,6 +269,7 @@ def test_inception_v2_nchw():
             base(images, data_format="NCHW")
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_features_are_the_mean_of_mixed_5c_and_logits_a_linear_map(name):
     """The pooled features average Mixed_5c (224: the 7x7 window covers it; larger: global
@@ -288,6 +296,7 @@ def test_features_are_the_mean_of_mixed_5c_and_logits_a_linear_map(name):
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_reuse_shares_variables(name):
     graph = tf.Graph()
@@ -302,6 +311,7 @@ def test_reuse_shares_variables(name):
     assert logits.op.name.startswith("tower_1/")
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_eager_end_points_have_the_graph_names(name):
     """SlimModel's first call runs eagerly: the end points are a dict filled by the net
@@ -319,6 +329,7 @@ def test_eager_end_points_have_the_graph_names(name):
     np.testing.assert_allclose(eager["Logits"].numpy(), logits.numpy())
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path, name):
     """A checkpoint keyed by TF-Slim's names restores into the registry's net in a TF1
