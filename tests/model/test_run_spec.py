@@ -3,6 +3,7 @@ callers; the run's flags.txt fills what is not given, contradictions are one lin
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from slimcls.config import ClassifierConfig, EvalConfig, ExportConfig
 from slimcls.core.errors import SlimclsError
@@ -37,7 +38,7 @@ def run(tmp_path_factory):
     return {"root": root, "train": str(root / "train"), "dataset_dir": dataset_dir, "model": model}
 
 
-def test_a_python_caller_giving_only_the_checkpoint_gets_the_runs_settings(run):
+def test_a_python_caller_giving_only_the_checkpoint_gets_the_runs_settings(run, tmp_path):
     spec = run_spec.resolve_run(ClassifierConfig(checkpoint_path=run["train"]))
     assert (spec.model_name, spec.plan.image_size, spec.dataset_dir) == (
         MODEL,
@@ -54,6 +55,12 @@ def test_a_python_caller_giving_only_the_checkpoint_gets_the_runs_settings(run):
     expected /= expected.sum(-1, keepdims=True)
     got = classifier.probabilities(preprocess_numpy(images))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # As docs/evaluation.md shows it: a file in, the run's class names out.
+    Image.fromarray(images[0]).save(tmp_path / "photo.png")
+    (result,) = classifier.classify_files([str(tmp_path / "photo.png")], top_k=3)
+    best = result["predictions"][0]
+    assert best["name"] == CLASS_NAMES[int(expected[0].argmax())]
+    assert best["probability"] == pytest.approx(float(expected[0].max()), rel=1e-5)
 
 
 def test_the_evaluator_reads_the_runs_dataset_and_net(run):
@@ -65,6 +72,10 @@ def test_the_evaluator_reads_the_runs_dataset_and_net(run):
     )
     metrics = evaluator.evaluate(evaluator.resolve_checkpoint())
     assert metrics["num_examples"] == 9 and metrics["model_name"] == MODEL
+    # The one call docs/evaluation.md shows gives the same numbers.
+    config = EvalConfig(checkpoint_path=run["train"], dataset_split_name="test")
+    again = evaluate.evaluate(config)
+    assert (again["accuracy"], again["loss"]) == (metrics["accuracy"], metrics["loss"])
 
 
 @pytest.mark.parametrize(
