@@ -285,3 +285,11 @@ def test_a_net_registered_at_run_time_is_a_model_name_for_python_callers(monkeyp
     assert build(config.TrainConfig, model_name="my_net").model_name == "my_net"
     assert build(config.MakeClassifierConfig, model_name="my_net").model_name == "my_net"
     assert "my_net" not in config.MODEL_NAMES
+
+
+def test_log_every_n_steps_zero_is_the_librarys_no_log_lines():
+    """The training-loop tests and the benchmarks train without log lines (0); the
+    generic bound check must keep that value and refuse a negative one."""
+    assert build(config.TrainConfig, log_every_n_steps=0).log_every_n_steps == 0
+    with pytest.raises(SlimclsError, match="--log_every_n_steps=-1; expected 0 or more"):
+        build(config.TrainConfig, log_every_n_steps=-1)
