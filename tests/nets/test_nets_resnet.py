@@ -70,6 +70,7 @@ def _tiny_resnet(module, images, num_classes=None, is_training=True, scope="tiny
 _MODULES = pytest.mark.parametrize("module", [resnet_v1, resnet_v2], ids=["v1", "v2"])
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @_MODULES
 def test_spatial_squeeze_and_classification_end_points(module):
     tiny = functools.partial(_tiny_resnet, module)
@@ -86,6 +87,7 @@ def test_spatial_squeeze_and_classification_end_points(module):
     assert kept_points["predictions"].shape.as_list() == [2, 1, 1, 7]
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @_MODULES
 def test_num_classes_none_returns_features(module):
     tiny = functools.partial(_tiny_resnet, module)
@@ -99,6 +101,7 @@ def test_num_classes_none_returns_features(module):
     assert "global_pool" not in points
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_resnet_50_feature_mode_through_the_registry():
     """``num_classes=0`` reaches the net as None: the pooled 2048 features, no logits."""
     graph = tf.Graph()
@@ -112,6 +115,7 @@ def test_resnet_50_feature_mode_through_the_registry():
         assert fn.default_image_size == 224
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_depth_multiplier_and_min_base_depth_set_channel_counts():
     quarter = dict(num_classes=None, is_training=False, depth_multiplier=0.25)
     _, _, _, points, shapes = _net(resnet_v1.resnet_v1_50, **quarter)
@@ -140,6 +144,7 @@ def _run(graph, images, fetches, values):
         return sess.run(fetches, {images: feed})
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_store_non_strided_activations_keeps_block_ends_at_full_resolution():
     tiny = functools.partial(_tiny_resnet, resnet_v1, num_classes=3, is_training=False)
     graph, images, net, points, shapes = _net(tiny)
@@ -157,6 +162,7 @@ def test_store_non_strided_activations_keeps_block_ends_at_full_resolution():
     assert np.std(plain[0]) > 1e-3
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @_MODULES
 def test_output_stride_uses_atrous_convolution_with_the_same_variables(module):
     tiny = functools.partial(_tiny_resnet, module, num_classes=None, global_pool=False)
@@ -171,6 +177,7 @@ def test_output_stride_uses_atrous_convolution_with_the_same_variables(module):
             _net(tiny, output_stride=stride)
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_is_training_none_defers_to_the_enclosing_batch_norm_scope():
     for outer in (True, False):
         graph = tf.Graph()
@@ -198,6 +205,7 @@ def test_resnet_arg_scope_keywords():
 # ------------------------------------------------------------------------------------
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_registered_resnet_keeps_2d_logits():
     graph = tf.Graph()
     with graph.as_default():
@@ -213,6 +221,7 @@ def test_registered_resnet_keeps_2d_logits():
     assert dense_points["tiny/logits"].shape.as_list() == [2, 4, 4, 5]
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @_MODULES
 def test_tiny_resnet_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path, monkeypatch, module):
     """A checkpoint keyed by TF-Slim names restores into a TF1 graph and into SlimModel

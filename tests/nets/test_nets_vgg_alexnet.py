@@ -162,6 +162,7 @@ def test_alexnet_features_global_pool_and_logits_arithmetic():
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_alexnet_checkpoint_round_trip_graph_and_tf2_wrapper(tmp_path):
     """A checkpoint keyed by TF-Slim's names restores into the registry's alexnet_v2 in a
     TF1 graph and through SlimModel, with the same logits."""

@@ -23,6 +23,10 @@ from slimcls.nets import i3d, i3d_utils, nets_factory, s3dg
 from tests.helpers import run_module, stderr_lines
 from tests.nets.net_checks import logits_in_graph, write_checkpoint
 
+# The video nets are TF-Slim's Python API only (the commands take image nets), and their
+# graphs are large: --full (CI) runs these.
+pytestmark = pytest.mark.heavy
+
 # name -> (all variables' elements, trainable ones, number of variables, sha256[:16] of the
 # sorted "name:shape" lines), 400 classes.
 GOLDEN = {

@@ -155,6 +155,7 @@ MOBILENET_END_POINTS = {
 }
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 @pytest.mark.parametrize("name", sorted(MOBILENET_END_POINTS))
 def test_mobilenet_builder_end_points(name):
     count, last, shape = MOBILENET_END_POINTS[name]
@@ -172,6 +173,7 @@ def test_mobilenet_builder_end_points(name):
         assert "layer_3/depthwise_output" in end_points
 
 
+@pytest.mark.heavy  # full-size graphs: --full (CI) runs it
 def test_mobilenet_v2_first_block_and_feature_mode():
     _, end_points, shapes = build_net("mobilenet_v2", 0, 64)
     # The first block's expansion factor 1 leaves it without an expansion layer.
