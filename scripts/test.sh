@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/test.sh [--full | --run-slow] [pytest args...]
 #   default: the fast tier (no training loops, ~5 min on 2 cores); --full: also the tests that
-#   run training loops (what CI runs, ~16 min); --run-slow: everything (big nets, quickstart, kill and multi-process
-#   trials).
+#   run training loops (what CI runs, ~16 min); --run-slow: everything (big nets, quickstart,
+#   kill and multi-process trials).
 # Creates .venv (if missing) with Python 3, installs slimcls with its dev extras, runs pytest.
 # Expected run time: ~3 min install on a fresh machine, then the default suite (a few minutes).
 set -euo pipefail
