@@ -63,6 +63,12 @@ def logits_in_graph(name, num_classes, images, prefix):
 def _slim_model_logits(name, num_classes, images, prefix):
     spec = nets_factory.NETWORKS[name]
     model = SlimModel(spec.fn, num_classes, arg_scope=nets_factory.arg_scope_fn(name))
+    return restored_logits(model, images, prefix)
+
+
+def restored_logits(model, images, prefix):
+    """Logits of ``model`` with the checkpoint's values assigned by name (every variable,
+    no more, no fewer); eager and traced calls agree."""
     model.build_variables(images.shape[1:])
     reader = tf.train.load_checkpoint(prefix)
     variables = model.variables_by_name()

@@ -21,7 +21,13 @@ from slimcls.core.errors import SlimclsError
 from slimcls.model import modeling
 from slimcls.nets import nets_factory
 from slimcls.preprocessing import preprocessing_factory
-from tests.nets.net_checks import build_net, logits_in_graph, variables_digest, write_checkpoint
+from tests.nets.net_checks import (
+    build_net,
+    logits_in_graph,
+    restored_logits,
+    variables_digest,
+    write_checkpoint,
+)
 
 # name -> (all variables' elements, trainable ones, sha256[:16] of the sorted
 # "name:shape" lines), at the default image size with TF-Slim's published class count
@@ -263,17 +269,7 @@ def test_broken_net_module_fails_only_that_net(monkeypatch):
 
 def _wrapper_logits(name, num_classes, images, prefix):
     """Logits of ``slimcls.model.modeling.create_model`` with the checkpoint's values by name."""
-    model = modeling.create_model(name, num_classes)
-    model.build_variables(images.shape[1:])
-    reader = tf.train.load_checkpoint(prefix)
-    variables = model.variables_by_name()
-    assert set(variables) == set(reader.get_variable_to_shape_map())
-    for var_name, variable in variables.items():
-        variable.assign(reader.get_tensor(var_name))
-    eager = model(tf.constant(images), training=False)[0].numpy()
-    traced = tf.function(lambda x: model(x, training=False)[0])(tf.constant(images)).numpy()
-    np.testing.assert_allclose(traced, eager, rtol=1e-5, atol=1e-5)
-    return eager
+    return restored_logits(modeling.create_model(name, num_classes), images, prefix)
 
 
 def _checkpoint_params():
