@@ -26,7 +26,7 @@ from slimcls.core.compat import tf
 from slimcls.core.errors import SlimclsError
 from slimcls.inference.eval_report import EvalWriter
 from slimcls.inference.split_pass import SplitCounts, SplitPass
-from slimcls.model import checkpoints, memory_bounds, modeling, pretrained, run_info, run_spec
+from slimcls.model import checkpoints, memory_bounds, modeling, run_info, run_spec
 from slimcls.model.slim_model import SlimModel
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,7 @@ class Evaluator:
     def resolve_checkpoint(self) -> str:
         """The checkpoint prefix ``checkpoint_path`` names now (its newest, for a directory;
         downloaded, for a published one)."""
-        path = self.config.checkpoint_path
-        return checkpoints.resolve_checkpoint(
-            pretrained.resolve_checkpoint(path, self.config.model_name)
-        )
+        return run_spec.checkpoint_prefix(self.config.checkpoint_path, self.config.model_name)
 
     @property
     def model(self) -> SlimModel:

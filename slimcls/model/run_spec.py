@@ -189,6 +189,16 @@ def model_name_of_checkpoint(checkpoint_path: str) -> str:
     )
 
 
+def checkpoint_prefix(checkpoint_path: str, model_name: str) -> str:
+    """The checkpoint prefix ``checkpoint_path`` names now: itself, a directory's newest
+    good checkpoint, or a published checkpoint's cached (downloaded on first use) file."""
+    from slimcls.model import checkpoints, pretrained
+
+    return checkpoints.resolve_checkpoint(
+        pretrained.resolve_checkpoint(checkpoint_path, model_name)
+    )
+
+
 def resolve_settings(config: Any, flag_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """:func:`complete_settings` of a config (eval's, classify's), with the net detected
     from the checkpoint when neither the caller nor the run names it.
@@ -234,7 +244,7 @@ def resolve_run(
       SlimclsError: a contradiction with the run, no net, no dataset for a split, a bad
         dataset, a published checkpoint whose classes do not fit, a bad plan.
     """
-    from slimcls.model import checkpoints, modeling, pretrained
+    from slimcls.model import modeling, pretrained
 
     flag_names = {"eval_image_size": size_flag.lstrip("-")}
     settings = resolve_settings(config, flag_names)
@@ -245,7 +255,7 @@ def resolve_run(
     labels_file = getattr(config, "labels_file", None) or labels_file
     checkpoint = None
     if resolve_checkpoint:
-        checkpoint = checkpoints.resolve_checkpoint(pretrained.resolve_checkpoint(path, model_name))
+        checkpoint = checkpoint_prefix(path, model_name)
     labels = _labels(labels_file, dataset)
     dataset_classes = _dataset_classes(config, settings, dataset, checkpoint, labels_offset)
     if published and not labels:  # TF-Slim's archives hold no labels file
